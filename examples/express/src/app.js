@@ -1,0 +1,95 @@
+/**
+ * The @obs reference service on Express 5. Every adapter's example implements this same contract
+ * (routes, statuses, bodies, log messages); the conformance suite runs against all of them.
+ */
+import { randomBytes } from 'node:crypto';
+import { getObs } from '@obs/core';
+import { errorHandler, notFound, observe, obsRoutes } from '@obs/express';
+import express from 'express';
+
+const VALID_EMAIL = 'ada@example.com';
+const VALID_PASSWORD = 'correct horse battery staple';
+
+class PaymentDeclinedError extends Error {
+  constructor(amount) {
+    super(`payment of ${amount} declined`);
+    this.name = 'PaymentDeclinedError';
+  }
+}
+
+/** Build the app (no listening). */
+export function createApp() {
+  const obs = getObs();
+  const ordersCreated = obs.metrics.counter('shop.orders.created', {
+    description: 'Orders created.',
+    unit: '{order}',
+  });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(observe());
+  app.use(obsRoutes());
+  app.use(express.json());
+
+  const api = express.Router();
+
+  api.get('/users/:id', (req, res) => {
+    const id = Number(req.params.id);
+    if (!Number.isInteger(id) || id < 1 || id > 1000) {
+      res.status(404).json({ error: 'User not found' });
+      return;
+    }
+    res.json({ id: String(id), name: `User ${id}`, email: `user${id}@example.com` });
+  });
+
+  api.post('/auth/login', (req, res) => {
+    const { email, password } = req.body ?? {};
+    req.log.info({ email }, 'Login attempt');
+    if (email !== VALID_EMAIL || password !== VALID_PASSWORD) {
+      req.log.warn({ email }, 'Login failed');
+      res.status(401).json({ error: 'Invalid credentials' });
+      return;
+    }
+    const token = randomBytes(24).toString('hex');
+    req.log.info({ email }, 'Login successful');
+    res.json({ token });
+  });
+
+  api.post('/orders', async (req, res) => {
+    const amount = req.body?.amount;
+    if (typeof amount !== 'number' || !Number.isFinite(amount) || amount <= 0) {
+      res.status(400).json({ error: 'amount must be a positive number' });
+      return;
+    }
+    try {
+      const payment = await obs.withSpan('process_payment', async (span) => {
+        span.setAttribute('payment.amount', amount);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        if (amount === 13) throw new PaymentDeclinedError(amount);
+        return { status: 'captured' };
+      });
+      const order = { id: randomBytes(8).toString('hex'), amount, payment: payment.status };
+      ordersCreated.add(1);
+      req.log.info({ order_id: order.id, amount }, 'Order created');
+      res.status(201).json(order);
+    } catch (err) {
+      req.log.error({ err }, 'Failed to create order');
+      res.status(500).json({ error: 'Failed to create order' });
+    }
+  });
+
+  api.get('/slow', async (req, res) => {
+    const ms = Math.min(Math.max(Number(req.query.ms) || 0, 0), 5000);
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    res.json({ waited_ms: ms });
+  });
+
+  api.get('/boom', () => {
+    throw new Error('boom: the handler failed');
+  });
+
+  app.use('/api/v1', api);
+  app.use(notFound());
+  app.use(errorHandler());
+  return app;
+}

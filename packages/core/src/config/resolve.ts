@@ -1,0 +1,463 @@
+/**
+ * The one configuration resolver of @obs. It reads the `OTEL_*` variables that the OpenTelemetry
+ * specification and `@opentelemetry/sdk-node` define, plus a few `OBS_*` variables of our own, and
+ * an options object whose fields override them. The result is frozen and validated: every bad value
+ * has already cost one warning (naming the variable) and fallen back to its default, and nothing
+ * later in the process parses configuration again.
+ *
+ * Deliberate differences from the specification's defaults, chosen so that a service with no
+ * collector stays quiet: `OTEL_METRICS_EXPORTER` defaults to `prometheus` (scraped from the app's own
+ * `/metrics` route) and `OTEL_LOGS_EXPORTER` to `none` (logs go to stdout as JSON lines).
+ */
+import { warn } from '../diag.js';
+import {
+  parseBoolean,
+  parseEnum,
+  parseKeyValueList,
+  parseList,
+  parseNonNegativeInt,
+  parseNumberInRange,
+  parsePort,
+  parseString,
+  parseUrl,
+  type Raw,
+} from './parse.js';
+
+/** Instrumentations @obs knows, by the short names `OTEL_NODE_ENABLED_INSTRUMENTATIONS` uses. */
+export const INSTRUMENTATION_NAMES = [
+  'http',
+  'undici',
+  'express',
+  'koa',
+  'nestjs-core',
+  'pino',
+  'pg',
+  'mysql2',
+  'ioredis',
+  'redis',
+  'amqplib',
+  'runtime-node',
+] as const;
+/** A short instrumentation name, e.g. `http` for `@opentelemetry/instrumentation-http`. */
+export type InstrumentationName = (typeof INSTRUMENTATION_NAMES)[number];
+
+export const SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+/** `OTEL_TRACES_SAMPLER` values @obs supports (spec: "General SDK Configuration"). */
+export type SamplerName = (typeof SAMPLERS)[number];
+
+export const PROPAGATORS = ['tracecontext', 'baggage', 'b3', 'b3multi', 'none'] as const;
+export type PropagatorName = (typeof PROPAGATORS)[number];
+
+export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'] as const;
+/** OTLP transport. `grpc` is not bundled (it would add @grpc/grpc-js to every service's start-up). */
+export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
+
+export const DIAG_LEVELS = ['none', 'error', 'warn', 'info', 'debug', 'verbose', 'all'] as const;
+export type DiagLevel = (typeof DIAG_LEVELS)[number];
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** pino level names. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const RESOURCE_DETECTORS = ['env', 'host', 'os', 'process', 'serviceinstance', 'all', 'none'] as const;
+export type ResourceDetectorName = (typeof RESOURCE_DETECTORS)[number];
+
+/** Per-signal OTLP exporter settings after resolution. */
+export interface OtlpSignalConfig {
+  /** Full URL including the signal path, e.g. `http://localhost:4318/v1/traces`. */
+  url: string;
+  protocol: OtlpProtocol;
+  headers: Record<string, string>;
+  /** Per-export timeout in milliseconds (spec default 10000). */
+  timeoutMs: number;
+  compression: 'gzip' | 'none';
+}
+
+/** Batch processor settings (`OTEL_BSP_*` for spans, `OTEL_BLRP_*` for log records), milliseconds and counts. */
+export interface BatchConfig {
+  scheduledDelayMs: number;
+  exportTimeoutMs: number;
+  maxQueueSize: number;
+  maxExportBatchSize: number;
+}
+
+/**
+ * Options that override the environment. Every field is optional; the environment variable each one
+ * overrides is named in its comment. Typed values are validated exactly like the variables.
+ */
+export interface ObsOptions {
+  /** `OTEL_SERVICE_NAME`. Default: `service.name` in `OTEL_RESOURCE_ATTRIBUTES`, else `npm_package_name`, else `unknown_service:node`. */
+  serviceName?: string;
+  /** `service.version` resource attribute. Default: `npm_package_version` when set by npm/pnpm. */
+  serviceVersion?: string;
+  /** Merged over `OTEL_RESOURCE_ATTRIBUTES`. */
+  resourceAttributes?: Record<string, string | number | boolean>;
+  /** `OTEL_SDK_DISABLED`: traces, metrics and OTLP logs become no-ops; routes still answer. */
+  disabled?: boolean;
+  /** `OTEL_TRACES_EXPORTER`: `otlp` (default), `console`, `none`. */
+  tracesExporter?: string | string[];
+  /** `OTEL_METRICS_EXPORTER`: `prometheus` (default; the /metrics route), `otlp`, `console`, `none`. */
+  metricsExporter?: string | string[];
+  /** `OTEL_LOGS_EXPORTER`: `none` (default), `otlp`, `console`. */
+  logsExporter?: string | string[];
+  /** `OTEL_EXPORTER_OTLP_*` for all signals. */
+  otlp?: {
+    endpoint?: string;
+    protocol?: OtlpProtocol;
+    headers?: Record<string, string>;
+    timeoutMs?: number;
+    compression?: 'gzip' | 'none';
+  };
+  /** `OTEL_TRACES_SAMPLER`. Default `parentbased_always_on`. */
+  sampler?: SamplerName;
+  /** `OTEL_TRACES_SAMPLER_ARG`: ratio in [0, 1] for the ratio samplers. Default 1. */
+  samplerRatio?: number;
+  /** `OTEL_PROPAGATORS`. Default `tracecontext,baggage`. */
+  propagators?: PropagatorName[];
+  /** `OTEL_NODE_ENABLED_INSTRUMENTATIONS` / `OTEL_NODE_DISABLED_INSTRUMENTATIONS`. */
+  instrumentations?: { enabled?: InstrumentationName[]; disabled?: InstrumentationName[] };
+  /** `OTEL_LOG_LEVEL`: the OpenTelemetry SDK's own diagnostics. Default `warn`. */
+  diagLevel?: DiagLevel;
+  /** `OBS_LOG_LEVEL`: the application logger's level. Default `info`. */
+  logLevel?: LogLevel;
+  /** `OBS_REDACT_KEYS`: extra keys to redact, matched case-insensitively at any depth. */
+  redactKeys?: string[];
+  /** `OBS_SHUTDOWN_TIMEOUT_MS`: budget for flushing every pillar at shutdown. Default 5000. */
+  shutdownTimeoutMs?: number;
+  /** `OBS_HANDLE_SIGNALS`: flush on SIGTERM/SIGINT and then end the process as Node would. Default true. */
+  handleSignals?: boolean;
+  /** `OTEL_EXPORTER_PROMETHEUS_HOST` / `_PORT`: a standalone scrape server, only when a port is given. */
+  prometheus?: { host?: string; port?: number };
+  /** `OTEL_METRIC_EXPORT_INTERVAL` (ms) for OTLP push. Default 60000. */
+  metricExportIntervalMs?: number;
+}
+
+/** The resolved, frozen configuration. */
+export interface ObsConfig {
+  readonly disabled: boolean;
+  readonly serviceName: string;
+  readonly resourceAttributes: Readonly<Record<string, string>>;
+  readonly resourceDetectors: readonly ResourceDetectorName[];
+  readonly traces: {
+    readonly exporters: readonly ('otlp' | 'console')[];
+    readonly otlp: OtlpSignalConfig;
+    readonly sampler: SamplerName;
+    readonly samplerRatio: number;
+    readonly batch: BatchConfig;
+    readonly limits: {
+      readonly attributeValueLengthLimit?: number;
+      readonly attributeCountLimit?: number;
+      readonly eventCountLimit?: number;
+      readonly linkCountLimit?: number;
+    };
+  };
+  readonly metrics: {
+    readonly exporters: readonly ('otlp' | 'console')[];
+    readonly otlp: OtlpSignalConfig;
+    readonly temporality: 'cumulative' | 'delta' | 'lowmemory';
+    readonly exportIntervalMs: number;
+    readonly exportTimeoutMs: number;
+    /** Standalone Prometheus server; `port` undefined means serve only through the adapters' route. */
+    readonly prometheus: { readonly host: string; readonly port: number | undefined };
+  };
+  readonly logs: {
+    readonly exporters: readonly ('otlp' | 'console')[];
+    readonly otlp: OtlpSignalConfig;
+    readonly batch: BatchConfig;
+    readonly level: LogLevel;
+    readonly redactKeys: readonly string[];
+  };
+  readonly propagators: readonly PropagatorName[];
+  readonly instrumentations: readonly InstrumentationName[];
+  readonly diagLevel: DiagLevel;
+  readonly shutdownTimeoutMs: number;
+  readonly handleSignals: boolean;
+}
+
+/** An environment: `process.env` or a test's own record. */
+export type Env = Record<string, string | undefined>;
+
+const SIGNAL_EXPORTERS = ['otlp', 'console', 'none', 'prometheus'] as const;
+
+function exportersFor(
+  raw: Raw,
+  name: string,
+  fallback: (typeof SIGNAL_EXPORTERS)[number][],
+  allowPrometheus: boolean,
+): ('otlp' | 'console')[] {
+  const list = parseList(raw, name, SIGNAL_EXPORTERS, fallback);
+  if (list.includes('none')) {
+    if (list.length > 1) warn(`${name} combines "none" with other exporters; "none" wins`);
+    return [];
+  }
+  const out: ('otlp' | 'console')[] = [];
+  for (const item of list) {
+    if (item === 'prometheus') {
+      if (!allowPrometheus) warn(`${name} does not support "prometheus"; ignoring it`);
+      continue;
+    }
+    if (item === 'otlp' || item === 'console') out.push(item);
+  }
+  return out;
+}
+
+const SIGNAL_PATHS = { traces: 'v1/traces', metrics: 'v1/metrics', logs: 'v1/logs' } as const;
+
+function otlpFor(env: Env, options: ObsOptions, signal: keyof typeof SIGNAL_PATHS): OtlpSignalConfig {
+  const S = signal.toUpperCase();
+  const o = options.otlp ?? {};
+  const specific = parseUrl(env[`OTEL_EXPORTER_OTLP_${S}_ENDPOINT`], `OTEL_EXPORTER_OTLP_${S}_ENDPOINT`, undefined);
+  let url: string;
+  if (specific !== undefined && o.endpoint === undefined) {
+    url = specific; // a signal-specific endpoint is used as is (spec)
+  } else {
+    const base =
+      parseUrl(o.endpoint, 'options.otlp.endpoint', undefined) ??
+      parseUrl(env.OTEL_EXPORTER_OTLP_ENDPOINT, 'OTEL_EXPORTER_OTLP_ENDPOINT', undefined) ??
+      'http://localhost:4318';
+    url = `${base.replace(/\/+$/, '')}/${SIGNAL_PATHS[signal]}`;
+  }
+  const protocolRaw = o.protocol ?? env[`OTEL_EXPORTER_OTLP_${S}_PROTOCOL`] ?? env.OTEL_EXPORTER_OTLP_PROTOCOL;
+  const protocolName = o.protocol
+    ? 'options.otlp.protocol'
+    : env[`OTEL_EXPORTER_OTLP_${S}_PROTOCOL`]
+      ? `OTEL_EXPORTER_OTLP_${S}_PROTOCOL`
+      : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+  if (typeof protocolRaw === 'string' && protocolRaw.trim().toLowerCase() === 'grpc') {
+    warn(`${protocolName}=grpc is not bundled with @obs; using http/protobuf`);
+  }
+  const protocol =
+    typeof protocolRaw === 'string' && protocolRaw.trim().toLowerCase() === 'grpc'
+      ? 'http/protobuf'
+      : parseEnum(protocolRaw, protocolName, OTLP_PROTOCOLS, 'http/protobuf');
+  const headers = {
+    ...parseKeyValueList(env.OTEL_EXPORTER_OTLP_HEADERS, 'OTEL_EXPORTER_OTLP_HEADERS'),
+    ...parseKeyValueList(env[`OTEL_EXPORTER_OTLP_${S}_HEADERS`], `OTEL_EXPORTER_OTLP_${S}_HEADERS`),
+    ...parseKeyValueList(o.headers, 'options.otlp.headers'),
+  };
+  const timeoutMs = parseNonNegativeInt(
+    o.timeoutMs ?? env[`OTEL_EXPORTER_OTLP_${S}_TIMEOUT`] ?? env.OTEL_EXPORTER_OTLP_TIMEOUT,
+    o.timeoutMs !== undefined
+      ? 'options.otlp.timeoutMs'
+      : env[`OTEL_EXPORTER_OTLP_${S}_TIMEOUT`]
+        ? `OTEL_EXPORTER_OTLP_${S}_TIMEOUT`
+        : 'OTEL_EXPORTER_OTLP_TIMEOUT',
+    10000,
+    { min: 1 },
+  );
+  const compression = parseEnum(
+    o.compression ?? env[`OTEL_EXPORTER_OTLP_${S}_COMPRESSION`] ?? env.OTEL_EXPORTER_OTLP_COMPRESSION,
+    `OTEL_EXPORTER_OTLP_${S}_COMPRESSION`,
+    ['gzip', 'none'] as const,
+    'none',
+  );
+  return { url, protocol, headers, timeoutMs, compression };
+}
+
+function batchFor(env: Env, prefix: 'OTEL_BSP' | 'OTEL_BLRP', delayDefault: number): BatchConfig {
+  const maxQueueSize = parseNonNegativeInt(env[`${prefix}_MAX_QUEUE_SIZE`], `${prefix}_MAX_QUEUE_SIZE`, 2048, {
+    min: 1,
+  });
+  let maxExportBatchSize = parseNonNegativeInt(
+    env[`${prefix}_MAX_EXPORT_BATCH_SIZE`],
+    `${prefix}_MAX_EXPORT_BATCH_SIZE`,
+    512,
+    { min: 1 },
+  );
+  if (maxExportBatchSize > maxQueueSize) {
+    warn(
+      `${prefix}_MAX_EXPORT_BATCH_SIZE (${maxExportBatchSize}) exceeds ${prefix}_MAX_QUEUE_SIZE (${maxQueueSize}); using ${maxQueueSize}`,
+    );
+    maxExportBatchSize = maxQueueSize;
+  }
+  return {
+    scheduledDelayMs: parseNonNegativeInt(env[`${prefix}_SCHEDULE_DELAY`], `${prefix}_SCHEDULE_DELAY`, delayDefault),
+    exportTimeoutMs: parseNonNegativeInt(env[`${prefix}_EXPORT_TIMEOUT`], `${prefix}_EXPORT_TIMEOUT`, 30000, {
+      min: 1,
+    }),
+    maxQueueSize,
+    maxExportBatchSize,
+  };
+}
+
+function optionalLimit(env: Env, names: string[]): number | undefined {
+  for (const name of names) {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') continue;
+    const value = parseNonNegativeInt(raw, name, -1);
+    return value < 0 ? undefined : value;
+  }
+  return undefined;
+}
+
+function resolveServiceName(env: Env, options: ObsOptions, attributes: Record<string, string>): string {
+  return (
+    parseString(options.serviceName, undefined) ??
+    parseString(env.OTEL_SERVICE_NAME, undefined) ??
+    attributes['service.name'] ??
+    parseString(env.npm_package_name, undefined) ??
+    'unknown_service:node'
+  );
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Resolve the configuration from an environment and options (options win).
+ * Never throws; see the module comment for how bad values are handled.
+ * @param env defaults to `process.env`
+ */
+export function resolveConfig(options: ObsOptions = {}, env: Env = process.env): ObsConfig {
+  const resourceAttributes: Record<string, string> = {
+    ...parseKeyValueList(env.OTEL_RESOURCE_ATTRIBUTES, 'OTEL_RESOURCE_ATTRIBUTES'),
+    ...parseKeyValueList(options.resourceAttributes, 'options.resourceAttributes'),
+  };
+  const serviceName = resolveServiceName(env, options, resourceAttributes);
+  resourceAttributes['service.name'] = serviceName;
+  const version = parseString(options.serviceVersion, undefined) ?? resourceAttributes['service.version'];
+  const npmVersion = parseString(env.npm_package_version, undefined);
+  if (version !== undefined) resourceAttributes['service.version'] = version;
+  else if (npmVersion !== undefined && env.npm_package_name === serviceName) {
+    resourceAttributes['service.version'] = npmVersion;
+  }
+
+  let detectors = parseList(env.OTEL_NODE_RESOURCE_DETECTORS, 'OTEL_NODE_RESOURCE_DETECTORS', undefined, [
+    'env',
+    'host',
+    'process',
+    'serviceinstance',
+  ]) as string[];
+  const known = RESOURCE_DETECTORS as readonly string[];
+  detectors = detectors.filter((d) => {
+    if (known.includes(d)) return true;
+    warn(
+      `OTEL_NODE_RESOURCE_DETECTORS entry "${d}" is not bundled with @obs (cloud detectors call the network); ignoring it`,
+    );
+    return false;
+  });
+  if (detectors.includes('all')) detectors = ['env', 'host', 'os', 'process', 'serviceinstance'];
+  if (detectors.includes('none')) detectors = [];
+
+  const enabled = parseList(
+    options.instrumentations?.enabled ?? env.OTEL_NODE_ENABLED_INSTRUMENTATIONS,
+    'OTEL_NODE_ENABLED_INSTRUMENTATIONS',
+    INSTRUMENTATION_NAMES,
+    INSTRUMENTATION_NAMES,
+  );
+  const disabledInstr = parseList(
+    options.instrumentations?.disabled ?? env.OTEL_NODE_DISABLED_INSTRUMENTATIONS,
+    'OTEL_NODE_DISABLED_INSTRUMENTATIONS',
+    INSTRUMENTATION_NAMES,
+    [],
+  );
+
+  const sampler = parseEnum(
+    options.sampler ?? env.OTEL_TRACES_SAMPLER,
+    'OTEL_TRACES_SAMPLER',
+    SAMPLERS,
+    'parentbased_always_on',
+  );
+  const samplerRatio = sampler.endsWith('traceidratio')
+    ? parseNumberInRange(options.samplerRatio ?? env.OTEL_TRACES_SAMPLER_ARG, 'OTEL_TRACES_SAMPLER_ARG', 1, 0, 1)
+    : 1;
+
+  const config: ObsConfig = {
+    disabled: parseBoolean(options.disabled ?? env.OTEL_SDK_DISABLED, 'OTEL_SDK_DISABLED', false),
+    serviceName,
+    resourceAttributes,
+    resourceDetectors: detectors as ResourceDetectorName[],
+    traces: {
+      exporters: exportersFor(
+        options.tracesExporter ?? env.OTEL_TRACES_EXPORTER,
+        'OTEL_TRACES_EXPORTER',
+        ['otlp'],
+        false,
+      ),
+      otlp: otlpFor(env, options, 'traces'),
+      sampler,
+      samplerRatio,
+      batch: batchFor(env, 'OTEL_BSP', 5000),
+      limits: {
+        attributeValueLengthLimit: optionalLimit(env, [
+          'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+          'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+        ]),
+        attributeCountLimit: optionalLimit(env, ['OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT', 'OTEL_ATTRIBUTE_COUNT_LIMIT']),
+        eventCountLimit: optionalLimit(env, ['OTEL_SPAN_EVENT_COUNT_LIMIT']),
+        linkCountLimit: optionalLimit(env, ['OTEL_SPAN_LINK_COUNT_LIMIT']),
+      },
+    },
+    metrics: {
+      exporters: exportersFor(
+        options.metricsExporter ?? env.OTEL_METRICS_EXPORTER,
+        'OTEL_METRICS_EXPORTER',
+        ['prometheus'],
+        true,
+      ),
+      otlp: otlpFor(env, options, 'metrics'),
+      temporality: parseEnum(
+        env.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
+        'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE',
+        ['cumulative', 'delta', 'lowmemory'] as const,
+        'cumulative',
+      ),
+      exportIntervalMs: parseNonNegativeInt(
+        options.metricExportIntervalMs ?? env.OTEL_METRIC_EXPORT_INTERVAL,
+        'OTEL_METRIC_EXPORT_INTERVAL',
+        60000,
+        { min: 1 },
+      ),
+      exportTimeoutMs: parseNonNegativeInt(env.OTEL_METRIC_EXPORT_TIMEOUT, 'OTEL_METRIC_EXPORT_TIMEOUT', 30000, {
+        min: 1,
+      }),
+      prometheus: {
+        host:
+          parseString(options.prometheus?.host, undefined) ??
+          parseString(env.OTEL_EXPORTER_PROMETHEUS_HOST, undefined) ??
+          '0.0.0.0',
+        port: parsePort(
+          options.prometheus?.port ?? env.OTEL_EXPORTER_PROMETHEUS_PORT,
+          'OTEL_EXPORTER_PROMETHEUS_PORT',
+          undefined,
+        ),
+      },
+    },
+    logs: {
+      exporters: exportersFor(options.logsExporter ?? env.OTEL_LOGS_EXPORTER, 'OTEL_LOGS_EXPORTER', ['none'], false),
+      otlp: otlpFor(env, options, 'logs'),
+      batch: batchFor(env, 'OTEL_BLRP', 1000),
+      level: parseEnum(options.logLevel ?? env.OBS_LOG_LEVEL, 'OBS_LOG_LEVEL', LOG_LEVELS, 'info'),
+      redactKeys: parseList(options.redactKeys ?? env.OBS_REDACT_KEYS, 'OBS_REDACT_KEYS', undefined, []),
+    },
+    propagators: (() => {
+      const list = parseList(options.propagators ?? env.OTEL_PROPAGATORS, 'OTEL_PROPAGATORS', PROPAGATORS, [
+        'tracecontext',
+        'baggage',
+      ]);
+      return list.includes('none') ? [] : list;
+    })(),
+    instrumentations: enabled.filter((name) => !disabledInstr.includes(name)),
+    diagLevel: parseEnum(options.diagLevel ?? env.OTEL_LOG_LEVEL, 'OTEL_LOG_LEVEL', DIAG_LEVELS, 'warn'),
+    shutdownTimeoutMs: parseNonNegativeInt(
+      options.shutdownTimeoutMs ?? env.OBS_SHUTDOWN_TIMEOUT_MS,
+      'OBS_SHUTDOWN_TIMEOUT_MS',
+      5000,
+      { min: 1 },
+    ),
+    handleSignals: parseBoolean(options.handleSignals ?? env.OBS_HANDLE_SIGNALS, 'OBS_HANDLE_SIGNALS', true),
+  };
+  return deepFreeze(config);
+}

@@ -1,0 +1,47 @@
+/**
+ * The one place @obs reports its own problems (bad configuration, an exporter that failed, a port in
+ * use). Messages go to stderr as plain text, never through the app's logger, so a failing log exporter
+ * cannot feed itself. Identical messages are printed once: a collector that stays down costs one line,
+ * not one line per export.
+ */
+const seen = new Set<string>();
+const MAX_REMEMBERED = 1000;
+
+/** Severity of an @obs diagnostic. */
+export type DiagnosticLevel = 'warn' | 'error' | 'info';
+
+let sink: (line: string) => void = (line) => {
+  try {
+    process.stderr.write(line);
+  } catch {
+    // stderr closed: nothing sensible left to do
+  }
+};
+
+/**
+ * Print a diagnostic once per distinct message.
+ * @param message one line, naming the variable or component concerned
+ */
+export function diagnose(level: DiagnosticLevel, message: string): void {
+  const key = `${level}:${message}`;
+  if (seen.has(key)) return;
+  if (seen.size >= MAX_REMEMBERED) seen.clear();
+  seen.add(key);
+  sink(`@obs ${level}: ${message}\n`);
+}
+
+/** Warn once (see {@link diagnose}). */
+export function warn(message: string): void {
+  diagnose('warn', message);
+}
+
+/** Test seam: capture diagnostics instead of writing them to stderr. Returns a restore function. */
+export function captureDiagnostics(into: string[]): () => void {
+  const previous = sink;
+  seen.clear();
+  sink = (line) => into.push(line.trimEnd());
+  return () => {
+    sink = previous;
+    seen.clear();
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * The request observer: everything @obs does for an HTTP request except learning about it, which is
+ * the adapters' job. An adapter calls {@link RequestObserver.begin} from its framework's first hook;
+ * the observer then
+ * - takes or makes the request id (see ./request-id.ts) and puts it in the context, so every log line
+ *   written while handling the request carries `request_id`;
+ * - hands the route template to the server span and `http.server.request.duration` through the
+ *   OpenTelemetry RPC metadata (the mechanism `@opentelemetry/instrumentation-http` reads);
+ * - records a handler error once (log line at level error with the stack; exception event and status
+ *   ERROR on the server span);
+ * - writes one completion line when the response is done, or when the client went away first
+ *   (`request aborted`, level warn): method, route template, path, status code, `duration_ms`,
+ *   `request_id`, `trace_id`, `span_id`. Health and metrics routes registered with
+ *   {@link RequestObserver.ignorePath} are neither logged, traced nor measured.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Context, context, type Span, trace } from '@opentelemetry/api';
+import { getRPCMetadata, type RPCMetadata } from '@opentelemetry/core';
+import { withRequestId } from '../context.js';
+import type { ObsLogger } from '../logging/logger.js';
+import { recordError } from '../tracing/spans.js';
+import { REQUEST_ID_HEADER, requestIdFrom } from './request-id.js';
+
+/** What an adapter gets back for one request. */
+export interface ObservedRequest {
+  /** The request id (echo it in the `X-Request-Id` response header; adapters do). */
+  readonly id: string;
+  /** The logger to use for this request (lines carry `request_id` and trace ids). */
+  readonly log: ObsLogger;
+  /** The active context plus the request id: run the rest of the request inside it. */
+  readonly context: Context;
+  /** Set the route template (`/api/v1/users/:id`) once the framework has matched a route. */
+  setRoute(template: string): void;
+  /** Record the error that is turning this request into a failure. Only the first call counts. */
+  recordError(err: unknown): void;
+}
+
+/** Options for {@link RequestObserver.begin}. */
+export interface BeginOptions {
+  /** Called at completion when no route was set: the framework's own idea of the template, if any. */
+  resolveRoute?: () => string | undefined;
+}
+
+function pathOf(url: string | undefined): string {
+  if (!url) return '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+/** The observer. One per process, owned by the @obs instance. */
+export class RequestObserver {
+  readonly #log: () => ObsLogger;
+  readonly #ignored = new Set<string>();
+
+  /** @param log returns the process logger (lazily: the logger is created after the SDK starts) */
+  constructor(log: () => ObsLogger) {
+    this.#log = log;
+  }
+
+  /** Exclude a path (exact match, no query string) from logs, traces and metrics: probes and scrapes. */
+  ignorePath(path: string): void {
+    this.#ignored.add(path);
+  }
+
+  /** Is `path` excluded? */
+  isIgnored(path: string): boolean {
+    return this.#ignored.has(path);
+  }
+
+  /** Start observing a request. Call once per request, from the framework's first hook. */
+  begin(req: IncomingMessage, res: ServerResponse, options: BeginOptions = {}): ObservedRequest {
+    const started = performance.now();
+    const id = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
+    const active = context.active();
+    const span: Span | undefined = trace.getSpan(active);
+    const rpc: RPCMetadata | undefined = getRPCMetadata(active);
+    const ctx = withRequestId(active, id);
+    const log = this.#log();
+    const path = pathOf(req.url);
+    if (this.#ignored.has(path)) {
+      return { id, log, context: ctx, setRoute() {}, recordError() {} };
+    }
+    let route: string | undefined;
+    let failed = false;
+
+    res.once('close', () => {
+      const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+      const template = route ?? rpc?.route ?? options.resolveRoute?.();
+      const sc = span?.spanContext();
+      const aborted = !res.writableFinished;
+      const line: Record<string, unknown> = {
+        'http.request.method': req.method,
+        'http.route': template,
+        'url.path': path,
+        'http.response.status_code': aborted && !res.headersSent ? undefined : res.statusCode,
+        duration_ms: durationMs,
+        request_id: id,
+      };
+      if (sc) {
+        line.trace_id = sc.traceId;
+        line.span_id = sc.spanId;
+        line.trace_flags = `0${sc.traceFlags.toString(16)}`;
+      }
+      if (aborted) {
+        line.aborted = true;
+        log.warn(line, 'request aborted');
+      } else if (res.statusCode >= 500) {
+        log.error(line, 'request completed');
+      } else {
+        log.info(line, 'request completed');
+      }
+    });
+
+    return {
+      id,
+      log,
+      context: ctx,
+      setRoute(template) {
+        route = template;
+        if (rpc) rpc.route = template;
+      },
+      recordError(err) {
+        if (failed) return;
+        failed = true;
+        if (span) recordError(span, err);
+        context.with(ctx, () => log.error({ err }, 'request failed'));
+      },
+    };
+  }
+}

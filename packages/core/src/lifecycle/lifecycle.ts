@@ -1,0 +1,146 @@
+/**
+ * Start once, shut down once. Shutdown marks readiness as failing, runs the app's cleanup hooks,
+ * then flushes every pillar, all within one budget (`OBS_SHUTDOWN_TIMEOUT_MS`, default 5000 ms): a
+ * collector that hangs costs telemetry, never a hung process.
+ *
+ * Signals (SIGTERM, SIGINT): when the app has no handler of its own for the signal, @obs shuts down
+ * and then re-raises the signal with its handler removed, so the process ends exactly as it would
+ * have without @obs (killed by that signal). When the app has its own handler, the app decides when
+ * to exit; @obs only marks readiness as failing and flushes. A second signal during shutdown ends
+ * the process at once. When the event loop empties (`beforeExit`), @obs flushes before the process
+ * ends with its usual exit code.
+ */
+import { diagnose } from '../diag.js';
+
+/** A cleanup step run at shutdown (close pools, stop consumers). */
+export type ShutdownHook = () => unknown | Promise<unknown>;
+
+/** What the lifecycle needs from the rest of @obs. */
+export interface LifecycleParts {
+  /** Called first: readiness starts failing. */
+  markShuttingDown(): void;
+  /** Flush and stop telemetry. */
+  shutdownTelemetry(): Promise<void>;
+  /** Flush the log destination synchronously (last thing before exit). */
+  flushLogs(): void;
+}
+
+const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+
+function withTimeout(work: Promise<unknown>, ms: number): Promise<'done' | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work.then(
+      () => 'done' as const,
+      () => 'done' as const,
+    ),
+    new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** The process lifecycle. */
+export class Lifecycle {
+  readonly #parts: LifecycleParts;
+  readonly #budgetMs: number;
+  readonly #hooks: ShutdownHook[] = [];
+  #shutdown: Promise<void> | undefined;
+  #listeners: { signal: NodeJS.Signals; listener: () => void }[] = [];
+  #beforeExit: (() => void) | undefined;
+
+  constructor(parts: LifecycleParts, budgetMs: number) {
+    this.#parts = parts;
+    this.#budgetMs = budgetMs;
+  }
+
+  /** Register a cleanup hook; hooks run in registration order, before telemetry is flushed. */
+  onShutdown(hook: ShutdownHook): void {
+    this.#hooks.push(hook);
+  }
+
+  /** True once shutdown has begun. */
+  get shuttingDown(): boolean {
+    return this.#shutdown !== undefined;
+  }
+
+  /**
+   * Shut down (idempotent: later calls return the first call's promise). Resolves within the budget
+   * plus a few milliseconds, whatever the hooks and exporters do. Never rejects.
+   */
+  shutdown(): Promise<void> {
+    this.#shutdown ??= this.#run();
+    return this.#shutdown;
+  }
+
+  async #run(): Promise<void> {
+    const deadline = performance.now() + this.#budgetMs;
+    const remaining = () => Math.max(0, deadline - performance.now());
+    this.#parts.markShuttingDown();
+    for (const hook of this.#hooks) {
+      const result = await withTimeout(
+        Promise.resolve()
+          .then(hook)
+          .catch((err: unknown) => {
+            diagnose('warn', `a shutdown hook failed: ${err instanceof Error ? err.message : String(err)}`);
+          }),
+        remaining(),
+      );
+      if (result === 'timeout') {
+        diagnose('warn', 'shutdown hooks did not finish within the shutdown budget; going on');
+        break;
+      }
+    }
+    const flushed = await withTimeout(this.#parts.shutdownTelemetry(), remaining());
+    if (flushed === 'timeout') {
+      diagnose(
+        'warn',
+        `telemetry was not flushed within ${this.#budgetMs} ms (OBS_SHUTDOWN_TIMEOUT_MS); some was lost`,
+      );
+    }
+    try {
+      this.#parts.flushLogs();
+    } catch {
+      // the destination may already be closed
+    }
+  }
+
+  /** Install the SIGTERM/SIGINT and beforeExit handling described in the module comment. */
+  installProcessHandlers(): void {
+    if (this.#listeners.length > 0) return;
+    for (const signal of SIGNALS) {
+      const listener = () => this.#onSignal(signal, listener);
+      process.on(signal, listener);
+      this.#listeners.push({ signal, listener });
+    }
+    this.#beforeExit = () => {
+      void this.shutdown();
+    };
+    process.once('beforeExit', this.#beforeExit);
+  }
+
+  /** Remove the process handlers (tests). */
+  removeProcessHandlers(): void {
+    for (const { signal, listener } of this.#listeners) process.removeListener(signal, listener);
+    this.#listeners = [];
+    if (this.#beforeExit) process.removeListener('beforeExit', this.#beforeExit);
+  }
+
+  #onSignal(signal: NodeJS.Signals, listener: () => void): void {
+    const appHandlesIt = process.listeners(signal).some((l) => l !== listener);
+    if (appHandlesIt) {
+      void this.shutdown();
+      return;
+    }
+    const reRaise = () => {
+      this.removeProcessHandlers();
+      process.kill(process.pid, signal);
+    };
+    if (this.#shutdown) {
+      // second signal: stop waiting
+      reRaise();
+      return;
+    }
+    this.shutdown().then(reRaise, reRaise);
+  }
+}

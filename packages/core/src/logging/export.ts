@@ -1,0 +1,39 @@
+/**
+ * Optional OTLP export of log records (`OTEL_LOGS_EXPORTER=otlp`). pino lines reach it through
+ * `@opentelemetry/instrumentation-pino`, which forwards each record with its trace and span ids.
+ * Batched with `OTEL_BLRP_*`: a bounded queue, so a collector that is down costs records, not memory.
+ */
+import type { Resource } from '@opentelemetry/resources';
+import {
+  BatchLogRecordProcessor,
+  ConsoleLogRecordExporter,
+  LoggerProvider,
+  type LogRecordExporter,
+  SimpleLogRecordProcessor,
+} from '@opentelemetry/sdk-logs';
+import type { ObsConfig } from '../config/resolve.js';
+import { load } from '../lazy.js';
+import { otlpExporterOptions } from '../tracing/provider.js';
+
+/** The logger provider, or undefined when no log exporter is configured. */
+export function createLoggerProvider(config: ObsConfig, resource: Resource): LoggerProvider | undefined {
+  if (config.logs.exporters.length === 0) return undefined;
+  const { batch } = config.logs;
+  const processors = config.logs.exporters.map((kind) => {
+    if (kind === 'console') return new SimpleLogRecordProcessor({ exporter: new ConsoleLogRecordExporter() });
+    const pkg =
+      config.logs.otlp.protocol === 'http/json'
+        ? '@opentelemetry/exporter-logs-otlp-http'
+        : '@opentelemetry/exporter-logs-otlp-proto';
+    const { OTLPLogExporter } = load(pkg);
+    const exporter: LogRecordExporter = new OTLPLogExporter(otlpExporterOptions(config.logs.otlp));
+    return new BatchLogRecordProcessor({
+      exporter,
+      scheduledDelayMillis: batch.scheduledDelayMs,
+      exportTimeoutMillis: batch.exportTimeoutMs,
+      maxQueueSize: batch.maxQueueSize,
+      maxExportBatchSize: batch.maxExportBatchSize,
+    });
+  });
+  return new LoggerProvider({ resource, processors });
+}

@@ -1,0 +1,91 @@
+/**
+ * The @obs logger: pino writing JSON lines with an ISO-8601 `time`, `level` as a label (`"info"`),
+ * the service name, and, inside a request or span, `trace_id`, `span_id`, `trace_flags` (the field
+ * names of the OpenTelemetry spec "Trace Context in Non-OTLP Log Formats") and `request_id`.
+ * Secrets are redacted before a line is written (see ./redact.ts).
+ */
+import { context, isSpanContextValid, trace } from '@opentelemetry/api';
+import type { DestinationStream, Logger, LoggerOptions } from 'pino';
+import { activeRequestId } from '../context.js';
+import { load } from '../lazy.js';
+import { createRedactor, type Redactor } from './redact.js';
+
+/** The logger type @obs hands out: a plain pino logger. */
+export type ObsLogger = Logger;
+
+/** How to build the logger. */
+export interface LoggerSetup {
+  /** pino level name. */
+  level: string;
+  serviceName: string;
+  /** Extra keys to redact on top of the defaults. */
+  redactKeys: readonly string[];
+  /**
+   * Add `trace_id`/`span_id`/`trace_flags` ourselves. False when `@opentelemetry/instrumentation-pino`
+   * is active, since it adds them (and forwards records to OTLP) for every pino logger in the process.
+   */
+  correlate: boolean;
+  /** Where lines go. Default: stdout through pino's asynchronous destination (sonic-boom). */
+  destination?: DestinationStream;
+}
+
+type PinoModule = typeof import('pino');
+
+/** The pino module, required lazily so that the pino instrumentation, once registered, sees it. */
+export function loadPino(): PinoModule {
+  return load('pino') as PinoModule;
+}
+
+/** pino options carrying @obs's formatting, redaction and correlation rules. */
+export function loggerOptions(setup: LoggerSetup, pino: PinoModule = loadPino()): LoggerOptions {
+  const redact: Redactor = createRedactor(setup.redactKeys);
+  const stdErr = pino.stdSerializers.err;
+  const correlate = setup.correlate;
+  return {
+    level: setup.level,
+    base: { service: setup.serviceName, pid: process.pid, hostname: hostname() },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: {
+      level: (label) => ({ level: label }),
+      bindings: (bindings) => redact(bindings) as Record<string, unknown>,
+      log: (obj) => redact(obj) as Record<string, unknown>,
+    },
+    serializers: {
+      err: (err: Error) => redact(stdErr(err)),
+    },
+    mixin() {
+      const ctx = context.active();
+      const out: Record<string, string> = {};
+      if (correlate) {
+        const span = trace.getSpan(ctx);
+        const sc = span?.spanContext();
+        if (sc && isSpanContextValid(sc)) {
+          out.trace_id = sc.traceId;
+          out.span_id = sc.spanId;
+          out.trace_flags = `0${sc.traceFlags.toString(16)}`;
+        }
+      }
+      const requestId = activeRequestId(ctx);
+      if (requestId !== undefined) out.request_id = requestId;
+      return out;
+    },
+  };
+}
+
+let cachedHostname: string | undefined;
+function hostname(): string {
+  if (cachedHostname === undefined) {
+    cachedHostname = (load('node:os') as typeof import('node:os')).hostname();
+  }
+  return cachedHostname;
+}
+
+/**
+ * Create a logger. Lines are written asynchronously (pino's sonic-boom destination with
+ * `sync: false`); call `logger.flush()` before the process ends, as @obs's shutdown does.
+ */
+export function createLogger(setup: LoggerSetup): ObsLogger {
+  const pino = loadPino();
+  const destination = setup.destination ?? pino.destination({ dest: 1, sync: false });
+  return pino(loggerOptions(setup, pino), destination);
+}

@@ -1,0 +1,109 @@
+/**
+ * Every metric @obs emits or relies on, defined once. The SDK records with these definitions and the
+ * alerting/dashboard generators read them, so a rename can never leave an alert pointing at nothing.
+ *
+ * `name` is the OpenTelemetry instrument name (semantic conventions); `prometheus` is the name the
+ * OpenTelemetry Prometheus exporter renders it as (dots become underscores, no unit suffix, `_total`
+ * only on monotonic sums; histograms add `_bucket`, `_sum`, `_count`).
+ */
+
+/** Instrument kinds, as in the OpenTelemetry metrics API. */
+export type MetricKind = 'counter' | 'updowncounter' | 'histogram' | 'gauge';
+
+/** A metric definition. */
+export interface MetricDefinition {
+  /** OpenTelemetry instrument name. */
+  readonly name: string;
+  /** Name in the Prometheus exposition (without `_bucket`/`_sum`/`_count`). */
+  readonly prometheus: string;
+  readonly kind: MetricKind;
+  /** UCUM unit: `s`, `By`, `1`, `{request}`. */
+  readonly unit: string;
+  readonly description: string;
+  /** Attribute names as rendered in Prometheus (dots become underscores). */
+  readonly labels: readonly string[];
+  /** Explicit histogram bucket boundaries, in the metric's unit. */
+  readonly buckets?: readonly number[];
+  /** Where the definition comes from. */
+  readonly source: string;
+}
+
+/**
+ * Prometheus name for an OpenTelemetry instrument, as `@opentelemetry/exporter-prometheus` renders it.
+ * @param monotonic true for counters (adds `_total`)
+ */
+export function toPrometheusName(name: string, monotonic = false): string {
+  const base = name.replace(/[^a-zA-Z0-9_:]/g, '_').replace(/_+/g, '_');
+  return monotonic && !base.endsWith('_total') ? `${base}_total` : base;
+}
+
+function define(def: Omit<MetricDefinition, 'prometheus'>): MetricDefinition {
+  return Object.freeze({ ...def, prometheus: toPrometheusName(def.name, def.kind === 'counter') });
+}
+
+/** Bucket advice for `http.server.request.duration` (semconv, seconds). */
+export const HTTP_DURATION_BUCKETS: readonly number[] = [
+  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
+];
+
+/** The metrics @obs's pipeline produces, by role. */
+export const METRICS = {
+  /** Recorded by `@opentelemetry/instrumentation-http` with the route the adapters supply. */
+  httpServerRequestDuration: define({
+    name: 'http.server.request.duration',
+    kind: 'histogram',
+    unit: 's',
+    description: 'Duration of HTTP server requests.',
+    labels: ['http_request_method', 'http_route', 'http_response_status_code', 'error_type', 'url_scheme'],
+    buckets: HTTP_DURATION_BUCKETS,
+    source: 'OpenTelemetry semantic conventions, HTTP metrics (stable): http.server.request.duration',
+  }),
+  eventLoopDelayP99: define({
+    name: 'nodejs.eventloop.delay.p99',
+    kind: 'gauge',
+    unit: 's',
+    description: 'Event loop delay, 99th percentile.',
+    labels: [],
+    source: 'OpenTelemetry semantic conventions, Node.js runtime metrics; @opentelemetry/instrumentation-runtime-node',
+  }),
+  eventLoopUtilization: define({
+    name: 'nodejs.eventloop.utilization',
+    kind: 'gauge',
+    unit: '1',
+    description: 'Event loop utilization (0..1).',
+    labels: [],
+    source: 'OpenTelemetry semantic conventions, Node.js runtime metrics; @opentelemetry/instrumentation-runtime-node',
+  }),
+  heapUsed: define({
+    name: 'v8js.memory.heap.used',
+    kind: 'gauge',
+    unit: 'By',
+    description: 'V8 heap space used, by space.',
+    labels: ['v8js_heap_space_name'],
+    source: 'OpenTelemetry semantic conventions, V8 JS runtime metrics; @opentelemetry/instrumentation-runtime-node',
+  }),
+  gcDuration: define({
+    name: 'v8js.gc.duration',
+    kind: 'histogram',
+    unit: 's',
+    description: 'Garbage collection duration, by type.',
+    labels: ['v8js_gc_type'],
+    source: 'OpenTelemetry semantic conventions, V8 JS runtime metrics; @opentelemetry/instrumentation-runtime-node',
+  }),
+  processCpuTime: define({
+    name: 'process.cpu.time',
+    kind: 'counter',
+    unit: 's',
+    description: 'CPU time used by the process, by mode (user, system).',
+    labels: ['process_cpu_state'],
+    source: 'OpenTelemetry semantic conventions, process metrics; @opentelemetry/instrumentation-host-metrics',
+  }),
+  processMemoryUsage: define({
+    name: 'process.memory.usage',
+    kind: 'updowncounter',
+    unit: 'By',
+    description: 'Resident set size of the process.',
+    labels: [],
+    source: 'OpenTelemetry semantic conventions, process metrics; @opentelemetry/instrumentation-host-metrics',
+  }),
+} as const;

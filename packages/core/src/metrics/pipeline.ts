@@ -1,0 +1,101 @@
+/**
+ * The meter provider and its readers: a Prometheus reader that renders the text exposition on
+ * demand (the adapters serve it on the app's own port; a standalone server starts only when
+ * `OTEL_EXPORTER_PROMETHEUS_PORT` is set), plus periodic OTLP or console push when
+ * `OTEL_METRICS_EXPORTER` asks for it.
+ */
+import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import type { Resource } from '@opentelemetry/resources';
+import {
+  ConsoleMetricExporter,
+  type IMetricReader,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type PushMetricExporter,
+} from '@opentelemetry/sdk-metrics';
+import type { ObsConfig } from '../config/resolve.js';
+import { diagnose } from '../diag.js';
+import { load } from '../lazy.js';
+import { otlpExporterOptions } from '../tracing/provider.js';
+
+/** Content type of the Prometheus text exposition format 0.0.4. */
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/** A rendered scrape. */
+export interface Exposition {
+  contentType: string;
+  body: string;
+}
+
+/** The running metrics pipeline. */
+export interface MetricsPipeline {
+  readonly meterProvider: MeterProvider;
+  /** Collect and render the Prometheus text exposition. Never rejects: a failure renders as a comment. */
+  render(): Promise<Exposition>;
+  forceFlush(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+const TEMPORALITY = { cumulative: 1, delta: 0, lowmemory: 2 } as const;
+
+function createPushExporter(config: ObsConfig, kind: 'otlp' | 'console'): PushMetricExporter {
+  if (kind === 'console') return new ConsoleMetricExporter();
+  const pkg =
+    config.metrics.otlp.protocol === 'http/json'
+      ? '@opentelemetry/exporter-metrics-otlp-http'
+      : '@opentelemetry/exporter-metrics-otlp-proto';
+  const { OTLPMetricExporter } = load(pkg);
+  return new OTLPMetricExporter({
+    ...otlpExporterOptions(config.metrics.otlp),
+    temporalityPreference: TEMPORALITY[config.metrics.temporality],
+  });
+}
+
+/** Build the meter provider with the Prometheus reader and any push readers. */
+export function createMetricsPipeline(config: ObsConfig, resource: Resource): MetricsPipeline {
+  const { prometheus: promConfig } = config.metrics;
+  const standalone = promConfig.port !== undefined;
+  const prometheus = new PrometheusExporter(
+    { preventServerStart: !standalone, host: promConfig.host, port: promConfig.port ?? 9464 },
+    (err) => {
+      if (err) {
+        diagnose(
+          'warn',
+          `the standalone Prometheus server could not listen on ${promConfig.host}:${promConfig.port} (${err.message}); /metrics routes still work`,
+        );
+      }
+    },
+  );
+  const readers: IMetricReader[] = [prometheus];
+  const interval = config.metrics.exportIntervalMs;
+  for (const kind of config.metrics.exporters) {
+    readers.push(
+      new PeriodicExportingMetricReader({
+        exporter: createPushExporter(config, kind),
+        exportIntervalMillis: interval,
+        // The SDK throws when the timeout exceeds the interval; clamp instead.
+        exportTimeoutMillis: Math.min(config.metrics.exportTimeoutMs, interval),
+      }),
+    );
+  }
+  const meterProvider = new MeterProvider({ resource, readers });
+  const serializer = new PrometheusSerializer();
+
+  return {
+    meterProvider,
+    async render() {
+      try {
+        const { resourceMetrics, errors } = await prometheus.collect();
+        if (errors.length > 0) diagnose('warn', `metrics collection reported ${errors.length} error(s)`);
+        return { contentType: PROMETHEUS_CONTENT_TYPE, body: serializer.serialize(resourceMetrics) };
+      } catch (err) {
+        return {
+          contentType: PROMETHEUS_CONTENT_TYPE,
+          body: `# failed to collect metrics: ${err instanceof Error ? err.message : String(err)}\n`,
+        };
+      }
+    },
+    forceFlush: () => meterProvider.forceFlush(),
+    shutdown: () => meterProvider.shutdown(),
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * The @obs instance: one per process, started once. `start()` is called by the `@obs/register`
+ * preload (or by the app itself) and is idempotent: later calls return the running instance.
+ * The instance is kept on `globalThis`, so even two copies of @obs/core in one process share it.
+ * Inside worker threads (pino transports run preloads again there) nothing is started: the instance
+ * is disabled and binds no port.
+ */
+import { isMainThread } from 'node:worker_threads';
+import { type ObsConfig, type ObsOptions, resolveConfig } from './config/resolve.js';
+import { warn } from './diag.js';
+import { HealthRegistry } from './health/registry.js';
+import { RequestObserver } from './http/observer.js';
+import { Lifecycle, type ShutdownHook } from './lifecycle/lifecycle.js';
+import { createLogger, type ObsLogger } from './logging/logger.js';
+import { instruments } from './metrics/instruments.js';
+import { type Exposition, PROMETHEUS_CONTENT_TYPE } from './metrics/pipeline.js';
+import { startTelemetry, type Telemetry } from './sdk.js';
+import { withSpan } from './tracing/spans.js';
+
+/** The running @obs instance. */
+export interface Obs {
+  /** The resolved configuration. */
+  readonly config: ObsConfig;
+  /** The process logger (pino). Inside a request, lines carry `request_id` and trace ids. */
+  readonly logger: ObsLogger;
+  /** Health checks and the probe answers. */
+  readonly health: HealthRegistry;
+  /** Application metrics helpers and the Prometheus exposition. */
+  readonly metrics: typeof instruments & {
+    /** Render the Prometheus text exposition for a `/metrics` route. */
+    render(): Promise<Exposition>;
+  };
+  /** The request observer adapters call. */
+  readonly http: RequestObserver;
+  /** Run a function in a child span (see tracing/spans.ts). */
+  readonly withSpan: typeof withSpan;
+  /** Register a cleanup hook run at shutdown, before telemetry is flushed. */
+  onShutdown(hook: ShutdownHook): void;
+  /** Shut down: readiness fails, hooks run, telemetry flushes, within the budget. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+const INSTANCE = Symbol.for('@obs/core.instance');
+type Holder = { [INSTANCE]?: Obs };
+
+function build(config: ObsConfig): Obs {
+  const health = new HealthRegistry();
+  let logger: ObsLogger | undefined;
+  const observer = new RequestObserver(() => logger as ObsLogger);
+  let telemetry: Telemetry | undefined;
+  if (isMainThread) {
+    telemetry = startTelemetry(config, { ignoreIncomingPath: (p) => observer.isIgnored(p) });
+  }
+  // Created after the instrumentations are registered, so the pino instrumentation sees it.
+  logger = createLogger({
+    level: config.logs.level,
+    serviceName: config.serviceName,
+    redactKeys: config.logs.redactKeys,
+    correlate: !telemetry?.pinoInstrumented,
+  });
+  const log = logger;
+  const lifecycle = new Lifecycle(
+    {
+      markShuttingDown: () => health.markShuttingDown(),
+      shutdownTelemetry: () => telemetry?.shutdown() ?? Promise.resolve(),
+      flushLogs: () => log.flush(),
+    },
+    config.shutdownTimeoutMs,
+  );
+  if (isMainThread && config.handleSignals) lifecycle.installProcessHandlers();
+
+  const pipeline = telemetry?.metrics;
+  return {
+    config,
+    logger: log,
+    health,
+    http: observer,
+    withSpan,
+    metrics: {
+      ...instruments,
+      render: () =>
+        pipeline
+          ? pipeline.render()
+          : Promise.resolve({ contentType: PROMETHEUS_CONTENT_TYPE, body: '# @obs telemetry is disabled\n' }),
+    },
+    onShutdown: (hook) => lifecycle.onShutdown(hook),
+    shutdown: () => lifecycle.shutdown(),
+  };
+}
+
+/**
+ * Start @obs (once per process). Options override the `OTEL_*`/`OBS_*` environment; see
+ * docs/configuration.md. Never throws for bad configuration: it warns and uses defaults.
+ * @returns the running instance; when already started, that instance (options are then ignored,
+ *   with a warning if any were given)
+ */
+export function start(options?: ObsOptions): Obs {
+  const holder = globalThis as Holder;
+  const existing = holder[INSTANCE];
+  if (existing) {
+    if (options && Object.keys(options).length > 0) {
+      warn('@obs is already started (by @obs/register or an earlier start()); options passed to start() are ignored');
+    }
+    return existing;
+  }
+  const obs = build(resolveConfig(options));
+  holder[INSTANCE] = obs;
+  return obs;
+}
+
+/** The running instance, starting it from the environment when nothing has yet. */
+export function getObs(): Obs {
+  return (globalThis as Holder)[INSTANCE] ?? start();
+}
+
+/** True when @obs has been started in this process. */
+export function isStarted(): boolean {
+  return (globalThis as Holder)[INSTANCE] !== undefined;
+}

@@ -1,0 +1,93 @@
+/**
+ * The curated default instrumentation set. Each entry is required only when selected, so a service
+ * pays start-up time only for what it uses. Layer-by-layer framework spans are off by default (one
+ * SERVER span per request plus spans for outgoing calls and the app's own work): the framework
+ * instrumentations still put the route template on the server span and on
+ * `http.server.request.duration`.
+ */
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+import type { InstrumentationName } from '../config/resolve.js';
+import { activeRequestId } from '../context.js';
+import { load } from '../lazy.js';
+
+/** Hooks the rest of core hands to the instrumentations. */
+export interface InstrumentationHooks {
+  /** True for requests @obs should not trace or measure (its own health and metrics routes). */
+  ignoreIncomingPath(path: string): boolean;
+}
+
+type Factory = (hooks: InstrumentationHooks) => Instrumentation | Instrumentation[];
+
+function pathOf(url: string | undefined): string {
+  if (!url) return '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+const FACTORIES: Record<InstrumentationName, Factory> = {
+  http: (hooks) => {
+    const { HttpInstrumentation } = load('@opentelemetry/instrumentation-http');
+    return new HttpInstrumentation({
+      ignoreIncomingRequestHook: (req: { url?: string }) => hooks.ignoreIncomingPath(pathOf(req.url)),
+    });
+  },
+  undici: () => new (load('@opentelemetry/instrumentation-undici').UndiciInstrumentation)(),
+  express: () =>
+    new (load('@opentelemetry/instrumentation-express').ExpressInstrumentation)({
+      ignoreLayersType: ['middleware', 'request_handler', 'router'],
+    }),
+  koa: () =>
+    new (load('@opentelemetry/instrumentation-koa').KoaInstrumentation)({
+      ignoreLayersType: ['middleware', 'router'],
+    }),
+  'nestjs-core': () => new (load('@opentelemetry/instrumentation-nestjs-core').NestInstrumentation)(),
+  pino: () =>
+    new (load('@opentelemetry/instrumentation-pino').PinoInstrumentation)({
+      // Lines logged inside a request carry its id, whichever pino logger wrote them.
+      logHook: (_span: unknown, record: Record<string, unknown>) => {
+        const requestId = activeRequestId();
+        if (requestId !== undefined) record.request_id = requestId;
+      },
+    }),
+  pg: () => new (load('@opentelemetry/instrumentation-pg').PgInstrumentation)(),
+  mysql2: () => new (load('@opentelemetry/instrumentation-mysql2').MySQL2Instrumentation)(),
+  ioredis: () => new (load('@opentelemetry/instrumentation-ioredis').IORedisInstrumentation)(),
+  redis: () => new (load('@opentelemetry/instrumentation-redis').RedisInstrumentation)(),
+  amqplib: () => new (load('@opentelemetry/instrumentation-amqplib').AmqplibInstrumentation)(),
+  // Runtime metrics: event loop, GC and heap (runtime-node) plus process CPU and memory (host-metrics).
+  'runtime-node': () => [
+    new (load('@opentelemetry/instrumentation-runtime-node').RuntimeNodeInstrumentation)({
+      monitoringPrecision: 5000,
+    }),
+    new (load('@opentelemetry/instrumentation-host-metrics').HostMetricsInstrumentation)({
+      metricGroups: ['process.cpu', 'process.memory'],
+    }),
+  ],
+};
+
+/** Build the selected instrumentations (not yet enabled). */
+export function createInstrumentations(
+  names: readonly InstrumentationName[],
+  hooks: InstrumentationHooks,
+): Instrumentation[] {
+  return names.flatMap((name) => FACTORIES[name](hooks));
+}
+
+/**
+ * Module names the ESM loader hooks must intercept for these instrumentations. Only these modules
+ * are wrapped by import-in-the-middle; wrapping every module has broken applications.
+ */
+export const ESM_HOOKED_MODULES: Record<InstrumentationName, readonly string[]> = {
+  http: ['http', 'https', 'node:http', 'node:https'],
+  undici: ['undici'],
+  express: ['express', 'router'],
+  koa: ['koa', '@koa/router', 'koa-router'],
+  'nestjs-core': ['@nestjs/core'],
+  pino: ['pino'],
+  pg: ['pg', 'pg-pool'],
+  mysql2: ['mysql2', 'mysql2/promise'],
+  ioredis: ['ioredis'],
+  redis: ['redis', '@redis/client'],
+  amqplib: ['amqplib', 'amqplib/callback_api'],
+  'runtime-node': [],
+};

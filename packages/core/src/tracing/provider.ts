@@ -1,0 +1,81 @@
+/**
+ * The tracer provider: sampler from `OTEL_TRACES_SAMPLER`, batch span processing from `OTEL_BSP_*`
+ * (bounded queue: a slow or absent collector drops spans, never grows memory), exporters from
+ * `OTEL_TRACES_EXPORTER`.
+ */
+import type { Resource } from '@opentelemetry/resources';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ConsoleSpanExporter,
+  ParentBasedSampler,
+  type Sampler,
+  type SpanExporter,
+  type SpanProcessor,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+} from '@opentelemetry/sdk-trace';
+import type { ObsConfig, OtlpSignalConfig } from '../config/resolve.js';
+import { load } from '../lazy.js';
+
+/** OTLP exporter options shared by all three signals' exporters. */
+export function otlpExporterOptions(otlp: OtlpSignalConfig) {
+  return {
+    url: otlp.url,
+    headers: otlp.headers,
+    timeoutMillis: otlp.timeoutMs,
+    compression: otlp.compression as never,
+  };
+}
+
+function createSampler(config: ObsConfig): Sampler {
+  const ratio = config.traces.samplerRatio;
+  switch (config.traces.sampler) {
+    case 'always_on':
+      return new AlwaysOnSampler();
+    case 'always_off':
+      return new AlwaysOffSampler();
+    case 'traceidratio':
+      return new TraceIdRatioBasedSampler(ratio);
+    case 'parentbased_always_off':
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case 'parentbased_traceidratio':
+      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
+    default:
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+  }
+}
+
+function createSpanExporter(config: ObsConfig, kind: 'otlp' | 'console'): SpanExporter {
+  if (kind === 'console') return new ConsoleSpanExporter();
+  const pkg =
+    config.traces.otlp.protocol === 'http/json'
+      ? '@opentelemetry/exporter-trace-otlp-http'
+      : '@opentelemetry/exporter-trace-otlp-proto';
+  const { OTLPTraceExporter } = load(pkg);
+  return new OTLPTraceExporter(otlpExporterOptions(config.traces.otlp));
+}
+
+/** The tracer provider, or undefined when `OTEL_TRACES_EXPORTER=none`. */
+export function createTracerProvider(config: ObsConfig, resource: Resource): TracerProvider | undefined {
+  if (config.traces.exporters.length === 0) return undefined;
+  const { batch, limits } = config.traces;
+  const spanProcessors: SpanProcessor[] = config.traces.exporters.map(
+    (kind) =>
+      new BatchSpanProcessor({
+        exporter: createSpanExporter(config, kind),
+        scheduledDelayMillis: batch.scheduledDelayMs,
+        exportTimeoutMillis: batch.exportTimeoutMs,
+        maxQueueSize: batch.maxQueueSize,
+        maxExportBatchSize: batch.maxExportBatchSize,
+      }),
+  );
+  const spanLimits = Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
+  return new TracerProvider({
+    resource,
+    sampler: createSampler(config),
+    spanLimits,
+    spanProcessors,
+  });
+}

@@ -1,0 +1,148 @@
+/**
+ * @obs/express: Express 5 glue for @obs/core. Everything that is not about Express (request ids,
+ * logging, route labelling, error recording, health, metrics rendering) lives in core.
+ *
+ * ```js
+ * import express from 'express';
+ * import { observe, obsRoutes, notFound, errorHandler } from '@obs/express';
+ *
+ * const app = express();
+ * app.use(observe());        // first: request id, request logger, completion log line
+ * app.use(obsRoutes());      // GET /health/live, /health/ready, /metrics
+ * app.use(express.json());
+ * // ... your routes ...
+ * app.use(notFound());       // JSON 404
+ * app.use(errorHandler());   // last: logs the error with its stack, marks the span, JSON 500
+ * ```
+ * Start the process with `node --import @obs/register server.js`.
+ */
+import { STATUS_CODES } from 'node:http';
+import { getObs, type Obs, type ObservedRequest, type ObsLogger, REQUEST_ID_HEADER } from '@obs/core';
+import { context } from '@opentelemetry/api';
+import { type ErrorRequestHandler, type RequestHandler, Router } from 'express';
+
+declare global {
+  namespace Express {
+    interface Request {
+      /** The request id (`X-Request-Id` when well-formed, else a new UUID). Set by `observe()`. */
+      id: string;
+      /** Logger for this request: lines carry `request_id`, `trace_id`, `span_id`. Set by `observe()`. */
+      log: ObsLogger;
+    }
+  }
+}
+
+const OBSERVED = Symbol('@obs/express.observed');
+
+/** Options for {@link observe}. */
+export interface ObserveOptions {
+  /** The @obs instance. Default: the one `@obs/register` started (or a new one from the environment). */
+  obs?: Obs;
+}
+
+/**
+ * Request observer middleware. Mount it first. It sets `req.id` and `req.log`, echoes the request id
+ * in the `X-Request-Id` response header, runs the rest of the request in a context that carries the
+ * id, and writes one completion line per request (see @obs/core's request observer).
+ */
+export function observe(options: ObserveOptions = {}): RequestHandler {
+  const obs = options.obs ?? getObs();
+  const observer = obs.http;
+  return function obsObserve(req, res, next) {
+    const observed = observer.begin(req, res, {
+      resolveRoute: () => (req.route ? `${req.baseUrl}${String(req.route.path)}` : undefined),
+    });
+    req.id = observed.id;
+    req.log = observed.log;
+    (req as unknown as Record<symbol, ObservedRequest>)[OBSERVED] = observed;
+    res.setHeader(REQUEST_ID_HEADER, observed.id);
+    context.with(observed.context, next);
+  };
+}
+
+/** Paths for {@link obsRoutes}. */
+export interface RoutesOptions {
+  obs?: Obs;
+  /** Default `/health/live` (Kubernetes liveness probe). */
+  livePath?: string;
+  /** Default `/health/ready` (Kubernetes readiness probe). */
+  readyPath?: string;
+  /** Default `/metrics` (Prometheus text exposition 0.0.4). `false` to not serve metrics. */
+  metricsPath?: string | false;
+}
+
+/**
+ * A Router serving the health probes and the Prometheus scrape. These routes are excluded from
+ * logs, traces and metrics, so probes and scrapes do not drown the service's own traffic.
+ */
+export function obsRoutes(options: RoutesOptions = {}): Router {
+  const obs = options.obs ?? getObs();
+  const livePath = options.livePath ?? '/health/live';
+  const readyPath = options.readyPath ?? '/health/ready';
+  const metricsPath = options.metricsPath ?? '/metrics';
+  const router = Router();
+  for (const path of [livePath, readyPath, metricsPath]) if (path) obs.http.ignorePath(path);
+
+  router.get(livePath, async (_req, res) => {
+    const { statusCode, body } = await obs.health.live();
+    res.status(statusCode).json(body);
+  });
+  router.get(readyPath, async (_req, res) => {
+    const { statusCode, body } = await obs.health.ready();
+    res.status(statusCode).json(body);
+  });
+  if (metricsPath) {
+    router.get(metricsPath, async (_req, res) => {
+      const { contentType, body } = await obs.metrics.render();
+      res.status(200).type(contentType).send(body);
+    });
+  }
+  return router;
+}
+
+/** A JSON 404 for requests no route matched: `{"error":"Not found"}`. Mount after your routes. */
+export function notFound(): RequestHandler {
+  return function obsNotFound(_req, res) {
+    res.status(404).json({ error: 'Not found' });
+  };
+}
+
+function statusOf(err: unknown): number {
+  const e = err as { status?: unknown; statusCode?: unknown } | null;
+  const status = Number(e?.status ?? e?.statusCode);
+  return Number.isInteger(status) && status >= 400 && status <= 599 ? status : 500;
+}
+
+/** Options for {@link errorHandler}. */
+export interface ErrorHandlerOptions {
+  obs?: Obs;
+  /**
+   * Answer the error as JSON (`{"error":"Internal server error"}` for 5xx, the status text for 4xx
+   * errors such as a malformed JSON body). Default true; with false the error is recorded and passed
+   * on with `next(err)` to your own handler.
+   */
+  respond?: boolean;
+}
+
+/**
+ * Error middleware. Mount it last. For 5xx errors it logs the error with its stack at level error
+ * (once per request) and marks the server span (exception event, status ERROR). 4xx errors (e.g.
+ * body-parser's 400 for malformed JSON) are client errors: answered, not recorded as failures.
+ */
+export function errorHandler(options: ErrorHandlerOptions = {}): ErrorRequestHandler {
+  const obs = options.obs ?? getObs();
+  const respond = options.respond ?? true;
+  return function obsErrorHandler(err, req, res, next) {
+    const status = statusOf(err);
+    if (status >= 500) {
+      const observed = (req as unknown as Record<symbol, ObservedRequest | undefined>)[OBSERVED];
+      if (observed) observed.recordError(err);
+      else obs.logger.error({ err }, 'request failed');
+    }
+    if (!respond || res.headersSent) {
+      next(err);
+      return;
+    }
+    res.status(status).json({ error: status >= 500 ? 'Internal server error' : (STATUS_CODES[status] ?? 'Error') });
+  };
+}

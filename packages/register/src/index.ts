@@ -1,0 +1,51 @@
+/**
+ * `node --import @obs/register app.js` (or `NODE_OPTIONS=--import=@obs/register`).
+ *
+ * 1. Registers import-in-the-middle's loader hooks for the modules the selected instrumentations
+ *    patch (an include list, not every module), synchronously in-thread through
+ *    `module.registerHooks` where Node supports it (>= 22.22.3, >= 24.11.1), else through the
+ *    off-thread `module.register`. CommonJS modules are patched through require-in-the-middle and
+ *    need no hook.
+ * 2. Starts @obs/core from the `OTEL_*` environment.
+ *
+ * Nothing happens inside worker threads (pino transports run preloads again there), and nothing
+ * here throws: a failure to install the hooks costs ESM instrumentation, with a warning.
+ */
+import { isMainThread } from 'node:worker_threads';
+
+async function main(): Promise<void> {
+  const core = await import('@obs/core');
+  const config = core.resolveConfig();
+  if (!config.disabled) {
+    const include = [...new Set(config.instrumentations.flatMap((name) => core.ESM_HOOKED_MODULES[name]))];
+    await registerEsmHooks(include);
+  }
+  core.start();
+}
+
+async function registerEsmHooks(include: string[]): Promise<void> {
+  if (include.length === 0) return;
+  try {
+    const hooks = await import('import-in-the-middle/register-hooks.mjs');
+    if (hooks.supportsSyncHooks()) {
+      hooks.register({ include });
+      return;
+    }
+    const { register } = await import('node:module');
+    register('import-in-the-middle/hook.mjs', import.meta.url, { data: { include } });
+  } catch (err) {
+    process.emitWarning(
+      `@obs/register could not install ESM loader hooks (${err instanceof Error ? err.message : String(err)}); ES modules will not be instrumented`,
+    );
+  }
+}
+
+if (isMainThread) {
+  try {
+    await main();
+  } catch (err) {
+    process.emitWarning(
+      `@obs/register failed to start @obs (${err instanceof Error ? err.message : String(err)}); the app runs without it`,
+    );
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * @obs/testkit: helpers for the integration tests and the demo of @obs.
+ *
+ * @packageDocumentation
+ */
+export {
+  type Attributes,
+  type OtlpReceiver,
+  type OtlpReceiverOptions,
+  type ReceivedDataPoint,
+  type ReceivedLog,
+  type ReceivedMetric,
+  type ReceivedRequest,
+  type ReceivedScope,
+  type ReceivedSpan,
+  spanTree,
+  startOtlpReceiver,
+  type WaitForOptions,
+} from './otlp-receiver.js';
