@@ -17,3 +17,11 @@ export {
   startOtlpReceiver,
   type WaitForOptions,
 } from './otlp-receiver.js';
+export {
+  type ExitInfo,
+  freePort,
+  type LogLine,
+  type Service,
+  type ServiceOptions,
+  startService,
+} from './service.js';

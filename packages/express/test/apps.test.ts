@@ -1,0 +1,251 @@
+/**
+ * The same behaviour from an ES module app and a CommonJS app, each started with
+ * `node --import @obs/register`: nested route templates, correlation of the app's own pino logger,
+ * redaction of secrets written to the log, client aborts, streamed responses, SIGTERM flush and exit,
+ * OTLP log export, a disabled SDK and a collector that is down.
+ */
+import { createServer, type Server } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { type OtlpReceiver, type Service, startOtlpReceiver, startService } from '@obs/testkit';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+const FIXTURES = fileURLToPath(new URL('./fixtures', import.meta.url));
+
+describe.each([
+  ['ESM', 'esm-app.mjs'],
+  ['CJS', 'cjs-app.cjs'],
+])('%s app', (_kind, entry) => {
+  let receiver: OtlpReceiver;
+  let service: Service;
+
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+    service = await startService({
+      cwd: FIXTURES,
+      entry,
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '100', OTEL_SERVICE_NAME: 'fixture' },
+    });
+  });
+  afterAll(async () => {
+    await service?.stop('SIGKILL');
+    await receiver?.close();
+  });
+
+  it('puts the full template of nested routers on spans, metrics and logs', async () => {
+    const res = await service.fetch('/api/v1/tenants/acme/users/42');
+    expect(await res.json()).toEqual({ id: '42', tenant: 'acme' });
+    const template = '/api/v1/tenants/:tenant/users/:id';
+    const line = await service.waitForLog((l) => l['url.path'] === '/api/v1/tenants/acme/users/42');
+    expect(line['http.route']).toBe(template);
+    await receiver.waitForSpans((s) => s.kind === 2 && s.attributes['http.route'] === template);
+    const metrics = await (await service.fetch('/metrics')).text();
+    expect(metrics).toContain(`http_route="${template}"`);
+  });
+
+  it("correlates the app's own pino logger with the trace and the request id", async () => {
+    const res = await service.fetch('/own-logger', { headers: { 'x-request-id': `own-${entry}` } });
+    expect(res.status).toBe(200);
+    const line = await service.waitForLog((l) => l.msg === 'line from the app logger');
+    expect(line.request_id).toBe(`own-${entry}`);
+    expect(line.trace_id).toMatch(/^[0-9a-f]{32}$/);
+    const [span] = await receiver.waitForSpans((s) => s.kind === 2 && s.traceId === line.trace_id);
+    expect(span?.spanId).toBe(line.span_id);
+  });
+
+  it('redacts secrets in headers and bodies, in any letter case and at any depth', async () => {
+    const res = await service.fetch('/echo', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        Authorization: 'Bearer header-secret-1',
+        Cookie: 'session=cookie-secret-2',
+        'X-Api-Key': 'apikey-secret-3',
+      },
+      body: JSON.stringify({
+        user: { email: 'a@b.c', PassWord: 'body-secret-4' },
+        items: [{ token: 'array-secret-5' }, { Refresh_Token: 'array-secret-6' }],
+      }),
+    });
+    expect(res.status).toBe(200);
+    const line = await service.waitForLog((l) => l.msg === 'echo');
+    const stdout = service.stdout();
+    for (const secret of [
+      'header-secret-1',
+      'cookie-secret-2',
+      'apikey-secret-3',
+      'body-secret-4',
+      'array-secret-5',
+      'array-secret-6',
+    ]) {
+      expect(stdout).not.toContain(secret);
+    }
+    expect((line.headers as Record<string, string>).authorization).toBe('[Redacted]');
+    expect((line.body as { user: Record<string, string> }).user).toEqual({ email: 'a@b.c', PassWord: '[Redacted]' });
+  });
+
+  it('logs a thrown error once at level error with its stack', async () => {
+    const res = await service.fetch('/boom', { headers: { 'x-request-id': `boom-${entry}` } });
+    expect(res.status).toBe(500);
+    await service.waitForLog((l) => l.request_id === `boom-${entry}` && l.msg === 'request completed');
+    const failures = service.logs().filter((l) => l.request_id === `boom-${entry}` && l.msg === 'request failed');
+    expect(failures).toHaveLength(1);
+    expect((failures[0]?.err as { stack?: string } | undefined)?.stack).toContain('fixture boom');
+  });
+});
+
+describe('ESM app: client aborts and streams', () => {
+  let receiver: OtlpReceiver;
+  let service: Service;
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+    service = await startService({
+      cwd: FIXTURES,
+      entry: 'esm-app.mjs',
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url },
+    });
+  });
+  afterAll(async () => {
+    await service?.stop('SIGKILL');
+    await receiver?.close();
+  });
+
+  it('records a client that aborts a slow request once, as aborted', async () => {
+    const controller = new AbortController();
+    const pending = service
+      .fetch('/slow?ms=800', { signal: controller.signal, headers: { 'x-request-id': 'abort-me' } })
+      .catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 150));
+    controller.abort();
+    await pending;
+    const line = await service.waitForLog((l) => l.request_id === 'abort-me');
+    expect(line).toMatchObject({ msg: 'request aborted', aborted: true, level: 'warn' });
+    await new Promise((r) => setTimeout(r, 900));
+    expect(service.logs().filter((l) => l.request_id === 'abort-me')).toHaveLength(1);
+  });
+
+  it("measures a streamed response's whole duration", async () => {
+    const res = await service.fetch('/stream', { headers: { 'x-request-id': 'stream-1' } });
+    expect(await res.text()).toContain('chunk 4');
+    const line = await service.waitForLog((l) => l.request_id === 'stream-1' && l.msg === 'request completed');
+    expect(line.duration_ms as number).toBeGreaterThanOrEqual(250);
+  });
+});
+
+describe('lifecycle and pipelines', () => {
+  let receiver: OtlpReceiver;
+  let service: Service | undefined;
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+  });
+  afterEach(async () => {
+    await service?.stop('SIGKILL');
+    service = undefined;
+    receiver.reset();
+  });
+  afterAll(async () => {
+    await receiver?.close();
+  });
+
+  it('flushes spans on SIGTERM and then ends the process by that signal, promptly', async () => {
+    service = await startService({
+      cwd: FIXTURES,
+      entry: 'esm-app.mjs',
+      // Batches would only be exported after a minute: only the shutdown flush can deliver them.
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '60000' },
+    });
+    await service.fetch('/api/v1/tenants/t/users/1');
+    await service.fetch('/own-logger');
+    expect(receiver.spans).toHaveLength(0);
+    const exit = await service.stop('SIGTERM');
+    expect(exit.signal).toBe('SIGTERM');
+    expect(exit.elapsedMs).toBeLessThan(3000);
+    expect(receiver.spans.filter((s) => s.kind === 2).length).toBe(2);
+  });
+
+  it('exports log records over OTLP with their trace and span ids when OTEL_LOGS_EXPORTER=otlp', async () => {
+    service = await startService({
+      cwd: FIXTURES,
+      entry: 'cjs-app.cjs',
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_LOGS_EXPORTER: 'otlp',
+        OTEL_BLRP_SCHEDULE_DELAY: '100',
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+      },
+    });
+    await service.fetch('/own-logger');
+    const stdoutLine = await service.waitForLog((l) => l.msg === 'line from the app logger');
+    const record = await receiver.waitFor(() => receiver.logs.find((l) => l.body === 'line from the app logger'));
+    expect(record.traceId).toBe(stdoutLine.trace_id);
+    expect(record.spanId).toBe(stdoutLine.span_id);
+    const completed = await receiver.waitFor(() =>
+      receiver.logs.find((l) => l.body === 'request completed' && l.traceId === stdoutLine.trace_id),
+    );
+    expect(completed.severityText).toBe('info');
+  });
+
+  it('keeps serving with OTEL_SDK_DISABLED=true: routes answer, nothing is exported', async () => {
+    service = await startService({
+      cwd: FIXTURES,
+      entry: 'esm-app.mjs',
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_SDK_DISABLED: 'true', OTEL_BSP_SCHEDULE_DELAY: '50' },
+    });
+    expect((await service.fetch('/api/v1/tenants/t/users/1')).status).toBe(200);
+    expect((await service.fetch('/health/live')).status).toBe(200);
+    const metrics = await service.fetch('/metrics');
+    expect(metrics.status).toBe(200);
+    const line = await service.waitForLog((l) => l.msg === 'request completed');
+    expect(line.request_id).toBeDefined();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(receiver.requests).toHaveLength(0);
+  });
+
+  it('warns once about bad configuration and keeps serving', async () => {
+    service = await startService({
+      cwd: FIXTURES,
+      entry: 'esm-app.mjs',
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_TRACES_SAMPLER: 'sometimes',
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+        OTEL_METRIC_EXPORT_INTERVAL: '-3',
+        OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=prod,broken, team=pay%20ments,',
+      },
+    });
+    expect((await service.fetch('/api/v1/tenants/t/users/1')).status).toBe(200);
+    const stderr = service.stderr();
+    expect(stderr.match(/OTEL_TRACES_SAMPLER/g)).toHaveLength(1);
+    expect(stderr).toContain('OTEL_METRIC_EXPORT_INTERVAL');
+    expect(stderr).toContain('OTEL_RESOURCE_ATTRIBUTES');
+    const [span] = await receiver.waitForSpans((s) => s.kind === 2);
+    expect(span?.resource['deployment.environment.name']).toBe('prod');
+    expect(span?.resource.team).toBe('pay ments');
+  });
+
+  it('costs only telemetry when the collector is down or never answers', async () => {
+    const blackHole: Server = createServer(() => {}); // accepts connections, never answers
+    await new Promise<void>((r) => blackHole.listen(0, '127.0.0.1', r));
+    const port = (blackHole.address() as { port: number }).port;
+    try {
+      for (const endpoint of ['http://127.0.0.1:9', `http://127.0.0.1:${port}`]) {
+        service = await startService({
+          cwd: FIXTURES,
+          entry: 'esm-app.mjs',
+          env: {
+            OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+            OTEL_BSP_SCHEDULE_DELAY: '50',
+            OTEL_EXPORTER_OTLP_TIMEOUT: '500',
+            OBS_SHUTDOWN_TIMEOUT_MS: '1500',
+          },
+        });
+        for (let i = 0; i < 20; i++) expect((await service.fetch('/api/v1/tenants/t/users/1')).status).toBe(200);
+        const exit = await service.stop('SIGTERM');
+        expect(exit.signal).toBe('SIGTERM');
+        expect(exit.elapsedMs).toBeLessThan(2500);
+        service = undefined;
+      }
+    } finally {
+      blackHole.close();
+    }
+  });
+});

@@ -1,0 +1,187 @@
+/**
+ * Runs a service under test as a real child process started the way users start theirs:
+ * `node --import @obs/register <entry>`. Collects its stdout as JSON log lines and its stderr as
+ * text, waits for readiness over HTTP, and stops it with a signal while recording how it ended.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+
+/** A parsed JSON log line (pino). */
+export type LogLine = Record<string, unknown> & { level?: string; msg?: string };
+
+/** How the process ended. */
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Milliseconds from `stop()` (or from start, when it exited by itself) to exit. */
+  elapsedMs: number;
+}
+
+/** Options for {@link startService}. */
+export interface ServiceOptions {
+  /** Entry file, relative to `cwd` or absolute. */
+  entry: string;
+  cwd: string;
+  /** Extra environment, merged over a clean copy of process.env (OTEL_ and OBS_ variables removed). */
+  env?: Record<string, string | undefined>;
+  /** Port; default a free ephemeral port, passed as PORT. */
+  port?: number;
+  /** Preload module; default `@obs/register`. `false` starts without a preload. */
+  preload?: string | false;
+  /** Path that answers 200 when the service is ready. Default `/health/ready`. `false` waits only for the port. */
+  readyPath?: string | false;
+  /** Milliseconds to wait for readiness. Default 15000. */
+  readyTimeoutMs?: number;
+}
+
+/** A running service. */
+export interface Service {
+  readonly port: number;
+  readonly baseUrl: string;
+  readonly child: ChildProcess;
+  /** Raw stdout so far. */
+  stdout(): string;
+  /** Raw stderr so far. */
+  stderr(): string;
+  /** stdout lines that parse as JSON objects. */
+  logs(): LogLine[];
+  /** Resolve when a log line matches (polls; rejects after `timeoutMs`, default 5000). */
+  waitForLog(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  /** fetch against the service. */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+  /** Send `signal` (default SIGTERM) and wait for exit (rejects after `timeoutMs`, default 10000, after SIGKILL). */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<ExitInfo>;
+  /** Resolves when the process exits by itself. */
+  readonly exited: Promise<ExitInfo>;
+}
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+function cleanEnv(): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k.startsWith('OTEL_') || k.startsWith('OBS_') || k === 'NODE_OPTIONS' || k.startsWith('VITEST')) continue;
+    env[k] = v;
+  }
+  return env;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Start a service and wait until it is ready. Rejects (after killing it) when it dies or never gets ready. */
+export async function startService(options: ServiceOptions): Promise<Service> {
+  const port = options.port ?? (await freePort());
+  const preload = options.preload ?? '@obs/register';
+  const args = preload === false ? [options.entry] : ['--import', preload, options.entry];
+  const started = performance.now();
+  const child = spawn(process.execPath, args, {
+    cwd: options.cwd,
+    env: { ...cleanEnv(), PORT: String(port), ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    err += chunk;
+  });
+  let stopAt: number | undefined;
+  const exited = new Promise<ExitInfo>((resolve) => {
+    child.once('exit', (code, signal) => {
+      resolve({ code, signal, elapsedMs: performance.now() - (stopAt ?? started) });
+    });
+  });
+  let done = false;
+  void exited.then(() => {
+    done = true;
+  });
+
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const logs = (): LogLine[] => {
+    const lines: LogLine[] = [];
+    for (const raw of out.split('\n')) {
+      if (!raw.startsWith('{')) continue;
+      try {
+        const parsed = JSON.parse(raw) as unknown;
+        if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) lines.push(parsed as LogLine);
+      } catch {
+        // a partial line still being written
+      }
+    }
+    return lines;
+  };
+
+  const service: Service = {
+    port,
+    baseUrl,
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    logs,
+    async waitForLog(predicate, timeoutMs = 5000) {
+      const deadline = performance.now() + timeoutMs;
+      for (;;) {
+        const found = logs().find(predicate);
+        if (found) return found;
+        if (performance.now() > deadline) {
+          throw new Error(`no matching log line within ${timeoutMs} ms; stdout so far:\n${out.slice(-4000)}`);
+        }
+        await sleep(20);
+      }
+    },
+    fetch: (path, init) => fetch(`${baseUrl}${path}`, init),
+    async stop(signal = 'SIGTERM', timeoutMs = 10000) {
+      if (done) return exited;
+      stopAt = performance.now();
+      child.kill(signal);
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`process did not exit within ${timeoutMs} ms of ${signal}`));
+        }, timeoutMs);
+      });
+      try {
+        return await Promise.race([exited, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    exited,
+  };
+
+  const deadline = performance.now() + (options.readyTimeoutMs ?? 15000);
+  const readyPath = options.readyPath ?? '/health/ready';
+  for (;;) {
+    if (done) {
+      throw new Error(`service exited before it was ready\nstderr:\n${err}\nstdout:\n${out.slice(-2000)}`);
+    }
+    try {
+      const res = await fetch(`${baseUrl}${readyPath === false ? '/' : readyPath}`);
+      await res.arrayBuffer();
+      if (readyPath === false || res.status === 200) return service;
+    } catch {
+      // not listening yet
+    }
+    if (performance.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`service not ready within ${options.readyTimeoutMs ?? 15000} ms\nstderr:\n${err}`);
+    }
+    await sleep(50);
+  }
+}
