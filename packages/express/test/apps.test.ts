@@ -4,9 +4,11 @@
  * redaction of secrets written to the log, client aborts, streamed responses, SIGTERM flush and exit,
  * OTLP log export, a disabled SDK and a collector that is down.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { type OtlpReceiver, type Service, startOtlpReceiver, startService } from '@obs/testkit';
+import { freePort, type OtlpReceiver, type Service, startOtlpReceiver, startService } from '@obs/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures', import.meta.url));
@@ -160,6 +162,83 @@ describe('lifecycle and pipelines', () => {
     expect(exit.signal).toBe('SIGTERM');
     expect(exit.elapsedMs).toBeLessThan(3000);
     expect(receiver.spans.filter((s) => s.kind === 2).length).toBe(2);
+  });
+
+  it("lets the app's own SIGTERM handler run and decide the exit, and still flushes", async () => {
+    service = await startService({
+      cwd: FIXTURES,
+      entry: 'esm-app.mjs',
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '60000', APP_SIGTERM_HANDLER: '1' },
+    });
+    await service.fetch('/api/v1/tenants/t/users/1');
+    const exit = await service.stop('SIGTERM');
+    expect(exit).toMatchObject({ code: 0, signal: null });
+    expect(service.logs().some((l) => l.msg === 'app SIGTERM handler ran')).toBe(true);
+    expect(receiver.spans.filter((s) => s.kind === 2)).toHaveLength(1);
+  });
+
+  it('flushes when a script ends by itself, keeps its exit code, and starts nothing in worker threads', async () => {
+    const port = await freePort();
+    const job = spawn(process.execPath, ['--import', '@obs/register', 'job.mjs'], {
+      cwd: FIXTURES,
+      env: {
+        PATH: process.env.PATH,
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_BSP_SCHEDULE_DELAY: '60000',
+        // A worker thread that started @obs again would fail to bind this port a second time.
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    job.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    job.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const [code] = (await once(job, 'exit')) as [number | null];
+    expect(code).toBe(3);
+    expect(stdout).toContain('from the transport worker');
+    const [span] = receiver.spans.filter((s) => s.name === 'nightly-job');
+    expect(span).toBeDefined();
+    expect(stdout).toContain(span?.traceId);
+    expect(stderr).not.toMatch(/EADDRINUSE|could not listen|duplicate registration/i);
+    expect(stderr.match(/already started/g)).toHaveLength(1);
+  });
+
+  it('serves a standalone Prometheus port when configured, and survives that port being taken', async () => {
+    const port = await freePort();
+    service = await startService({
+      cwd: FIXTURES,
+      entry: 'esm-app.mjs',
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+        OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+      },
+    });
+    await service.fetch('/api/v1/tenants/t/users/1');
+    const scrape = await fetch(`http://127.0.0.1:${port}/metrics`);
+    expect(await scrape.text()).toContain('http_server_request_duration_count');
+    const second = await startService({
+      cwd: FIXTURES,
+      entry: 'esm-app.mjs',
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+        OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+      },
+    });
+    try {
+      expect((await second.fetch('/api/v1/tenants/t/users/1')).status).toBe(200);
+      expect((await second.fetch('/metrics')).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(second.stderr()).toContain('could not listen');
+    } finally {
+      await second.stop('SIGKILL');
+    }
   });
 
   it('exports log records over OTLP with their trace and span ids when OTEL_LOGS_EXPORTER=otlp', async () => {

@@ -164,6 +164,8 @@ describe('express reference service', () => {
     expect(text).not.toContain('/metrics"');
     expect(text).toMatch(/nodejs_eventloop_utilization/);
     expect(text).toMatch(/process_memory_usage/);
+    // the app's own counter, created with obs.metrics.counter('shop.orders.created')
+    expect(text).toMatch(/^shop_orders_created_total\{[^}]*\} [1-9]/m);
   });
 
   it('answers the health probes', async () => {
