@@ -138,11 +138,10 @@ function createResource(config: ObsConfig): Resource {
     else if (name === 'os') detectors.push(osDetector);
     else if (name === 'process') detectors.push(processDetector);
     else if (name === 'serviceinstance') detectors.push(serviceInstanceIdDetector);
-    // 'env' is OTEL_RESOURCE_ATTRIBUTES, already parsed (robustly) by the config resolver.
   }
-  const attributes: Attributes = config.resourceDetectors.includes('env')
-    ? { ...config.resourceAttributes }
-    : { 'service.name': config.serviceName };
+  // OTEL_RESOURCE_ATTRIBUTES (already parsed, robustly, by the config resolver) and the service name
+  // are always applied, as sdk-node's startNodeSdk does; `env` in the detector list is accepted as a no-op.
+  const attributes: Attributes = { ...config.resourceAttributes };
   return defaultResource().merge(detectResources({ detectors })).merge(resourceFromAttributes(attributes));
 }
 

@@ -10,7 +10,8 @@ import { warn } from '../diag.js';
 /** A raw setting: a string from the environment or a typed value from options. */
 export type Raw = unknown;
 
-function isUnset(raw: Raw): boolean {
+/** Unset: undefined, null, or a blank string. */
+export function isUnset(raw: Raw): boolean {
   return raw === undefined || raw === null || (typeof raw === 'string' && raw.trim() === '');
 }
 
@@ -59,7 +60,8 @@ export function parseEnum<T extends string>(raw: Raw, name: string, allowed: rea
 
 /**
  * A comma-separated list of words (or an array from options), trimmed, lowercased, de-duplicated.
- * Words outside `allowed` are dropped with a warning; the valid ones are kept.
+ * Words outside `allowed` are dropped with a warning; the valid ones are kept. When no word is
+ * valid, the fallback is used (a typo must not silently turn a signal off).
  */
 export function parseList<T extends string>(
   raw: Raw,
@@ -72,16 +74,21 @@ export function parseList<T extends string>(
     .map((s) => s.trim().toLowerCase())
     .filter((s) => s !== '');
   const out: T[] = [];
+  const unknown: string[] = [];
   for (const item of items) {
-    if (allowed && !(allowed as readonly string[]).includes(item)) {
-      warn(`${name} has unknown entry ${JSON.stringify(item)} (known: ${allowed.join(', ')}); ignoring it`);
-      continue;
-    }
-    if (!out.includes(item as T)) out.push(item as T);
+    if (allowed && !(allowed as readonly string[]).includes(item)) unknown.push(JSON.stringify(item));
+    else if (!out.includes(item as T)) out.push(item as T);
+  }
+  if (unknown.length > 0 && allowed) {
+    const fallsBack = out.length === 0;
+    warn(
+      `${name} has unknown ${unknown.length > 1 ? 'entries' : 'entry'} ${unknown.join(', ')} (known: ${allowed.join(', ')}); ` +
+        (fallsBack ? `using ${fallback.length > 0 ? fallback.join(',') : 'none'}` : 'ignoring it'),
+    );
+    if (fallsBack) return [...fallback];
   }
   return out;
 }
-
 function decodeComponent(text: string): string | undefined {
   try {
     return decodeURIComponent(text);

@@ -11,6 +11,7 @@
  */
 import { warn } from '../diag.js';
 import {
+  isUnset,
   parseBoolean,
   parseEnum,
   parseKeyValueList,
@@ -139,6 +140,8 @@ export interface ObsOptions {
   metricExportIntervalMs?: number;
 }
 
+const DEFAULT_DETECTORS = ['env', 'host', 'process', 'serviceinstance'];
+
 /** The resolved, frozen configuration. */
 export interface ObsConfig {
   readonly disabled: boolean;
@@ -199,11 +202,12 @@ function exportersFor(
   }
   const out: ('otlp' | 'console')[] = [];
   for (const item of list) {
-    if (item === 'prometheus') {
-      if (!allowPrometheus) warn(`${name} does not support "prometheus"; ignoring it`);
-      continue;
-    }
     if (item === 'otlp' || item === 'console') out.push(item);
+  }
+  if (!allowPrometheus && list.includes('prometheus')) {
+    const fallsBack = out.length === 0;
+    warn(`${name} does not support "prometheus"; ${fallsBack ? `using ${fallback.join(',')}` : 'ignoring it'}`);
+    if (fallsBack) return fallback.filter((e): e is 'otlp' | 'console' => e === 'otlp' || e === 'console');
   }
   return out;
 }
@@ -224,12 +228,14 @@ function otlpFor(env: Env, options: ObsOptions, signal: keyof typeof SIGNAL_PATH
       'http://localhost:4318';
     url = `${base.replace(/\/+$/, '')}/${SIGNAL_PATHS[signal]}`;
   }
-  const protocolRaw = o.protocol ?? env[`OTEL_EXPORTER_OTLP_${S}_PROTOCOL`] ?? env.OTEL_EXPORTER_OTLP_PROTOCOL;
-  const protocolName = o.protocol
-    ? 'options.otlp.protocol'
-    : env[`OTEL_EXPORTER_OTLP_${S}_PROTOCOL`]
-      ? `OTEL_EXPORTER_OTLP_${S}_PROTOCOL`
-      : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+  // The first source that is set (an empty variable counts as unset), and its name for warnings.
+  const pick = (option: Raw, optionName: string, setting: string): [Raw, string] => {
+    if (!isUnset(option)) return [option, optionName];
+    const specific = `OTEL_EXPORTER_OTLP_${S}_${setting}`;
+    if (!isUnset(env[specific])) return [env[specific], specific];
+    return [env[`OTEL_EXPORTER_OTLP_${setting}`], `OTEL_EXPORTER_OTLP_${setting}`];
+  };
+  const [protocolRaw, protocolName] = pick(o.protocol, 'options.otlp.protocol', 'PROTOCOL');
   if (typeof protocolRaw === 'string' && protocolRaw.trim().toLowerCase() === 'grpc') {
     warn(`${protocolName}=grpc is not bundled with @obs; using http/protobuf`);
   }
@@ -242,22 +248,10 @@ function otlpFor(env: Env, options: ObsOptions, signal: keyof typeof SIGNAL_PATH
     ...parseKeyValueList(env[`OTEL_EXPORTER_OTLP_${S}_HEADERS`], `OTEL_EXPORTER_OTLP_${S}_HEADERS`),
     ...parseKeyValueList(o.headers, 'options.otlp.headers'),
   };
-  const timeoutMs = parseNonNegativeInt(
-    o.timeoutMs ?? env[`OTEL_EXPORTER_OTLP_${S}_TIMEOUT`] ?? env.OTEL_EXPORTER_OTLP_TIMEOUT,
-    o.timeoutMs !== undefined
-      ? 'options.otlp.timeoutMs'
-      : env[`OTEL_EXPORTER_OTLP_${S}_TIMEOUT`]
-        ? `OTEL_EXPORTER_OTLP_${S}_TIMEOUT`
-        : 'OTEL_EXPORTER_OTLP_TIMEOUT',
-    10000,
-    { min: 1 },
-  );
-  const compression = parseEnum(
-    o.compression ?? env[`OTEL_EXPORTER_OTLP_${S}_COMPRESSION`] ?? env.OTEL_EXPORTER_OTLP_COMPRESSION,
-    `OTEL_EXPORTER_OTLP_${S}_COMPRESSION`,
-    ['gzip', 'none'] as const,
-    'none',
-  );
+  const [timeoutRaw, timeoutName] = pick(o.timeoutMs, 'options.otlp.timeoutMs', 'TIMEOUT');
+  const timeoutMs = parseNonNegativeInt(timeoutRaw, timeoutName, 10000, { min: 1 });
+  const [compressionRaw, compressionName] = pick(o.compression, 'options.otlp.compression', 'COMPRESSION');
+  const compression = parseEnum(compressionRaw, compressionName, ['gzip', 'none'] as const, 'none');
   return { url, protocol, headers, timeoutMs, compression };
 }
 
@@ -301,7 +295,7 @@ function resolveServiceName(env: Env, options: ObsOptions, attributes: Record<st
   return (
     parseString(options.serviceName, undefined) ??
     parseString(env.OTEL_SERVICE_NAME, undefined) ??
-    attributes['service.name'] ??
+    parseString(attributes['service.name'], undefined) ??
     parseString(env.npm_package_name, undefined) ??
     'unknown_service:node'
   );
@@ -334,13 +328,14 @@ export function resolveConfig(options: ObsOptions = {}, env: Env = process.env):
     resourceAttributes['service.version'] = npmVersion;
   }
 
-  let detectors = parseList(env.OTEL_NODE_RESOURCE_DETECTORS, 'OTEL_NODE_RESOURCE_DETECTORS', undefined, [
-    'env',
-    'host',
-    'process',
-    'serviceinstance',
-  ]) as string[];
+  let detectors = parseList(
+    env.OTEL_NODE_RESOURCE_DETECTORS,
+    'OTEL_NODE_RESOURCE_DETECTORS',
+    undefined,
+    DEFAULT_DETECTORS,
+  ) as string[];
   const known = RESOURCE_DETECTORS as readonly string[];
+  const requested = detectors.length;
   detectors = detectors.filter((d) => {
     if (known.includes(d)) return true;
     warn(
@@ -348,8 +343,9 @@ export function resolveConfig(options: ObsOptions = {}, env: Env = process.env):
     );
     return false;
   });
-  if (detectors.includes('all')) detectors = ['env', 'host', 'os', 'process', 'serviceinstance'];
+  if (requested > 0 && detectors.length === 0) detectors = [...DEFAULT_DETECTORS];
   if (detectors.includes('none')) detectors = [];
+  else if (detectors.includes('all')) detectors = ['env', 'host', 'os', 'process', 'serviceinstance'];
 
   const enabled = parseList(
     options.instrumentations?.enabled ?? env.OTEL_NODE_ENABLED_INSTRUMENTATIONS,

@@ -16,8 +16,11 @@ export function isWellFormedRequestId(value: unknown): value is string {
   return typeof value === 'string' && WELL_FORMED.test(value);
 }
 
-/** The incoming id when well-formed, else a new one. Takes the raw header value (string, array or undefined). */
+/**
+ * The incoming id when well-formed, else a new one. Takes the raw header value (string, array or undefined).
+ * Several values are ambiguous and rejected, as Node's comma-joined form of duplicate headers is.
+ */
 export function requestIdFrom(header: string | string[] | undefined): string {
-  const value = Array.isArray(header) ? header[0] : header;
+  const value = Array.isArray(header) ? (header.length === 1 ? header[0] : undefined) : header;
   return isWellFormedRequestId(value) ? value : randomUUID();
 }

@@ -51,7 +51,9 @@ export function loggerOptions(setup: LoggerSetup, pino: PinoModule = loadPino())
       log: (obj) => redact(obj) as Record<string, unknown>,
     },
     serializers: {
+      // `err` is pino's error key; `error` is the other name apps commonly log errors under.
       err: (err: Error) => redact(stdErr(err)),
+      error: (err: unknown) => redact(err instanceof Error ? stdErr(err) : err),
     },
     mixin() {
       const ctx = context.active();
@@ -87,5 +89,13 @@ function hostname(): string {
 export function createLogger(setup: LoggerSetup): ObsLogger {
   const pino = loadPino();
   const destination = setup.destination ?? pino.destination({ dest: 1, sync: false });
-  return pino(loggerOptions(setup, pino), destination);
+  const logger = pino(loggerOptions(setup, pino), destination);
+  // pino applies `formatters.bindings` to the root logger only; redact child bindings here. Children
+  // are created with Object.create(parent), so grandchildren inherit this wrapper.
+  const redact = createRedactor(setup.redactKeys);
+  const child = logger.child;
+  logger.child = function redactedChild(this: ObsLogger, bindings, options) {
+    return child.call(this, redact(bindings) as typeof bindings, options);
+  } as typeof logger.child;
+  return logger;
 }

@@ -45,7 +45,9 @@ export function createRedactor(extraKeys: readonly string[] = []): Redactor {
 
   function walk(value: unknown, depth: number, seen: Set<object>): unknown {
     if (value === null || typeof value !== 'object') return value;
-    if (depth > MAX_DEPTH || seen.has(value)) return value;
+    // Fail closed: returning the original here would leak any secret below this point.
+    if (seen.has(value)) return '[Circular]';
+    if (depth > MAX_DEPTH) return '[Truncated]';
     // Leave special objects alone; Errors are handled by the logger's error serializer.
     if (value instanceof Error || value instanceof Date || ArrayBuffer.isView(value) || value instanceof Map) {
       return value;

@@ -95,7 +95,7 @@ export const METRICS = {
     kind: 'counter',
     unit: 's',
     description: 'CPU time used by the process, by mode (user, system).',
-    labels: ['process_cpu_state'],
+    labels: ['cpu_mode'],
     source: 'OpenTelemetry semantic conventions, process metrics; @opentelemetry/instrumentation-host-metrics',
   }),
   processMemoryUsage: define({

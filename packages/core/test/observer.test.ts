@@ -1,0 +1,278 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Context, context, SpanStatusCode, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { getRPCMetadata, RPCType, setRPCMetadata } from '@opentelemetry/core';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { activeRequestId } from '../src/context.js';
+import { type BeginOptions, type ObservedRequest, RequestObserver } from '../src/http/observer.js';
+import { type LogLine, memoryLogger, sleep } from './helpers.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse, observed: ObservedRequest, ctx: Context) => void;
+
+const exporter = new InMemorySpanExporter();
+const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+const tracer = provider.getTracer('observer-test');
+
+let server: Server;
+let baseUrl: string;
+let lines: LogLine[];
+let observer: RequestObserver;
+/** Per test: what the server does once the observer has begun. */
+let handler: Handler;
+let beginOptions: BeginOptions;
+/** Settles when the response of the last request has closed (after the observer's own listener ran). */
+let closed: Promise<void>;
+let markClosed: () => void;
+/** The RPC metadata context of the last request. */
+let lastContext: Context;
+
+beforeAll(async () => {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  server = createServer((req, res) => {
+    const span = tracer.startSpan(`${req.method} server`);
+    const ctx = setRPCMetadata(trace.setSpan(context.active(), span), { type: RPCType.HTTP, span });
+    lastContext = ctx;
+    context.with(ctx, () => {
+      const observed = observer.begin(req, res, beginOptions);
+      res.once('close', () => {
+        span.end();
+        markClosed();
+      });
+      context.with(observed.context, () => handler(req, res, observed, ctx));
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  server.close();
+  await provider.shutdown();
+  context.disable();
+});
+
+beforeEach(() => {
+  const mem = memoryLogger();
+  lines = mem.lines;
+  observer = new RequestObserver(() => mem.logger);
+  beginOptions = {};
+  closed = new Promise((resolve) => {
+    markClosed = resolve;
+  });
+  handler = (_req, res) => res.end('ok');
+});
+
+afterEach(() => {
+  exporter.reset();
+});
+
+interface Reply {
+  status: number;
+  body: string;
+}
+
+function get(path: string, headers: Record<string, string> = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${baseUrl}${path}`, { headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Request, wait until the server side has closed the response, and a little more for stray lines. */
+async function roundTrip(path: string, headers?: Record<string, string>): Promise<Reply> {
+  const reply = await get(path, headers);
+  await closed;
+  await sleep(10);
+  return reply;
+}
+
+function completions(): LogLine[] {
+  return lines.filter((l) => l.msg === 'request completed' || l.msg === 'request aborted');
+}
+
+describe('RequestObserver', () => {
+  it('writes one completion line with method, route, path without query, status, duration and request id', async () => {
+    handler = (_req, res, observed) => {
+      observed.setRoute('/users/:id');
+      res.setHeader('x-request-id', observed.id);
+      res.statusCode = 201;
+      res.end('created');
+    };
+    const reply = await roundTrip('/users/42?token=abc&x=1', { 'x-request-id': 'incoming-id-1' });
+    expect(reply.status).toBe(201);
+    expect(lines).toHaveLength(1);
+    const line = lines[0] as LogLine;
+    expect(line).toMatchObject({
+      level: 'info',
+      msg: 'request completed',
+      service: 'test-service',
+      'http.request.method': 'GET',
+      'http.route': '/users/:id',
+      'url.path': '/users/42',
+      'http.response.status_code': 201,
+      request_id: 'incoming-id-1',
+    });
+    expect(line.duration_ms).toEqual(expect.any(Number));
+    expect(line.duration_ms as number).toBeGreaterThan(0);
+    expect(line).not.toHaveProperty('aborted');
+    expect(JSON.stringify(line)).not.toContain('token=abc');
+    const span = exporter.getFinishedSpans()[0];
+    expect(line.trace_id).toBe(span?.spanContext().traceId);
+    expect(line.span_id).toBe(span?.spanContext().spanId);
+    expect(line.trace_flags).toBe('01');
+  });
+
+  it('makes a request id when the incoming one is malformed, and puts it in the context', async () => {
+    let seenInContext: string | undefined;
+    let observedId: string | undefined;
+    let idInObservedContext: string | undefined;
+    handler = (_req, res, observed) => {
+      seenInContext = activeRequestId();
+      observedId = observed.id;
+      idInObservedContext = activeRequestId(observed.context);
+      res.end();
+    };
+    await roundTrip('/x', { 'x-request-id': 'bad id with spaces' });
+    const id = lines[0]?.request_id as string;
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(observedId).toBe(id);
+    expect(idInObservedContext).toBe(id);
+    expect(seenInContext).toBe(id);
+  });
+
+  it('writes the route template on the OpenTelemetry RPC metadata', async () => {
+    handler = (_req, res, observed) => {
+      observed.setRoute('/orders/:orderId');
+      res.end();
+    };
+    await roundTrip('/orders/7');
+    expect(getRPCMetadata(lastContext)?.route).toBe('/orders/:orderId');
+    expect(lines[0]?.['http.route']).toBe('/orders/:orderId');
+  });
+
+  it('falls back to resolveRoute when no route was set', async () => {
+    beginOptions = { resolveRoute: () => '/fallback/:id' };
+    await roundTrip('/fallback/1');
+    expect(lines[0]?.['http.route']).toBe('/fallback/:id');
+  });
+
+  it('prefers setRoute over resolveRoute', async () => {
+    beginOptions = { resolveRoute: () => '/fallback/:id' };
+    handler = (_req, res, observed) => {
+      observed.setRoute('/set/:id');
+      res.end();
+    };
+    await roundTrip('/set/1');
+    expect(lines[0]?.['http.route']).toBe('/set/:id');
+  });
+
+  it('leaves http.route out when nothing knows the route', async () => {
+    await roundTrip('/unknown');
+    expect(lines[0]).toMatchObject({ msg: 'request completed', 'url.path': '/unknown' });
+    expect(lines[0]).not.toHaveProperty('http.route');
+  });
+
+  it('logs a 5xx completion at level error and a 4xx at level info', async () => {
+    handler = (_req, res) => {
+      res.statusCode = 503;
+      res.end();
+    };
+    await roundTrip('/down');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 'error', msg: 'request completed', 'http.response.status_code': 503 });
+  });
+
+  it('logs a 4xx completion at level info', async () => {
+    handler = (_req, res) => {
+      res.statusCode = 404;
+      res.end();
+    };
+    await roundTrip('/missing');
+    expect(lines[0]).toMatchObject({ level: 'info', 'http.response.status_code': 404 });
+  });
+
+  it('logs nothing for an ignored path, with or without a query string', async () => {
+    observer.ignorePath('/health/live');
+    expect(observer.isIgnored('/health/live')).toBe(true);
+    expect(observer.isIgnored('/health/ready')).toBe(false);
+    handler = (_req, res, observed) => {
+      observed.setRoute('/health/live');
+      observed.recordError(new Error('ignored'));
+      res.statusCode = 500;
+      res.end();
+    };
+    const reply = await roundTrip('/health/live?probe=1');
+    expect(reply.status).toBe(500);
+    expect(lines).toEqual([]);
+    expect(getRPCMetadata(lastContext)?.route).toBeUndefined();
+  });
+
+  it('records an error once, at level error with its stack and request id, even when called twice', async () => {
+    handler = (_req, res, observed) => {
+      observed.recordError(new Error('first failure'));
+      observed.recordError(new Error('second failure'));
+      res.statusCode = 500;
+      res.end();
+    };
+    await roundTrip('/fail', { 'x-request-id': 'rid-fail' });
+    const failures = lines.filter((l) => l.msg === 'request failed');
+    expect(failures).toHaveLength(1);
+    const failure = failures[0] as LogLine;
+    const err = failure.err as Record<string, string>;
+    expect(failure.level).toBe('error');
+    expect(failure.request_id).toBe('rid-fail');
+    expect(err.message).toBe('first failure');
+    expect(err.stack).toContain('Error: first failure\n    at ');
+    expect(JSON.stringify(lines)).not.toContain('second failure');
+    expect(completions()).toHaveLength(1);
+    expect(completions()[0]?.level).toBe('error');
+
+    const span = exporter.getFinishedSpans()[0];
+    expect(span?.status).toEqual({ code: SpanStatusCode.ERROR, message: 'first failure' });
+    expect(span?.events.filter((e) => e.name === 'exception')).toHaveLength(1);
+  });
+
+  it('writes exactly one "request aborted" line when the client goes away before a slow response', async () => {
+    let started!: () => void;
+    const handlerStarted = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    handler = (_req, res) => {
+      started();
+      // a slow handler that answers long after the client has gone
+      timer = setTimeout(() => res.end('too late'), 200);
+    };
+    const req = request(`${baseUrl}/slow`, { agent: false });
+    req.on('error', () => {});
+    req.end();
+    await handlerStarted;
+    req.destroy();
+    await closed;
+    await sleep(250); // past the late res.end(): it must not add a line
+    clearTimeout(timer);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      level: 'warn',
+      msg: 'request aborted',
+      aborted: true,
+      'url.path': '/slow',
+      'http.request.method': 'GET',
+    });
+    expect(lines[0]).not.toHaveProperty('http.response.status_code');
+    expect(lines[0]?.duration_ms as number).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import { createRedactor, DEFAULT_REDACT_KEYS, REDACTED } from '../src/logging/redact.js';
+
+const redact = createRedactor();
+
+describe('createRedactor', () => {
+  for (const key of DEFAULT_REDACT_KEYS) {
+    it(`redacts the default key ${JSON.stringify(key)} and keeps its neighbours`, () => {
+      expect(redact({ [key]: 'secret-value', keep: 'visible' })).toEqual({ [key]: REDACTED, keep: 'visible' });
+    });
+  }
+
+  it('matches keys case-insensitively', () => {
+    const out = redact({ Authorization: 'Bearer x', COOKIE: 'a=b', 'Set-Cookie': ['s=1'], 'X-Api-Key': 'k', Other: 1 });
+    expect(out).toEqual({
+      Authorization: REDACTED,
+      COOKIE: REDACTED,
+      'Set-Cookie': REDACTED,
+      'X-Api-Key': REDACTED,
+      Other: 1,
+    });
+  });
+
+  it('redacts at any depth, inside arrays of objects and in header maps', () => {
+    const input = {
+      req: {
+        method: 'POST',
+        headers: { host: 'api', authorization: 'Bearer abc', 'x-api-key': 'k1', cookie: 'sid=1' },
+        body: {
+          users: [
+            { name: 'ann', password: 'p1' },
+            { name: 'bob', creds: { client_secret: 's' } },
+          ],
+        },
+      },
+      matrix: [[{ token: 't' }]],
+      deep: { a: { b: { c: { d: { e: { refresh_token: 'r' } } } } } },
+    };
+    expect(redact(input)).toEqual({
+      req: {
+        method: 'POST',
+        headers: { host: 'api', authorization: REDACTED, 'x-api-key': REDACTED, cookie: REDACTED },
+        body: {
+          users: [
+            { name: 'ann', password: REDACTED },
+            { name: 'bob', creds: { client_secret: REDACTED } },
+          ],
+        },
+      },
+      matrix: [[{ token: REDACTED }]],
+      deep: { a: { b: { c: { d: { e: { refresh_token: REDACTED } } } } } },
+    });
+  });
+
+  it('never lets a secret through because it is nested very deeply', () => {
+    let deep: Record<string, unknown> = { password: 'deep-secret' };
+    for (let i = 0; i < 40; i++) deep = { next: deep };
+    const text = JSON.stringify(redact(deep));
+    expect(text).not.toContain('deep-secret');
+    expect(text).toContain('[Truncated]');
+  });
+
+  it('replaces an object-valued secret entirely', () => {
+    expect(redact({ secret: { nested: 'x' } })).toEqual({ secret: REDACTED });
+  });
+
+  it('redacts extra keys, whatever their case, on top of the defaults', () => {
+    const custom = createRedactor(['SSN', 'card_number']);
+    expect(custom({ ssn: '1', Card_Number: '2', password: '3', name: 'n' })).toEqual({
+      ssn: REDACTED,
+      Card_Number: REDACTED,
+      password: REDACTED,
+      name: 'n',
+    });
+    // the default redactor does not know the extra keys
+    expect(redact({ ssn: '1' })).toEqual({ ssn: '1' });
+  });
+
+  it('never mutates its input', () => {
+    const input = { user: { password: 'p', name: 'n' }, list: [{ token: 't' }] };
+    const snapshot = structuredClone(input);
+    const out = redact(input) as typeof input;
+    expect(input).toEqual(snapshot);
+    expect(out).not.toBe(input);
+    expect(out.user).not.toBe(input.user);
+    expect(out.list).not.toBe(input.list);
+  });
+
+  it('returns unchanged objects by identity, and copies only along redacted paths', () => {
+    const clean = { a: 1, b: { c: [1, 2, { d: 'x' }] } };
+    expect(redact(clean)).toBe(clean);
+    const untouched = { big: 'branch' };
+    const mixed = { untouched, hit: { password: 'p' } };
+    const out = redact(mixed) as typeof mixed;
+    expect(out).not.toBe(mixed);
+    expect(out.untouched).toBe(untouched);
+  });
+
+  it('passes primitives, null and undefined through', () => {
+    for (const v of [null, undefined, 0, 'text', true, 10n]) expect(redact(v)).toBe(v);
+  });
+
+  it('leaves null and undefined secret values as they are', () => {
+    const input = { password: null, token: undefined, secret: '' };
+    expect(redact(input)).toEqual({ password: null, token: undefined, secret: REDACTED });
+  });
+
+  it('does not hang on cycles and does not leak a secret through one', () => {
+    const a: Record<string, unknown> = { name: 'a', password: 'leak-me' };
+    a.self = a;
+    const b: Record<string, unknown> = { token: 'leak-too' };
+    const c: Record<string, unknown> = { b };
+    b.c = c;
+    const list: unknown[] = [{ secret: 's' }];
+    list.push(list);
+    const out = redact({ a, c, list }) as Record<string, unknown>;
+    expect(JSON.stringify(out, safeReplacer())).not.toMatch(/leak-me|leak-too|"s"/);
+    expect((out.a as Record<string, unknown>).password).toBe(REDACTED);
+    expect((out.a as Record<string, unknown>).self).toBe('[Circular]');
+    expect(a.password).toBe('leak-me');
+  });
+
+  it('leaves Errors, Dates, Maps and typed arrays alone', () => {
+    const err = Object.assign(new Error('x'), { token: 't' });
+    const date = new Date(0);
+    const map = new Map([['password', 'p']]);
+    const bytes = new Uint8Array([1, 2]);
+    const input = { err, date, map, bytes };
+    expect(redact(input)).toBe(input);
+  });
+});
+
+/** JSON.stringify replacer that renders repeated ancestors as "[Circular]" (as pino does). */
+function safeReplacer() {
+  const ancestors: unknown[] = [];
+  return function (this: unknown, _key: string, value: unknown) {
+    if (typeof value !== 'object' || value === null) return value;
+    while (ancestors.length > 0 && ancestors.at(-1) !== this) ancestors.pop();
+    if (ancestors.includes(value)) return '[Circular]';
+    ancestors.push(value);
+    return value;
+  };
+}
