@@ -3,8 +3,7 @@
  * (routes, statuses, bodies, log messages); the conformance suite runs against all of them.
  */
 import { randomBytes } from 'node:crypto';
-import { getObs } from '@obs/core';
-import { errorHandler, notFound, observe, obsRoutes } from '@obs/express';
+import { errorHandler, getObs, notFound, observe, obsRoutes } from '@obs/express';
 import express from 'express';
 
 const VALID_EMAIL = 'ada@example.com';

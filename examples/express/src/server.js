@@ -1,7 +1,7 @@
 /**
  * Entry point: `node --import @obs/register src/server.js` (the `start` script). PORT sets the port.
  */
-import { getObs } from '@obs/core';
+import { getObs } from '@obs/express';
 import { createApp } from './app.js';
 
 const port = Number(process.env.PORT ?? 3000);

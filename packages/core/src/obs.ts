@@ -63,6 +63,7 @@ function build(config: ObsConfig): Obs {
     {
       markShuttingDown: () => health.markShuttingDown(),
       shutdownTelemetry: () => telemetry?.shutdown() ?? Promise.resolve(),
+      flushTelemetry: () => telemetry?.forceFlush() ?? Promise.resolve(),
       flushLogs: () => log.flush(),
     },
     config.shutdownTimeoutMs,

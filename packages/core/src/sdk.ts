@@ -64,9 +64,18 @@ const DIAG_LEVELS: Record<DiagLevel, DiagLogLevel> = {
   all: DiagLogLevel.ALL,
 };
 
+function describe(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object' && 'message' in value && typeof value.message === 'string') {
+    const code = 'code' in value && value.code !== undefined ? ` (${String(value.code)})` : '';
+    return `${value.message}${code}`;
+  }
+  return safeJson(value);
+}
+
 function format(message: string, args: unknown[]): string {
   const extra = args
-    .map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a : safeJson(a)))
+    .map(describe)
     .filter((s) => s !== '')
     .join(' ');
   return extra ? `${message} ${extra}` : message;

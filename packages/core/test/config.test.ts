@@ -202,9 +202,9 @@ const VARIABLES: VariableCase[] = [
     fallback: undefined,
     valid: [
       ['9464', 9464],
-      ['0', 0],
+      ['1', 1],
     ],
-    bad: ['65536', '-1', '94.64', 'http'],
+    bad: ['65536', '-1', '0', '94.64', 'http'],
   },
   {
     variable: 'OBS_LOG_LEVEL',
@@ -883,5 +883,20 @@ describe('resolveConfig: options override the environment', () => {
     expect(warnings).toHaveLength(2);
     expect(warnings[0]).toContain('options.otlp.timeoutMs=-1');
     expect(warnings[1]).toContain('OBS_SHUTDOWN_TIMEOUT_MS=1.5');
+  });
+});
+
+describe('resolveConfig: cross-checks', () => {
+  it('warns when log export is on but the pino instrumentation that feeds it is off', () => {
+    const { warnings } = resolve({ OTEL_LOGS_EXPORTER: 'otlp', OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'pino' });
+    expect(warnings).toEqual([expect.stringContaining('pino instrumentation is disabled')]);
+  });
+
+  it('refuses port 0 for the standalone Prometheus server', () => {
+    const { config, warnings } = resolve({ OTEL_EXPORTER_PROMETHEUS_PORT: '0' });
+    expect(config.metrics.prometheus.port).toBeUndefined();
+    expect(warnings).toEqual([
+      expect.stringContaining('OTEL_EXPORTER_PROMETHEUS_PORT="0" is not a port number (1-65535)'),
+    ]);
   });
 });

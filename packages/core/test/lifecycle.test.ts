@@ -12,6 +12,9 @@ function fakeParts(overrides: Partial<LifecycleParts> = {}): { parts: LifecycleP
     shutdownTelemetry: async () => {
       calls.push('shutdownTelemetry');
     },
+    flushTelemetry: async () => {
+      calls.push('flushTelemetry');
+    },
     flushLogs: () => calls.push('flushLogs'),
   };
   for (const [key, fn] of Object.entries(overrides) as [keyof LifecycleParts, () => never][]) {

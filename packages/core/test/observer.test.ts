@@ -179,6 +179,29 @@ describe('RequestObserver', () => {
     expect(lines[0]?.['http.route']).toBe('/set/:id');
   });
 
+  it('drops a mount-path route recorded for a request no route matched', async () => {
+    let matched = false;
+    beginOptions = { routeMatched: () => matched, resolveRoute: () => '/fallback' };
+    handler = (_req, res) => {
+      // what instrumentation-express does for /api/v1/nowhere under app.use('/api/v1', router)
+      const rpc = getRPCMetadata(lastContext);
+      if (rpc) rpc.route = '/api/v1';
+      res.statusCode = 404;
+      res.end();
+    };
+    await roundTrip('/api/v1/nowhere');
+    expect(lines[0]?.['http.route']).toBeUndefined();
+    expect(getRPCMetadata(lastContext)?.route).toBeUndefined();
+
+    matched = true;
+    closed = new Promise((resolve) => {
+      markClosed = resolve;
+    });
+    lines.length = 0;
+    await roundTrip('/api/v1/somewhere');
+    expect(lines[0]?.['http.route']).toBe('/api/v1');
+  });
+
   it('leaves http.route out when nothing knows the route', async () => {
     await roundTrip('/unknown');
     expect(lines[0]).toMatchObject({ msg: 'request completed', 'url.path': '/unknown' });

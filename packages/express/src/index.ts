@@ -32,6 +32,9 @@ declare global {
   }
 }
 
+// The core API, so that an Express app needs only this package: `import { getObs } from '@obs/express'`.
+export { getObs, type Obs, type ObsLogger, type ObsOptions, start, withSpan } from '@obs/core';
+
 const OBSERVED = Symbol('@obs/express.observed');
 
 /** Options for {@link observe}. */
@@ -51,6 +54,8 @@ export function observe(options: ObserveOptions = {}): RequestHandler {
   return function obsObserve(req, res, next) {
     const observed = observer.begin(req, res, {
       resolveRoute: () => (req.route ? `${req.baseUrl}${String(req.route.path)}` : undefined),
+      // Express sets req.route when a route (app.get, router.post, ...) handles the request.
+      routeMatched: () => req.route !== undefined,
     });
     req.id = observed.id;
     req.log = observed.log;

@@ -279,6 +279,18 @@ describe('lifecycle and pipelines', () => {
     expect(receiver.requests).toHaveLength(0);
   });
 
+  it('writes request ids but no all-zero trace ids when tracing is off (OTEL_TRACES_EXPORTER=none)', async () => {
+    service = await startService({
+      cwd: FIXTURES,
+      entry: 'esm-app.mjs',
+      env: { OTEL_TRACES_EXPORTER: 'none' },
+    });
+    await service.fetch('/api/v1/tenants/t/users/1', { headers: { 'x-request-id': 'untraced-1' } });
+    const line = await service.waitForLog((l) => l.request_id === 'untraced-1');
+    expect(line.trace_id).toBeUndefined();
+    expect(line.span_id).toBeUndefined();
+  });
+
   it('warns once about bad configuration and keeps serving', async () => {
     service = await startService({
       cwd: FIXTURES,

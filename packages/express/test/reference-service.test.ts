@@ -129,6 +129,15 @@ describe('express reference service', () => {
     expect(await missing.json()).toEqual({ error: 'Not found' });
     const noUser = await service.fetch('/api/v1/users/5000');
     expect(noUser.status).toBe(404);
+    // unmatched under a router's mount path: no route at all, rather than the mount path
+    const nowhere = await service.fetch('/api/v1/nowhere', { headers: { 'x-request-id': 'nowhere-1' } });
+    expect(nowhere.status).toBe(404);
+    const line = await service.waitForLog((l) => l.request_id === 'nowhere-1');
+    expect(line['http.route']).toBeUndefined();
+    const [span] = await receiver.waitForSpans((s) => s.traceId === line.trace_id && s.kind === 2);
+    expect(span?.attributes['http.route']).toBeUndefined();
+    expect(span?.name).toBe('GET');
+    expect(await (await service.fetch('/metrics')).text()).not.toContain('http_route="/api/v1"');
   });
 
   it('logs login attempts without the password or the token', async () => {

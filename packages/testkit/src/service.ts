@@ -52,8 +52,10 @@ export interface Service {
   fetch(path: string, init?: RequestInit): Promise<Response>;
   /** Send `signal` (default SIGTERM) and wait for exit (rejects after `timeoutMs`, default 10000, after SIGKILL). */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<ExitInfo>;
-  /** Resolves when the process exits by itself. */
+  /** Resolves when the process has ended and its output has been read to the end. */
   readonly exited: Promise<ExitInfo>;
+  /** True until the process has ended. */
+  running(): boolean;
 }
 
 /** A free TCP port on 127.0.0.1. */
@@ -102,7 +104,12 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   });
   let stopAt: number | undefined;
   const exited = new Promise<ExitInfo>((resolve) => {
-    child.once('exit', (code, signal) => {
+    child.once('error', (e) => {
+      err += `spawn failed: ${e.message}\n`;
+      resolve({ code: null, signal: null, elapsedMs: performance.now() - (stopAt ?? started) });
+    });
+    // 'close' rather than 'exit': by then stdout and stderr have been read to the end.
+    child.once('close', (code, signal) => {
       resolve({ code, signal, elapsedMs: performance.now() - (stopAt ?? started) });
     });
   });
@@ -163,6 +170,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       }
     },
     exited,
+    running: () => !done,
   };
 
   const deadline = performance.now() + (options.readyTimeoutMs ?? 15000);

@@ -27,12 +27,17 @@ export function parseBoolean(raw: Raw, name: string, fallback: boolean): boolean
 }
 
 /** A non-negative integer (durations in milliseconds, sizes, counts). */
-export function parseNonNegativeInt(raw: Raw, name: string, fallback: number, opts: { min?: number } = {}): number {
+export function parseNonNegativeInt(
+  raw: Raw,
+  name: string,
+  fallback: number,
+  opts: { min?: number; fallbackLabel?: string } = {},
+): number {
   if (isUnset(raw)) return fallback;
   const min = opts.min ?? 0;
   const value = typeof raw === 'number' ? raw : Number(String(raw).trim());
   if (!Number.isFinite(value) || !Number.isInteger(value) || value < min) {
-    warn(`${name}=${JSON.stringify(raw)} is not an integer >= ${min}; using ${fallback}`);
+    warn(`${name}=${JSON.stringify(raw)} is not an integer >= ${min}; using ${opts.fallbackLabel ?? fallback}`);
     return fallback;
   }
   return value;
@@ -152,12 +157,12 @@ export function parseUrl(raw: Raw, name: string, fallback: string | undefined): 
   }
 }
 
-/** A TCP port 0..65535. */
-export function parsePort(raw: Raw, name: string, fallback: number | undefined): number | undefined {
+/** A TCP port `min`..65535 (default 0..65535). */
+export function parsePort(raw: Raw, name: string, fallback: number | undefined, min = 0): number | undefined {
   if (isUnset(raw)) return fallback;
   const value = typeof raw === 'number' ? raw : Number(String(raw).trim());
-  if (!Number.isInteger(value) || value < 0 || value > 65535) {
-    warn(`${name}=${JSON.stringify(raw)} is not a port number (0-65535); using ${fallback ?? 'none'}`);
+  if (!Number.isInteger(value) || value < min || value > 65535) {
+    warn(`${name}=${JSON.stringify(raw)} is not a port number (${min}-65535); using ${fallback ?? 'none'}`);
     return fallback;
   }
   return value;

@@ -96,7 +96,10 @@ export interface BatchConfig {
 export interface ObsOptions {
   /** `OTEL_SERVICE_NAME`. Default: `service.name` in `OTEL_RESOURCE_ATTRIBUTES`, else `npm_package_name`, else `unknown_service:node`. */
   serviceName?: string;
-  /** `service.version` resource attribute. Default: `npm_package_version` when set by npm/pnpm. */
+  /**
+   * `service.version` resource attribute. Default: `service.version` in `OTEL_RESOURCE_ATTRIBUTES`,
+   * else `npm_package_version` when npm/pnpm started the process and `npm_package_name` is the service name.
+   */
   serviceVersion?: string;
   /** Merged over `OTEL_RESOURCE_ATTRIBUTES`. */
   resourceAttributes?: Record<string, string | number | boolean>;
@@ -285,7 +288,7 @@ function optionalLimit(env: Env, names: string[]): number | undefined {
   for (const name of names) {
     const raw = env[name];
     if (raw === undefined || raw.trim() === '') continue;
-    const value = parseNonNegativeInt(raw, name, -1);
+    const value = parseNonNegativeInt(raw, name, -1, { fallbackLabel: "the SDK's default" });
     return value < 0 ? undefined : value;
   }
   return undefined;
@@ -428,6 +431,7 @@ export function resolveConfig(options: ObsOptions = {}, env: Env = process.env):
           options.prometheus?.port ?? env.OTEL_EXPORTER_PROMETHEUS_PORT,
           'OTEL_EXPORTER_PROMETHEUS_PORT',
           undefined,
+          1,
         ),
       },
     },
@@ -455,5 +459,10 @@ export function resolveConfig(options: ObsOptions = {}, env: Env = process.env):
     ),
     handleSignals: parseBoolean(options.handleSignals ?? env.OBS_HANDLE_SIGNALS, 'OBS_HANDLE_SIGNALS', true),
   };
+  if (!config.disabled && config.logs.exporters.length > 0 && !config.instrumentations.includes('pino')) {
+    warn(
+      'OTEL_LOGS_EXPORTER is set but the pino instrumentation is disabled, so no log record reaches it; enable "pino" in OTEL_NODE_ENABLED_INSTRUMENTATIONS',
+    );
+  }
   return deepFreeze(config);
 }

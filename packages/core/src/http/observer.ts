@@ -14,7 +14,7 @@
  *   {@link RequestObserver.ignorePath} are neither logged, traced nor measured.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Context, context, type Span, trace } from '@opentelemetry/api';
+import { type Context, context, isSpanContextValid, type Span, trace } from '@opentelemetry/api';
 import { getRPCMetadata, type RPCMetadata } from '@opentelemetry/core';
 import { withRequestId } from '../context.js';
 import type { ObsLogger } from '../logging/logger.js';
@@ -39,6 +39,12 @@ export interface ObservedRequest {
 export interface BeginOptions {
   /** Called at completion when no route was set: the framework's own idea of the template, if any. */
   resolveRoute?: () => string | undefined;
+  /**
+   * Asked just before the response finishes: did a route handle this request? When it answers false
+   * (a 404 from a catch-all), any route a framework instrumentation recorded from a router's mount
+   * path (`/api/v1` for `/api/v1/nowhere`) is removed, so unmatched requests carry no `http.route`.
+   */
+  routeMatched?: () => boolean;
 }
 
 function pathOf(url: string | undefined): string {
@@ -82,10 +88,20 @@ export class RequestObserver {
     }
     let route: string | undefined;
     let failed = false;
+    let unmatched = false;
+    const { routeMatched } = options;
+    if (routeMatched) {
+      res.once('prefinish', () => {
+        if (routeMatched()) return;
+        unmatched = true;
+        route = undefined;
+        if (rpc) rpc.route = undefined;
+      });
+    }
 
     res.once('close', () => {
       const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
-      const template = route ?? rpc?.route ?? options.resolveRoute?.();
+      const template = unmatched ? undefined : (route ?? rpc?.route ?? options.resolveRoute?.());
       const sc = span?.spanContext();
       const aborted = !res.writableFinished;
       const line: Record<string, unknown> = {
@@ -96,7 +112,7 @@ export class RequestObserver {
         duration_ms: durationMs,
         request_id: id,
       };
-      if (sc) {
+      if (sc && isSpanContextValid(sc)) {
         line.trace_id = sc.traceId;
         line.span_id = sc.spanId;
         line.trace_flags = `0${sc.traceFlags.toString(16)}`;

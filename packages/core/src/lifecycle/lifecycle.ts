@@ -6,8 +6,9 @@
  * Signals (SIGTERM, SIGINT): when the app has no handler of its own for the signal, @obs shuts down
  * and then re-raises the signal with its handler removed, so the process ends exactly as it would
  * have without @obs (killed by that signal). When the app has its own handler, the app decides when
- * to exit; @obs only marks readiness as failing and flushes. A second signal during shutdown ends
- * the process at once. When the event loop empties (`beforeExit`), @obs flushes before the process
+ * to exit; @obs only marks readiness as failing and flushes what is buffered, leaving the pipeline
+ * running so the requests the app still drains are recorded too. A second signal during shutdown
+ * ends the process at once. When the event loop empties (`beforeExit`), @obs flushes before the process
  * ends with its usual exit code.
  */
 import { diagnose } from '../diag.js';
@@ -21,6 +22,8 @@ export interface LifecycleParts {
   markShuttingDown(): void;
   /** Flush and stop telemetry. */
   shutdownTelemetry(): Promise<void>;
+  /** Export what is buffered, keeping the pipeline running. */
+  flushTelemetry(): Promise<void>;
   /** Flush the log destination synchronously (last thing before exit). */
   flushLogs(): void;
 }
@@ -129,7 +132,8 @@ export class Lifecycle {
   #onSignal(signal: NodeJS.Signals, listener: () => void): void {
     const appHandlesIt = process.listeners(signal).some((l) => l !== listener);
     if (appHandlesIt) {
-      void this.shutdown();
+      this.#parts.markShuttingDown();
+      void withTimeout(this.#parts.flushTelemetry(), this.#budgetMs);
       return;
     }
     const reRaise = () => {
