@@ -8,6 +8,13 @@ OBS_NODE_VERSION="${OBS_NODE_VERSION:-24.21.0}"
 OBS_TOOLS_DIR="${OBS_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/obs-tools}"
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
+# Registries reached through a TLS-intercepting proxy: let the provisioned Node (and pnpm on it)
+# trust the CA file npm is configured with, as the machine's own npm does.
+if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && command -v npm >/dev/null 2>&1; then
+  npm_cafile="$(npm config get cafile 2>/dev/null || true)"
+  if [ -n "$npm_cafile" ] && [ -f "$npm_cafile" ]; then export NODE_EXTRA_CA_CERTS="$npm_cafile"; fi
+fi
+
 node_ok() {
   command -v node >/dev/null 2>&1 &&
     node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>22||(a===22&&b>=15)?0:1)'

@@ -22,7 +22,12 @@ function pnpm(args: string[], cwd: string): string {
   const execPath = process.env.npm_execpath;
   const [cmd, pre] =
     execPath?.endsWith('.cjs') || execPath?.endsWith('.js') ? [process.execPath, [execPath]] : ['pnpm', []];
-  return execFileSync(cmd, [...pre, ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync(cmd, [...pre, ...args], {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 150_000, // a registry that never answers must fail this test, not hang CI
+  });
 }
 
 beforeAll(() => {
@@ -58,7 +63,8 @@ app.use(errorHandler());
 app.listen(Number(process.env.PORT));
 `,
   );
-  pnpm(['install', '--ignore-workspace', '--config.confirmModulesPurge=false', '--reporter=silent'], dir);
+  // --prefer-offline: the workspace install has already put every dependency in the store.
+  pnpm(['install', '--ignore-workspace', '--prefer-offline', '--config.confirmModulesPurge=false'], dir);
 }, 180000);
 
 afterAll(async () => {
