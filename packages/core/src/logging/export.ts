@@ -12,8 +12,7 @@ import {
   SimpleLogRecordProcessor,
 } from '@opentelemetry/sdk-logs';
 import type { ObsConfig } from '../config/resolve.js';
-import { load } from '../lazy.js';
-import { otlpExporterOptions } from '../tracing/provider.js';
+import { createOtlpExporter } from '../otlp.js';
 
 /** The logger provider, or undefined when no log exporter is configured. */
 export function createLoggerProvider(config: ObsConfig, resource: Resource): LoggerProvider | undefined {
@@ -21,12 +20,7 @@ export function createLoggerProvider(config: ObsConfig, resource: Resource): Log
   const { batch } = config.logs;
   const processors = config.logs.exporters.map((kind) => {
     if (kind === 'console') return new SimpleLogRecordProcessor({ exporter: new ConsoleLogRecordExporter() });
-    const pkg =
-      config.logs.otlp.protocol === 'http/json'
-        ? '@opentelemetry/exporter-logs-otlp-http'
-        : '@opentelemetry/exporter-logs-otlp-proto';
-    const { OTLPLogExporter } = load(pkg);
-    const exporter: LogRecordExporter = new OTLPLogExporter(otlpExporterOptions(config.logs.otlp));
+    const exporter = createOtlpExporter<LogRecordExporter>('logs', config.logs.otlp);
     return new BatchLogRecordProcessor({
       exporter,
       scheduledDelayMillis: batch.scheduledDelayMs,

@@ -15,8 +15,7 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import type { ObsConfig } from '../config/resolve.js';
 import { diagnose } from '../diag.js';
-import { load } from '../lazy.js';
-import { otlpExporterOptions } from '../tracing/provider.js';
+import { createOtlpExporter } from '../otlp.js';
 
 /** Content type of the Prometheus text exposition format 0.0.4. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -40,13 +39,7 @@ const TEMPORALITY = { cumulative: 1, delta: 0, lowmemory: 2 } as const;
 
 function createPushExporter(config: ObsConfig, kind: 'otlp' | 'console'): PushMetricExporter {
   if (kind === 'console') return new ConsoleMetricExporter();
-  const pkg =
-    config.metrics.otlp.protocol === 'http/json'
-      ? '@opentelemetry/exporter-metrics-otlp-http'
-      : '@opentelemetry/exporter-metrics-otlp-proto';
-  const { OTLPMetricExporter } = load(pkg);
-  return new OTLPMetricExporter({
-    ...otlpExporterOptions(config.metrics.otlp),
+  return createOtlpExporter<PushMetricExporter>('metrics', config.metrics.otlp, {
     temporalityPreference: TEMPORALITY[config.metrics.temporality],
   });
 }

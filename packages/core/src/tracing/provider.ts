@@ -16,18 +16,8 @@ import {
   TraceIdRatioBasedSampler,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
-import type { ObsConfig, OtlpSignalConfig } from '../config/resolve.js';
-import { load } from '../lazy.js';
-
-/** OTLP exporter options shared by all three signals' exporters. */
-export function otlpExporterOptions(otlp: OtlpSignalConfig) {
-  return {
-    url: otlp.url,
-    headers: otlp.headers,
-    timeoutMillis: otlp.timeoutMs,
-    compression: otlp.compression as never,
-  };
-}
+import type { ObsConfig } from '../config/resolve.js';
+import { createOtlpExporter } from '../otlp.js';
 
 function createSampler(config: ObsConfig): Sampler {
   const ratio = config.traces.samplerRatio;
@@ -49,12 +39,7 @@ function createSampler(config: ObsConfig): Sampler {
 
 function createSpanExporter(config: ObsConfig, kind: 'otlp' | 'console'): SpanExporter {
   if (kind === 'console') return new ConsoleSpanExporter();
-  const pkg =
-    config.traces.otlp.protocol === 'http/json'
-      ? '@opentelemetry/exporter-trace-otlp-http'
-      : '@opentelemetry/exporter-trace-otlp-proto';
-  const { OTLPTraceExporter } = load(pkg);
-  return new OTLPTraceExporter(otlpExporterOptions(config.traces.otlp));
+  return createOtlpExporter<SpanExporter>('traces', config.traces.otlp);
 }
 
 /** The tracer provider, or undefined when `OTEL_TRACES_EXPORTER=none`. */
