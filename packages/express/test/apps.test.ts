@@ -241,6 +241,25 @@ describe('lifecycle and pipelines', () => {
     }
   });
 
+  it('exports over OTLP http/json when OTEL_EXPORTER_OTLP_PROTOCOL asks for it', async () => {
+    service = await startService({
+      cwd: FIXTURES,
+      entry: 'esm-app.mjs',
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+        OTEL_METRICS_EXPORTER: 'otlp',
+        OTEL_METRIC_EXPORT_INTERVAL: '200',
+      },
+    });
+    await service.fetch('/api/v1/tenants/t/users/1');
+    await receiver.waitForSpans((s) => s.kind === 2);
+    await receiver.waitFor(() => receiver.metrics.find((m) => m.name === 'http.server.request.duration'));
+    const kinds = new Set(receiver.requests.map((r) => r.contentType.split(';')[0]));
+    expect(kinds).toEqual(new Set(['application/json']));
+  });
+
   it('exports log records over OTLP with their trace and span ids when OTEL_LOGS_EXPORTER=otlp', async () => {
     service = await startService({
       cwd: FIXTURES,
