@@ -29,6 +29,7 @@ export const INSTRUMENTATION_NAMES = [
   'http',
   'undici',
   'express',
+  'fastify',
   'koa',
   'nestjs-core',
   'pino',

@@ -37,6 +37,11 @@ export interface ObservedRequest {
 
 /** Options for {@link RequestObserver.begin}. */
 export interface BeginOptions {
+  /**
+   * The request id when the framework already assigned one with @obs's rules (Fastify's `request.id`
+   * from `genReqId`). Default: taken from `X-Request-Id` when well-formed, else a new UUID.
+   */
+  requestId?: string;
   /** Called at completion when no route was set: the framework's own idea of the template, if any. */
   resolveRoute?: () => string | undefined;
   /**
@@ -76,7 +81,7 @@ export class RequestObserver {
   /** Start observing a request. Call once per request, from the framework's first hook. */
   begin(req: IncomingMessage, res: ServerResponse, options: BeginOptions = {}): ObservedRequest {
     const started = performance.now();
-    const id = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
+    const id = options.requestId ?? requestIdFrom(req.headers[REQUEST_ID_HEADER]);
     const active = context.active();
     const span: Span | undefined = trace.getSpan(active);
     const rpc: RPCMetadata | undefined = getRPCMetadata(active);

@@ -36,6 +36,10 @@ const FACTORIES: Record<InstrumentationName, Factory> = {
     new (load('@opentelemetry/instrumentation-express').ExpressInstrumentation)({
       ignoreLayersType: ['middleware', 'request_handler', 'router'],
     }),
+  // @fastify/otel (the Fastify project's instrumentation; fastify left opentelemetry-js-contrib). It
+  // hooks every Fastify instance as it is created (diagnostics channel), sets the route template on the
+  // RPC metadata, and makes its request span INTERNAL under the http instrumentation's SERVER span.
+  fastify: () => new (load('@fastify/otel').FastifyOtelInstrumentation)({ registerOnInitialization: true }),
   koa: () =>
     new (load('@opentelemetry/instrumentation-koa').KoaInstrumentation)({
       ignoreLayersType: ['middleware', 'router'],
@@ -81,6 +85,7 @@ export const ESM_HOOKED_MODULES: Record<InstrumentationName, readonly string[]> 
   http: ['http', 'https', 'node:http', 'node:https'],
   undici: ['undici'],
   express: ['express', 'router'],
+  fastify: [],
   koa: ['koa', '@koa/router', 'koa-router'],
   'nestjs-core': ['@nestjs/core'],
   pino: ['pino'],
