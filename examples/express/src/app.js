@@ -83,6 +83,15 @@ export function createApp() {
     res.json({ waited_ms: ms });
   });
 
+  api.get('/stream', async (_req, res) => {
+    res.type('application/x-ndjson');
+    for (let chunk = 0; chunk < 5; chunk++) {
+      if (chunk > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+      res.write(`${JSON.stringify({ chunk })}\n`);
+    }
+    res.end();
+  });
+
   api.get('/boom', () => {
     throw new Error('boom: the handler failed');
   });
