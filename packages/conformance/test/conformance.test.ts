@@ -1,0 +1,283 @@
+/**
+ * Black-box scenarios every reference service must pass, whatever its framework: the contract in
+ * docs/reference-service.md plus what @obs promises on top of it (logs, metrics, traces, health,
+ * request ids, redaction, shutdown). Each target runs as a real process under the preload, exporting
+ * OTLP/HTTP to an embedded receiver.
+ */
+import { type OtlpReceiver, type ReceivedSpan, type Service, startOtlpReceiver, startService } from '@obs/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TARGETS } from './targets.js';
+
+const SERVER = 2;
+const ERROR = 2;
+const PASSWORD = 'correct horse battery staple';
+
+const json = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json', ...headers },
+  body: JSON.stringify(body),
+});
+
+const traceparent = () => {
+  const hex = (n: number) => Array.from({ length: n }, () => Math.floor(Math.random() * 16).toString(16)).join('');
+  const traceId = hex(32);
+  const parentId = hex(16);
+  return { traceId, parentId, header: `00-${traceId}-${parentId}-01` };
+};
+
+describe.each(TARGETS)('$name', (target) => {
+  let receiver: OtlpReceiver;
+  let service: Service;
+
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+    service = await startService({
+      cwd: target.cwd,
+      entry: target.entry,
+      env: {
+        ...target.env,
+        OTEL_SERVICE_NAME: `conformance-${target.name}`,
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await service?.stop('SIGKILL');
+    await receiver?.close();
+  });
+
+  const serverSpanOf = async (traceId: string): Promise<ReceivedSpan> => {
+    const [span] = await receiver.waitForSpans((s) => s.traceId === traceId && s.kind === SERVER);
+    if (!span) throw new Error(`no SERVER span for trace ${traceId}`);
+    return span;
+  };
+
+  it('answers the health probes with JSON', async () => {
+    for (const path of ['/health/live', '/health/ready']) {
+      const res = await service.fetch(path);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain('application/json');
+      expect(await res.json()).toEqual({ status: 'ok', checks: {} });
+    }
+  });
+
+  it('serves a user, continuing the incoming trace in logs and spans, with one SERVER span', async () => {
+    const tp = traceparent();
+    const res = await service.fetch('/api/v1/users/42', {
+      headers: { traceparent: tp.header, 'x-request-id': `conf-${target.name}-1` },
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ id: '42', name: 'User 42', email: 'user42@example.com' });
+    expect(res.headers.get('x-request-id')).toBe(`conf-${target.name}-1`);
+
+    const line = await service.waitForLog(
+      (l) => l.msg === 'request completed' && l.request_id === `conf-${target.name}-1`,
+    );
+    expect(line).toMatchObject({
+      level: 'info',
+      trace_id: tp.traceId,
+      'http.request.method': 'GET',
+      'http.route': '/api/v1/users/:id',
+      'url.path': '/api/v1/users/42',
+      'http.response.status_code': 200,
+    });
+    expect(line.duration_ms).toEqual(expect.any(Number));
+
+    const server = await serverSpanOf(tp.traceId);
+    expect(server.parentSpanId).toBe(tp.parentId);
+    expect(server.name).toBe('GET /api/v1/users/:id');
+    expect(server.attributes['http.route']).toBe('/api/v1/users/:id');
+    expect(server.resource['service.name']).toBe(`conformance-${target.name}`);
+    expect(line.span_id).toBe(server.spanId);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(receiver.spans.filter((s) => s.traceId === tp.traceId && s.kind === SERVER)).toHaveLength(1);
+  });
+
+  it('answers unknown users and unknown paths with JSON 404s', async () => {
+    const user = await service.fetch('/api/v1/users/5000');
+    expect(user.status).toBe(404);
+    expect(await user.json()).toEqual({ error: 'User not found' });
+    const path = await service.fetch('/no/such/path');
+    expect(path.status).toBe(404);
+    expect(await path.json()).toEqual({ error: 'Not found' });
+  });
+
+  it('generates a request id when the incoming one is malformed, and echoes it', async () => {
+    const res = await service.fetch('/api/v1/users/1', { headers: { 'x-request-id': 'not ok"\n'.trim() } });
+    const id = res.headers.get('x-request-id');
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    await service.waitForLog((l) => l.request_id === id && l.msg === 'request completed');
+  });
+
+  it('logs logins without the password or the token, and keeps header secrets out of every output', async () => {
+    const headers = { Authorization: 'Bearer hdr-secret-auth-1', COOKIE: 'session=hdr-secret-cookie-2' };
+    const failed = await service.fetch(
+      '/api/v1/auth/login',
+      json({ email: 'ada@example.com', password: 'wrong-pass-3' }, headers),
+    );
+    expect(failed.status).toBe(401);
+    expect(await failed.json()).toEqual({ error: 'Invalid credentials' });
+    const ok = await service.fetch(
+      '/api/v1/auth/login',
+      json({ email: 'ada@example.com', password: PASSWORD }, headers),
+    );
+    expect(ok.status).toBe(200);
+    const { token } = (await ok.json()) as { token: string };
+    expect(token).toMatch(/^[0-9a-f]+$/);
+
+    const success = await service.waitForLog((l) => l.msg === 'Login successful');
+    expect(success).toMatchObject({ level: 'info', email: 'ada@example.com' });
+    expect(service.logs().find((l) => l.msg === 'Login failed')).toMatchObject({
+      level: 'warn',
+      email: 'ada@example.com',
+    });
+    expect(service.logs().some((l) => l.msg === 'Login attempt')).toBe(true);
+
+    await receiver.waitForSpans((s) => s.kind === SERVER && s.attributes['http.route'] === '/api/v1/auth/login', 2);
+    const everything = [
+      service.stdout(),
+      service.stderr(),
+      JSON.stringify(receiver.spans, (_k, v) => (typeof v === 'bigint' ? String(v) : v)),
+    ].join('\n');
+    for (const secret of [PASSWORD, 'wrong-pass-3', token, 'hdr-secret-auth-1', 'hdr-secret-cookie-2']) {
+      expect(everything).not.toContain(secret);
+    }
+  });
+
+  it('creates an order with a process_payment child span and counts it', async () => {
+    const tp = traceparent();
+    const res = await service.fetch('/api/v1/orders', json({ amount: 42 }, { traceparent: tp.header }));
+    expect(res.status).toBe(201);
+    expect(await res.json()).toMatchObject({ amount: 42, payment: 'captured', id: expect.any(String) });
+    const server = await serverSpanOf(tp.traceId);
+    expect(server.attributes['http.route']).toBe('/api/v1/orders');
+    const [payment] = await receiver.waitForSpans((s) => s.traceId === tp.traceId && s.name === 'process_payment');
+    expect(payment?.attributes['payment.amount']).toBe(42);
+    // a direct child of the SERVER span, or of a framework span under it
+    const ancestors = new Set<string>();
+    let cursor = payment?.parentSpanId;
+    while (cursor) {
+      ancestors.add(cursor);
+      cursor = receiver.spans.find((s) => s.spanId === cursor)?.parentSpanId;
+    }
+    expect(ancestors.has(server.spanId)).toBe(true);
+    const metrics = await (await service.fetch('/metrics')).text();
+    expect(metrics).toMatch(/^shop_orders_created_total\{[^}]*\} [1-9]/m);
+  });
+
+  it('rejects bad order amounts and malformed JSON with 400 JSON', async () => {
+    for (const body of [{ amount: -5 }, { amount: 0 }, { amount: 'x' }, {}]) {
+      const res = await service.fetch('/api/v1/orders', json(body));
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({ error: 'amount must be a positive number' });
+    }
+    const malformed = await service.fetch('/api/v1/orders', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"amount": ',
+    });
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toEqual({ error: expect.any(String) });
+  });
+
+  it('records a declined payment: ERROR child span with the exception, error log, 500', async () => {
+    const tp = traceparent();
+    const res = await service.fetch('/api/v1/orders', json({ amount: 13 }, { traceparent: tp.header }));
+    expect(res.status).toBe(500);
+    expect(await res.json()).toEqual({ error: 'Failed to create order' });
+    const [payment] = await receiver.waitForSpans((s) => s.traceId === tp.traceId && s.name === 'process_payment');
+    expect(payment?.status.code).toBe(ERROR);
+    const exception = payment?.events.find((e) => e.name === 'exception');
+    expect(exception?.attributes['exception.type']).toBe('PaymentDeclinedError');
+    const line = await service.waitForLog((l) => l.msg === 'Failed to create order' && l.trace_id === tp.traceId);
+    expect(line.level).toBe('error');
+    expect((line.err as { stack?: string } | undefined)?.stack).toContain('PaymentDeclinedError');
+    const server = await serverSpanOf(tp.traceId);
+    expect(server.attributes['http.response.status_code']).toBe(500);
+  });
+
+  it('answers a thrown error with a JSON 500, logs it once with its stack and marks the SERVER span', async () => {
+    const tp = traceparent();
+    const res = await service.fetch('/api/v1/boom', { headers: { traceparent: tp.header } });
+    expect(res.status).toBe(500);
+    expect(await res.json()).toEqual({ error: 'Internal server error' });
+    const completed = await service.waitForLog((l) => l.msg === 'request completed' && l.trace_id === tp.traceId);
+    expect(completed).toMatchObject({ level: 'error', 'http.route': '/api/v1/boom', 'http.response.status_code': 500 });
+    const errors = service.logs().filter((l) => l.trace_id === tp.traceId && l.level === 'error' && l.err);
+    expect(errors).toHaveLength(1);
+    expect((errors[0]?.err as { stack?: string } | undefined)?.stack).toContain('boom: the handler failed');
+    const server = await serverSpanOf(tp.traceId);
+    expect(server.status.code).toBe(ERROR);
+  });
+
+  it('labels http_server_request_duration by route template and creates no per-path series for 404s', async () => {
+    await service.fetch('/api/v1/users/7');
+    const before = await (await service.fetch('/metrics')).text();
+    for (let batch = 0; batch < 10; batch++) {
+      await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          service.fetch(`/random-${batch}-${i}/${Math.random().toString(36).slice(2)}`),
+        ),
+      );
+    }
+    await Promise.all(Array.from({ length: 20 }, (_, i) => service.fetch(`/api/v1/no-such-${i}`)));
+    const res = await service.fetch('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const text = await res.text();
+    expect(text).toMatch(/http_server_request_duration_bucket\{[^}]*http_route="\/api\/v1\/users\/:id"/);
+    expect(text).toContain('# TYPE http_server_request_duration histogram');
+    const routes = (t: string) => new Set([...t.matchAll(/http_route="([^"]*)"/g)].map((m) => m[1]));
+    const added = [...routes(text)].filter((r) => !routes(before).has(r));
+    expect(added).toEqual([]);
+    expect(text).not.toMatch(/http_route="\/(random|api\/v1\/no-such)/);
+    expect(text).not.toMatch(/http_route="\/(health|metrics)/);
+    const series = (t: string) =>
+      t.split('\n').filter((l) => l.startsWith('http_server_request_duration_count')).length;
+    // 404s share one unlabelled series per status code; they may add at most a couple
+    expect(series(text) - series(before)).toBeLessThanOrEqual(2);
+  });
+
+  it('measures a streamed response over its whole duration', async () => {
+    const res = await service.fetch('/api/v1/stream', { headers: { 'x-request-id': `stream-${target.name}` } });
+    expect(res.status).toBe(200);
+    const lines = (await res.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines).toEqual([0, 1, 2, 3, 4].map((chunk) => ({ chunk })));
+    const line = await service.waitForLog(
+      (l) => l.request_id === `stream-${target.name}` && l.msg === 'request completed',
+    );
+    expect(line.duration_ms as number).toBeGreaterThanOrEqual(190);
+    expect(line['http.route']).toBe('/api/v1/stream');
+    const [span] = await receiver.waitForSpans((s) => s.kind === SERVER && s.traceId === line.trace_id);
+    expect(span?.durationMs).toBeGreaterThanOrEqual(190);
+  });
+
+  it('records a client that aborts a slow request exactly once, as aborted', async () => {
+    const id = `abort-${target.name}`;
+    const controller = new AbortController();
+    const pending = service
+      .fetch('/api/v1/slow?ms=700', { signal: controller.signal, headers: { 'x-request-id': id } })
+      .catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 150));
+    controller.abort();
+    await pending;
+    const line = await service.waitForLog((l) => l.request_id === id);
+    expect(line).toMatchObject({ msg: 'request aborted', aborted: true, level: 'warn' });
+    await new Promise((r) => setTimeout(r, 800));
+    expect(service.logs().filter((l) => l.request_id === id)).toHaveLength(1);
+  });
+
+  it('flushes the last spans on SIGTERM and ends by that signal, promptly', async () => {
+    const tp = traceparent();
+    await service.fetch('/api/v1/users/9', { headers: { traceparent: tp.header } });
+    const exit = await service.stop('SIGTERM');
+    expect(exit.elapsedMs).toBeLessThan(5000);
+    expect(exit.signal === 'SIGTERM' || exit.code === 0).toBe(true);
+    expect(receiver.spans.some((s) => s.traceId === tp.traceId && s.kind === SERVER)).toBe(true);
+  });
+});

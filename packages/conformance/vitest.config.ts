@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30000,
+    hookTimeout: 60000,
+    // Every target is a real server process; one at a time on 2-core machines.
+    fileParallelism: false,
+  },
+});
