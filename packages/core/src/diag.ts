@@ -8,7 +8,7 @@ const seen = new Set<string>();
 const MAX_REMEMBERED = 1000;
 
 /** Severity of an @obs diagnostic. */
-export type DiagnosticLevel = 'warn' | 'error' | 'info';
+export type DiagnosticLevel = 'warn' | 'error' | 'info' | 'debug';
 
 let sink: (line: string) => void = (line) => {
   try {

@@ -65,7 +65,18 @@ const DIAG_LEVELS: Record<DiagLevel, DiagLogLevel> = {
 };
 
 function describe(value: unknown): string {
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') {
+    // The SDK's global error handler passes errors already serialised as JSON.
+    if (value.startsWith('{"')) {
+      try {
+        const parsed = JSON.parse(value) as unknown;
+        if (parsed && typeof parsed === 'object' && 'message' in parsed) return describe(parsed);
+      } catch {
+        // not JSON after all
+      }
+    }
+    return value;
+  }
   if (value && typeof value === 'object' && 'message' in value && typeof value.message === 'string') {
     const code = 'code' in value && value.code !== undefined ? ` (${String(value.code)})` : '';
     return `${value.message}${code}`;
@@ -74,11 +85,12 @@ function describe(value: unknown): string {
 }
 
 function format(message: string, args: unknown[]): string {
+  const head = describe(message);
   const extra = args
     .map(describe)
     .filter((s) => s !== '')
     .join(' ');
-  return extra ? `${message} ${extra}` : message;
+  return extra ? `${head} ${extra}` : head;
 }
 
 function safeJson(value: unknown): string {
@@ -96,8 +108,8 @@ function installDiag(level: DiagLevel): void {
       error: (m, ...a) => diagnose('error', `opentelemetry: ${format(m, a)}`),
       warn: (m, ...a) => diagnose('warn', `opentelemetry: ${format(m, a)}`),
       info: (m, ...a) => diagnose('info', `opentelemetry: ${format(m, a)}`),
-      debug: (m, ...a) => diagnose('info', `opentelemetry debug: ${format(m, a)}`),
-      verbose: (m, ...a) => diagnose('info', `opentelemetry verbose: ${format(m, a)}`),
+      debug: (m, ...a) => diagnose('debug', `opentelemetry: ${format(m, a)}`),
+      verbose: (m, ...a) => diagnose('debug', `opentelemetry: ${format(m, a)}`),
     },
     { logLevel: DIAG_LEVELS[level], suppressOverrideMessage: true },
   );

@@ -40,7 +40,17 @@ async function registerEsmHooks(include: string[]): Promise<void> {
   }
 }
 
+function nodeIsSupported(): boolean {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  return major > 22 || (major === 22 && minor >= 15);
+}
+
 if (isMainThread) {
+  if (!nodeIsSupported()) {
+    process.emitWarning(
+      `@obs needs Node.js >= 22.15 (the OpenTelemetry 3.x SDK requires it); this is ${process.version}, so telemetry may be incomplete`,
+    );
+  }
   try {
     await main();
   } catch (err) {

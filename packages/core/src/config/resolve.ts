@@ -199,7 +199,8 @@ function exportersFor(
   fallback: (typeof SIGNAL_EXPORTERS)[number][],
   allowPrometheus: boolean,
 ): ('otlp' | 'console')[] {
-  const list = parseList(raw, name, SIGNAL_EXPORTERS, fallback);
+  const allowed = allowPrometheus ? SIGNAL_EXPORTERS : SIGNAL_EXPORTERS.filter((e) => e !== 'prometheus');
+  const list = parseList(raw, name, allowed, fallback);
   if (list.includes('none')) {
     if (list.length > 1) warn(`${name} combines "none" with other exporters; "none" wins`);
     return [];
@@ -207,11 +208,6 @@ function exportersFor(
   const out: ('otlp' | 'console')[] = [];
   for (const item of list) {
     if (item === 'otlp' || item === 'console') out.push(item);
-  }
-  if (!allowPrometheus && list.includes('prometheus')) {
-    const fallsBack = out.length === 0;
-    warn(`${name} does not support "prometheus"; ${fallsBack ? `using ${fallback.join(',')}` : 'ignoring it'}`);
-    if (fallsBack) return fallback.filter((e): e is 'otlp' | 'console' => e === 'otlp' || e === 'console');
   }
   return out;
 }
