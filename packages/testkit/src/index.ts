@@ -17,6 +17,7 @@ export {
   startOtlpReceiver,
   type WaitForOptions,
 } from './otlp-receiver.js';
+export { installPackedApp, type PackedApp, type PackedAppOptions } from './packed.js';
 export {
   type ExitInfo,
   freePort,
