@@ -202,6 +202,19 @@ describe('RequestObserver', () => {
     expect(lines[0]?.['http.route']).toBe('/api/v1');
   });
 
+  it('logs a response the server destroyed with an error as a failure, not as a client abort', async () => {
+    handler = (_req, res) => {
+      res.write('partial');
+      setTimeout(() => res.destroy(new TypeError('stream source failed')), 10);
+    };
+    void get('/broken-stream').catch(() => undefined); // the client never sees an end
+    await closed;
+    await sleep(10);
+    expect(completions()).toHaveLength(1);
+    expect(completions()[0]).toMatchObject({ msg: 'request completed', level: 'error', 'error.type': 'TypeError' });
+    expect(completions()[0]?.aborted).toBeUndefined();
+  });
+
   it('leaves http.route out when nothing knows the route', async () => {
     await roundTrip('/unknown');
     expect(lines[0]).toMatchObject({ msg: 'request completed', 'url.path': '/unknown' });

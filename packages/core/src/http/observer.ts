@@ -108,7 +108,9 @@ export class RequestObserver {
       const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
       const template = unmatched ? undefined : (route ?? rpc?.route ?? options.resolveRoute?.());
       const sc = span?.spanContext();
-      const aborted = !res.writableFinished;
+      // Not finished and not destroyed with an error by the server: the client went away.
+      const serverError = res.writableFinished ? undefined : (res.errored ?? undefined);
+      const aborted = !res.writableFinished && serverError === undefined;
       const line: Record<string, unknown> = {
         'http.request.method': req.method,
         'http.route': template,
@@ -125,6 +127,10 @@ export class RequestObserver {
       if (aborted) {
         line.aborted = true;
         log.warn(line, 'request aborted');
+      } else if (serverError) {
+        // the server destroyed the response (a failing stream): not the client's doing
+        line['error.type'] = serverError.name;
+        log.error(line, 'request completed');
       } else if (res.statusCode >= 500) {
         log.error(line, 'request completed');
       } else {
