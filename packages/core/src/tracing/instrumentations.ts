@@ -39,7 +39,13 @@ const FACTORIES: Record<InstrumentationName, Factory> = {
   // @fastify/otel (the Fastify project's instrumentation; fastify left opentelemetry-js-contrib). It
   // hooks every Fastify instance as it is created (diagnostics channel), sets the route template on the
   // RPC metadata, and makes its request span INTERNAL under the http instrumentation's SERVER span.
-  fastify: () => new (load('@fastify/otel').FastifyOtelInstrumentation)({ registerOnInitialization: true }),
+  // One span per request, like the other frameworks: no span per hook or for the handler.
+  fastify: () =>
+    new (load('@fastify/otel').FastifyOtelInstrumentation)({
+      registerOnInitialization: true,
+      instrumentHooks: false,
+      instrumentHandler: false,
+    }),
   koa: () =>
     new (load('@opentelemetry/instrumentation-koa').KoaInstrumentation)({
       ignoreLayersType: ['middleware', 'router'],

@@ -1,0 +1,304 @@
+/**
+ * @obs/fastify: Fastify 5 glue for @obs/core. Everything that is not about Fastify (request ids,
+ * logging, route labelling, error recording, health, metrics rendering) lives in core.
+ *
+ * ```js
+ * import Fastify from 'fastify';
+ * import { errorHandler, notFoundHandler, obsFastifyOptions, obsPlugin } from '@obs/fastify';
+ *
+ * const app = Fastify({ ...obsFastifyOptions() }); // @obs logger, request ids, no duplicate request logs
+ * await app.register(obsPlugin);                    // first: request observer, health and metrics routes
+ * app.setErrorHandler(errorHandler());               // JSON errors: 500 {"error":"Internal server error"}
+ * app.setNotFoundHandler(notFoundHandler());         // JSON 404 {"error":"Not found"}
+ * // ... your routes: request.log lines carry trace_id, span_id and request_id ...
+ * ```
+ * Start the process with `node --import @obs/register server.js`.
+ *
+ * How a request is observed. `@obs/register` loads `@fastify/otel`, which adds its own `onRequest`
+ * hook to every Fastify instance as it is created (so before any plugin's hooks) and then runs every
+ * hook and handler in a context it saved at that moment. A plugin that started observing in its
+ * own `onRequest` hook would therefore (1) see `@fastify/otel`'s INTERNAL spans instead of the
+ * SERVER span and (2) never get the request id into the context handlers run in. So the plugin
+ * begins observing one step earlier, in the HTTP server's `request` listener (which it wraps), inside
+ * the SERVER span's context; everything Fastify and `@fastify/otel` do next inherits the request id.
+ * Requests that do not come through the server (`app.inject()`) are observed from `onRequest`.
+ */
+import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
+import {
+  activeRequestId,
+  getObs,
+  type Obs,
+  type ObservedRequest,
+  type ObsLogger,
+  REQUEST_ID_HEADER,
+  requestIdFrom,
+} from '@obs/core';
+import { type Context, context } from '@opentelemetry/api';
+import fastify, {
+  type FastifyError,
+  type FastifyPluginCallback,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+  type LogController,
+} from 'fastify';
+import fp from 'fastify-plugin';
+
+// The core API, so that a Fastify app needs only this package: `import { getObs } from '@obs/fastify'`.
+export { getObs, type Obs, type ObsLogger, type ObsOptions, start, withSpan } from '@obs/core';
+
+/** Per raw request: what the plugin knows about it. `Symbol.for` so that two copies of this package agree. */
+const STATE = Symbol.for('@obs/fastify.request');
+/** Marks a server whose `request` listeners are already wrapped. */
+const WRAPPED = Symbol.for('@obs/fastify.server');
+
+interface RequestState {
+  observed: ObservedRequest;
+  /** The Fastify request, once the plugin's `onRequest` hook has seen it. */
+  request?: FastifyRequest;
+}
+
+/** Fastify's `childLoggerFactory` option (the type is not exported by name). */
+type ChildLoggerFactory = NonNullable<FastifyServerOptions['childLoggerFactory']>;
+
+type Tagged = IncomingMessage & { [STATE]?: RequestState };
+
+/** What `@fastify/otel` decorates requests with (`request.opentelemetry()`), when it is loaded. */
+type WithOtel = { opentelemetry?: () => { context?: Context | null } };
+
+function stateOf(req: IncomingMessage): RequestState | undefined {
+  return (req as Tagged)[STATE];
+}
+
+/** Options for {@link obsFastifyOptions}. */
+export interface ObsFastifyOptionsInput {
+  /** The @obs instance. Default: the one `@obs/register` started (or a new one from the environment). */
+  obs?: Obs;
+}
+
+/**
+ * The Fastify constructor options @obs needs: `Fastify({ ...obsFastifyOptions(), ...yours })`.
+ *
+ * - `loggerInstance`: the @obs pino logger, so `app.log` and `request.log` write @obs's JSON lines
+ *   (ISO time, level label, redaction) and, inside a request, `trace_id`, `span_id` and `request_id`.
+ * - `childLoggerFactory`: no per-request child logger. Fastify's child would bind the request id a
+ *   second time (`reqId`, or a duplicate `request_id` key next to the one @obs adds from the
+ *   context); `request.log` is the logger itself, or a plain child when a route sets `logLevel` or
+ *   `logSerializers`.
+ * - `genReqId`: `request.id` is @obs's request id: the incoming `X-Request-Id` when well-formed (1 to
+ *   128 characters from letters, digits and `-_.:/+=@~`), else a new UUID v4. `requestIdHeader: false`
+ *   so Fastify does not take the header unchecked.
+ * - `logController`: Fastify's own per-request lines (`incoming request`, `request completed`, the
+ *   default error handler's error line, `Route ... not found`) are off; @obs writes one completion line
+ *   per request and logs 5xx errors once. Fastify's other diagnostics (stream errors, serializer
+ *   failures) stay. On Fastify versions without `LogController`, `disableRequestLogging: true`.
+ */
+export function obsFastifyOptions(options: ObsFastifyOptionsInput = {}): {
+  loggerInstance: ObsLogger;
+  childLoggerFactory: ChildLoggerFactory;
+  genReqId: (req: IncomingMessage) => string;
+  requestIdHeader: false;
+  logController?: LogController;
+  disableRequestLogging?: boolean;
+} {
+  const obs = options.obs ?? getObs();
+  const controller = obsLogController();
+  return {
+    loggerInstance: obs.logger,
+    childLoggerFactory: obsChildLogger,
+    genReqId: (req) => stateOf(req)?.observed.id ?? requestIdFrom(req.headers[REQUEST_ID_HEADER]),
+    requestIdHeader: false,
+    ...(controller ? { logController: controller } : { disableRequestLogging: true }),
+  };
+}
+
+const obsChildLogger: ChildLoggerFactory = function obsChildLogger(logger, _bindings, opts) {
+  // The bindings are `{ reqId: <id> }`: @obs's mixin adds `request_id` from the context instead.
+  return opts.level !== undefined || opts.serializers !== undefined ? logger.child({}, opts) : logger;
+};
+
+/** A LogController that leaves per-request lines to @obs, or undefined on Fastify versions without one. */
+function obsLogController(): LogController | undefined {
+  const Base = (fastify as unknown as { LogController?: typeof LogController }).LogController;
+  if (typeof Base !== 'function') return undefined;
+  class ObsLogController extends Base {
+    override incomingRequest(): void {}
+    override requestCompleted(): void {}
+    override defaultErrorLog(): void {}
+    override routeNotFound(): void {}
+  }
+  return new ObsLogController();
+}
+
+/** Options for {@link obsPlugin}: `app.register(obsPlugin, { ... })`. */
+export interface ObsPluginOptions {
+  /** The @obs instance. Default: the one `@obs/register` started (or a new one from the environment). */
+  obs?: Obs;
+  /** Liveness probe path (Kubernetes). Default `/health/live`. */
+  livePath?: string;
+  /** Readiness probe path (Kubernetes); answers 503 once shutdown has started. Default `/health/ready`. */
+  readyPath?: string;
+  /** Prometheus scrape path (text exposition 0.0.4). Default `/metrics`; `false` to not serve metrics. */
+  metricsPath?: string | false;
+}
+
+let warnedIdMismatch = false;
+
+const plugin: FastifyPluginCallback<ObsPluginOptions> = (app, options, done) => {
+  const obs = options.obs ?? getObs();
+  const livePath = options.livePath ?? '/health/live';
+  const readyPath = options.readyPath ?? '/health/ready';
+  const metricsPath = options.metricsPath ?? '/metrics';
+  for (const path of [livePath, readyPath, metricsPath]) if (path) obs.http.ignorePath(path);
+
+  wrapServer(app.server, obs);
+
+  app.addHook('onRequest', function obsOnRequest(request, reply, next) {
+    let state = stateOf(request.raw);
+    const otel = (request as WithOtel).opentelemetry?.();
+    if (!state) {
+      // Not through the wrapped server (app.inject(), a server created elsewhere): observe from here.
+      const created: RequestState = {} as RequestState;
+      created.observed = context.with(otel?.context ?? context.active(), () =>
+        obs.http.begin(request.raw, reply.raw, {
+          requestId: request.id,
+          resolveRoute: () => created.request?.routeOptions.url,
+          routeMatched: () => !(created.request?.is404 ?? false),
+        }),
+      );
+      (request.raw as Tagged)[STATE] = created;
+      reply.header(REQUEST_ID_HEADER, created.observed.id);
+      state = created;
+    }
+    state.request = request;
+    const { observed } = state;
+    if (request.id !== observed.id && !warnedIdMismatch) {
+      warnedIdMismatch = true;
+      obs.logger.warn(
+        { 'obs.request_id': observed.id, 'fastify.request_id': request.id },
+        'Fastify request.id differs from the @obs request id (X-Request-Id): create Fastify with obsFastifyOptions()',
+      );
+    }
+    // The template also without @fastify/otel (it is an instrumentation the environment can disable).
+    const template = request.routeOptions.url;
+    if (template && !request.is404) observed.setRoute(template);
+    // @fastify/otel runs hooks and handlers in the context it saved; when that context carries the
+    // request id (it does when the request came through the wrapped server), keep its request span.
+    const rest = otel?.context && activeRequestId(otel.context) === observed.id ? otel.context : observed.context;
+    context.with(rest, next);
+  });
+
+  app.addHook('onError', function obsOnError(request, reply, err, next) {
+    const status = reply.statusCode >= 400 ? reply.statusCode : statusOf(err);
+    if (status >= 500) {
+      const observed = stateOf(request.raw)?.observed;
+      if (observed) observed.recordError(err);
+      else obs.logger.error({ err }, 'request failed');
+    }
+    next();
+  });
+
+  // `otel: false`: no @fastify/otel span for probes and scrapes (they have no SERVER span either).
+  const config = { otel: false };
+  app.get(livePath, { config }, async (_request, reply) => {
+    const { statusCode, body } = await obs.health.live();
+    return reply.code(statusCode).send(body);
+  });
+  app.get(readyPath, { config }, async (_request, reply) => {
+    const { statusCode, body } = await obs.health.ready();
+    return reply.code(statusCode).send(body);
+  });
+  if (metricsPath) {
+    app.get(metricsPath, { config }, async (_request, reply) => {
+      const { contentType, body } = await obs.metrics.render();
+      return reply.code(200).type(contentType).send(body);
+    });
+  }
+  done();
+};
+
+/**
+ * Start observing every request on the server in its SERVER span's context, before Fastify routes
+ * it: take or make the request id, echo it in `X-Request-Id`, and run Fastify (and `@fastify/otel`)
+ * inside a context that carries the id. Idempotent per server.
+ */
+function wrapServer(server: Server | undefined, obs: Obs): void {
+  if (!server || typeof server.listeners !== 'function') return;
+  const marked = server as Server & { [WRAPPED]?: true };
+  if (marked[WRAPPED]) return;
+  const listeners = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+  if (listeners.length === 0) return;
+  marked[WRAPPED] = true;
+  server.removeAllListeners('request');
+  server.on('request', function obsRequest(this: Server, req: IncomingMessage, res: ServerResponse) {
+    const state: RequestState = {} as RequestState;
+    state.observed = obs.http.begin(req, res, {
+      resolveRoute: () => state.request?.routeOptions.url,
+      // Only a request Fastify handed to its 404 handler is unmatched.
+      routeMatched: () => !(state.request?.is404 ?? false),
+    });
+    (req as Tagged)[STATE] = state;
+    res.setHeader(REQUEST_ID_HEADER, state.observed.id);
+    context.with(state.observed.context, () => {
+      for (const listener of listeners) listener.call(this, req, res);
+    });
+  });
+}
+
+/**
+ * The plugin (wrapped with `fastify-plugin`, so its hooks apply to the whole app). Register it first,
+ * at the root, on an app created with {@link obsFastifyOptions}:
+ *
+ * - observes every request through @obs/core's request observer: `X-Request-Id` taken when
+ *   well-formed, else a new UUID, echoed in the response; the request id in the context, so every log
+ *   line written while handling the request carries `request_id` (and `trace_id`, `span_id`); one
+ *   completion line per request (`request completed`, or `request aborted` at warn when the client
+ *   went away) with method, route template, path, status code and `duration_ms`;
+ * - puts the route template (`request.routeOptions.url`, e.g. `/api/v1/users/:id`) on the SERVER span
+ *   and on `http.server.request.duration`; requests answered by the 404 handler carry no route, so
+ *   random paths never create per-path series;
+ * - 5xx errors (thrown, rejected or passed to `reply.send(err)`, as seen by Fastify's `onError`
+ *   hook): logged once at level error with the stack (`request failed`) and recorded on the SERVER
+ *   span (exception event, status ERROR). 4xx errors (malformed JSON, validation) are client errors,
+ *   not failures;
+ * - serves `GET /health/live`, `GET /health/ready` (JSON, `{"status":"ok","checks":{}}`) and
+ *   `GET /metrics` (Prometheus text), excluded from logs, traces and metrics.
+ *
+ * Answering errors and unknown routes as JSON is the app's choice: see {@link errorHandler} and
+ * {@link notFoundHandler}.
+ */
+export const obsPlugin = fp(plugin, { fastify: '5.x', name: '@obs/fastify' });
+export default obsPlugin;
+
+function statusOf(err: unknown): number {
+  const e = err as { statusCode?: unknown; status?: unknown } | null;
+  for (const value of [e?.statusCode, e?.status]) {
+    const status = Number(value);
+    if (Number.isInteger(status) && status >= 400 && status <= 599) return status;
+  }
+  return 500;
+}
+
+/**
+ * An error handler for `app.setErrorHandler(errorHandler())`: answers JSON with the status of the
+ * error (`statusCode`/`status` 400..599, else 500) and its `headers`, if any.
+ * - 5xx: `{"error":"Internal server error"}` (no internals leak; the plugin has logged the error).
+ * - 4xx: `{"error":"<status text>"}`, e.g. 400 `{"error":"Bad Request"}` for a malformed JSON body.
+ * Nothing is logged here: the plugin's `onError` hook has recorded 5xx errors already.
+ */
+export function errorHandler(): (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => FastifyReply {
+  return function obsErrorHandler(err, _request, reply) {
+    const status = reply.statusCode >= 400 ? reply.statusCode : statusOf(err);
+    const headers = (err as { headers?: unknown }).headers;
+    if (headers && typeof headers === 'object') reply.headers(headers as Record<string, string>);
+    const error = status >= 500 ? 'Internal server error' : (STATUS_CODES[status] ?? 'Error');
+    return reply.code(status).send({ error });
+  };
+}
+
+/** A not-found handler for `app.setNotFoundHandler(notFoundHandler())`: 404 `{"error":"Not found"}`. */
+export function notFoundHandler(): (request: FastifyRequest, reply: FastifyReply) => FastifyReply {
+  return function obsNotFound(_request, reply) {
+    return reply.code(404).send({ error: 'Not found' });
+  };
+}
