@@ -13,8 +13,6 @@ import { duplicateKeys, jsonLines } from './json-keys.js';
 const EXAMPLE = fileURLToPath(new URL('../../../examples/fastify', import.meta.url));
 const SERVER = 2;
 const INTERNAL = 1;
-const ERROR = 2;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 let receiver: OtlpReceiver;
 let service: Service;
