@@ -106,4 +106,22 @@ export const METRICS = {
     labels: [],
     source: 'OpenTelemetry semantic conventions, process metrics; @opentelemetry/instrumentation-host-metrics',
   }),
+  /** Recorded by the health registry each time a check runs (no semconv exists for health checks). */
+  healthCheckStatus: define({
+    name: 'health.check.status',
+    kind: 'gauge',
+    unit: '1',
+    description: 'Outcome of the last run of a health check: 1 healthy, 0 failing.',
+    labels: ['health_check_name', 'health_check_kind', 'health_check_critical'],
+    source: '@obs health registry (docs/kubernetes.md); label names follow OpenTelemetry attribute naming',
+  }),
+  healthCheckDuration: define({
+    name: 'health.check.duration',
+    kind: 'histogram',
+    unit: 's',
+    description: 'Duration of health check runs.',
+    labels: ['health_check_name', 'health_check_kind'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    source: '@obs health registry',
+  }),
 } as const;
