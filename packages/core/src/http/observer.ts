@@ -83,8 +83,9 @@ export class RequestObserver {
     const started = performance.now();
     const id = options.requestId ?? requestIdFrom(req.headers[REQUEST_ID_HEADER]);
     const active = context.active();
-    const span: Span | undefined = trace.getSpan(active);
     const rpc: RPCMetadata | undefined = getRPCMetadata(active);
+    // The SERVER span the http instrumentation started, even when a framework span is active.
+    const span: Span | undefined = rpc?.span ?? trace.getSpan(active);
     const ctx = withRequestId(active, id);
     const log = this.#log();
     const path = pathOf(req.url);

@@ -1,0 +1,21 @@
+import { Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { ObservabilityModule } from '@obs/nestjs';
+import { AuthController } from './auth.controller.js';
+import { DemoController } from './demo.controller.js';
+import { ContractErrorFilter } from './errors.js';
+import { OrdersController } from './orders.controller.js';
+import { UsersController } from './users.controller.js';
+
+/**
+ * The @obs reference service on NestJS. Every adapter's example implements the same contract
+ * (docs/reference-service.md); the conformance suite runs against all of them.
+ */
+@Module({
+  // GET /health/live, /health/ready, /metrics; request observation; error reporting; the Nest logger
+  imports: [ObservabilityModule.forRoot()],
+  controllers: [UsersController, AuthController, OrdersController, DemoController],
+  // Nest's error bodies ({"statusCode":404,"message":...}) shaped to the contract's ({"error":...})
+  providers: [{ provide: APP_FILTER, useClass: ContractErrorFilter }],
+})
+export class AppModule {}

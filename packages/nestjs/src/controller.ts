@@ -1,0 +1,63 @@
+/**
+ * The health and metrics routes: the same answers as every @obs adapter, on either platform.
+ */
+import type { Type } from '@nestjs/common';
+import { Controller, Get, Inject, Res } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { getObs } from '@obs/core';
+import type { ResolvedObservabilityOptions } from './options.js';
+
+/** The controller's route methods, named as they are on its prototype. */
+type RouteName = 'live' | 'ready' | 'metrics';
+
+/**
+ * A new controller class for the probes and the scrape. Its routes get their paths from
+ * {@link applyRoutePaths}, once the options are known (in `forRootAsync()`, after the factory ran).
+ */
+export function createObsController(): Type {
+  @Controller()
+  class ObsController {
+    constructor(@Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost) {}
+
+    /** Liveness: `{"status":"ok","checks":{...}}`, 200 or 503. */
+    async live(@Res() res: unknown): Promise<void> {
+      const { statusCode, body } = await getObs().health.live();
+      this.adapterHost.httpAdapter.reply(res, body, statusCode);
+    }
+
+    /** Readiness: as liveness, and 503 once shutdown has started. */
+    async ready(@Res() res: unknown): Promise<void> {
+      const { statusCode, body } = await getObs().health.ready();
+      this.adapterHost.httpAdapter.reply(res, body, statusCode);
+    }
+
+    /** Prometheus text exposition of every metric. */
+    async metrics(@Res() res: unknown): Promise<void> {
+      const { contentType, body } = await getObs().metrics.render();
+      const adapter = this.adapterHost.httpAdapter;
+      adapter.setHeader(res, 'Content-Type', contentType);
+      adapter.reply(res, body, 200);
+    }
+  }
+  return ObsController;
+}
+
+/** Give the controller's routes their paths (`GET`). A route whose path is `false` is not served. */
+export function applyRoutePaths(controller: Type, options: ResolvedObservabilityOptions): void {
+  const routes: [RouteName, string | false][] = [
+    ['live', options.livePath],
+    ['ready', options.readyPath],
+    ['metrics', options.metricsPath],
+  ];
+  const proto = controller.prototype as Record<RouteName, unknown>;
+  for (const [name, path] of routes) {
+    if (path === false) continue;
+    const descriptor = Object.getOwnPropertyDescriptor(proto, name);
+    if (descriptor) Get(path)(proto, name, descriptor);
+  }
+}
+
+/** Every path the options serve. */
+export function servedPaths(options: ResolvedObservabilityOptions): string[] {
+  return [options.livePath, options.readyPath, options.metricsPath].filter((p): p is string => p !== false);
+}

@@ -1,0 +1,183 @@
+/**
+ * Request observation for NestJS on platform-express and platform-fastify.
+ *
+ * @obs/core's request observer is started from the HTTP server's `request` listener, before Express
+ * or Fastify see the request: the request id, the context that carries it and the completion line
+ * then cover everything the platform does (body parsing errors, Fastify's hooks, guards, the not-found
+ * handler), and Fastify's OpenTelemetry plugin, which builds its request context from the active one,
+ * keeps the request id too. The server span is the http instrumentation's, active in that listener.
+ *
+ * What the platform knows is collected on the way: the route template (Express `req.route`, Fastify
+ * `request.routeOptions.url`; the instrumentations also hand it over through the OpenTelemetry RPC
+ * metadata), whether Nest's not-found handler answered, and the exception Nest's pipeline handled.
+ */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { getObs, type ObservedRequest, REQUEST_ID_HEADER } from '@obs/core';
+import { context } from '@opentelemetry/api';
+
+/** What @obs/nestjs keeps about one request, keyed by Node's request object. */
+interface RequestState {
+  readonly platform: string;
+  observed: ObservedRequest;
+  /** Nest's not-found handler answered: no route matched. */
+  unmatched: boolean;
+  /** The Fastify request (platform-fastify), for its route template. */
+  fastify?: { routeOptions?: { url?: string } };
+  /** The last exception the Nest pipeline handled for this request (see {@link noteException}). */
+  exception?: { value: unknown };
+}
+
+const STATES = new WeakMap<IncomingMessage, RequestState>();
+/** Exceptions {@link noteException} saw: @obs reports them, Nest's ExceptionsHandler need not. */
+const noted = new WeakSet<object>();
+const WRAPPED = Symbol.for('@obs/nestjs.observed-server');
+const PATCHED = Symbol.for('@obs/nestjs.not-found-patched');
+
+type RequestListener = (this: Server, req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * Node's request object behind a platform request: Express's request is Node's, Fastify's has it as
+ * `raw`. Undefined for anything else.
+ */
+export function rawRequestOf(req: unknown): IncomingMessage | undefined {
+  if (!req || typeof req !== 'object') return undefined;
+  const raw = (req as { raw?: unknown }).raw;
+  if (raw && typeof raw === 'object' && STATES.has(raw as IncomingMessage)) return raw as IncomingMessage;
+  return STATES.has(req as IncomingMessage) ? (req as IncomingMessage) : undefined;
+}
+
+function stateOf(req: unknown): RequestState | undefined {
+  const raw = rawRequestOf(req);
+  return raw ? STATES.get(raw) : undefined;
+}
+
+/**
+ * The @obs view of a request being handled (request id, logger, context), from the platform's request
+ * object (Express `req` or Fastify `request`). Undefined when the request was not observed (no HTTP
+ * server wired, or a request object from elsewhere).
+ */
+export function observedRequestOf(req: unknown): ObservedRequest | undefined {
+  return stateOf(req)?.observed;
+}
+
+/**
+ * Remember the exception the Nest pipeline is handling for `req` (the platform's request object). If
+ * the response then ends with a 5xx status, @obs records it once: `request failed` at level error with
+ * the stack, exception event and status ERROR on the server span. 4xx answers are never recorded,
+ * whatever filter produced them.
+ */
+export function noteException(req: unknown, exception: unknown): void {
+  const state = stateOf(req);
+  if (!state) return;
+  state.exception = { value: exception };
+  if (exception && typeof exception === 'object') noted.add(exception);
+}
+
+/** Was this exception noted for a request by {@link noteException} (so that @obs, not Nest, reports it)? */
+export function wasNoted(exception: unknown): boolean {
+  return !!exception && typeof exception === 'object' && noted.has(exception);
+}
+
+function routeOf(req: IncomingMessage, state: RequestState): string | undefined {
+  if (state.unmatched) return undefined;
+  const expressReq = req as IncomingMessage & { route?: { path?: unknown }; baseUrl?: unknown };
+  if (expressReq.route && typeof expressReq.route.path === 'string') {
+    return `${typeof expressReq.baseUrl === 'string' ? expressReq.baseUrl : ''}${expressReq.route.path}`;
+  }
+  const url = state.fastify?.routeOptions?.url;
+  return typeof url === 'string' ? url : undefined;
+}
+
+function routeMatched(req: IncomingMessage, state: RequestState): boolean {
+  if (state.unmatched) return false;
+  // Express sets req.route only when a route handled the request (not for body-parser errors);
+  // Fastify routes before any hook runs, and Nest's not-found handler sets `unmatched`.
+  if (state.platform === 'express') return (req as { route?: unknown }).route !== undefined;
+  return true;
+}
+
+function begin(platform: string, req: IncomingMessage, res: ServerResponse): RequestState {
+  const state = { platform, unmatched: false } as RequestState;
+  state.observed = getObs().http.begin(req, res, {
+    resolveRoute: () => routeOf(req, state),
+    routeMatched: () => routeMatched(req, state),
+  });
+  STATES.set(req, state);
+  if (!res.headersSent) res.setHeader(REQUEST_ID_HEADER, state.observed.id);
+  res.once('prefinish', () => {
+    // 'prefinish': the response is complete, the server span not yet ended.
+    if (state.exception && res.statusCode >= 500) state.observed.recordError(state.exception.value);
+  });
+  return state;
+}
+
+/**
+ * Observe every request `server` receives: take over its `request` listeners (Express's app or
+ * Fastify's handler) and call them inside the request's context. Idempotent.
+ * @param platform `express` or `fastify` (the Nest adapter's `getType()`)
+ * @returns false when the server has no request listener (nothing to observe)
+ */
+export function observeServer(server: Server, platform: string): boolean {
+  const holder = server as Server & { [WRAPPED]?: true };
+  if (holder[WRAPPED]) return true;
+  const listeners = server.listeners('request') as RequestListener[];
+  if (listeners.length === 0) return false;
+  holder[WRAPPED] = true;
+  server.removeAllListeners('request');
+  server.on('request', function obsObserveRequest(this: Server, req: IncomingMessage, res: ServerResponse) {
+    const state = begin(platform, req, res);
+    context.with(state.observed.context, () => {
+      for (const listener of listeners) listener.call(this, req, res);
+    });
+  });
+  return true;
+}
+
+/** The parts of a Nest HTTP adapter used here (`AbstractHttpAdapter`). */
+export interface AdapterLike {
+  getType(): string;
+  getHttpServer(): unknown;
+  getInstance(): unknown;
+  setNotFoundHandler?: (handler: (...args: unknown[]) => unknown, ...rest: unknown[]) => unknown;
+}
+
+/**
+ * Make Nest's not-found handler mark the requests it answers as unmatched (no `http.route` on the
+ * span, the metric and the completion line, whatever mount path an instrumentation recorded). Must run
+ * before Nest registers that handler (`onModuleInit` does). Idempotent.
+ */
+export function markNotFoundHandler(adapter: AdapterLike): void {
+  const original = adapter.setNotFoundHandler;
+  if (typeof original !== 'function' || (original as { [PATCHED]?: true })[PATCHED]) return;
+  const patched = function (this: unknown, handler: (...args: unknown[]) => unknown, ...rest: unknown[]) {
+    const obsNotFound = function (this: unknown, req: unknown, ...args: unknown[]) {
+      const state = stateOf(req);
+      if (state) state.unmatched = true;
+      return handler.call(this, req, ...args);
+    };
+    return original.call(this, obsNotFound, ...rest);
+  };
+  (patched as { [PATCHED]?: true })[PATCHED] = true;
+  adapter.setNotFoundHandler = patched;
+}
+
+type FastifyHook = (request: { raw: IncomingMessage }, reply: unknown, done: () => void) => void;
+
+/**
+ * On platform-fastify, keep the Fastify request of each observed request, for its route template
+ * (`request.routeOptions.url`) when no instrumentation hands it over (`OTEL_SDK_DISABLED=true`).
+ */
+export function collectFastifyRequests(instance: unknown): void {
+  const fastify = instance as { addHook?: (name: string, hook: FastifyHook) => unknown };
+  if (typeof fastify?.addHook !== 'function') return;
+  try {
+    fastify.addHook('onRequest', function obsFastifyRequest(request, _reply, done) {
+      const state = STATES.get(request.raw);
+      if (state) state.fastify = request as RequestState['fastify'];
+      done();
+    });
+  } catch (err) {
+    // Fastify refuses hooks once it is ready: completion lines then rely on the instrumentation's route.
+    getObs().logger.warn({ err }, '@obs/nestjs: could not add its Fastify onRequest hook');
+  }
+}

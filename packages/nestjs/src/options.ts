@@ -1,0 +1,56 @@
+/**
+ * Options of {@link ObservabilityModule} and their resolution.
+ */
+import type { InjectionToken, ModuleMetadata, OptionalFactoryDependency } from '@nestjs/common';
+
+/** Options for `ObservabilityModule.forRoot()`. Every field is optional. */
+export interface ObservabilityModuleOptions {
+  /** Liveness probe path. Default `/health/live`. Answers `{"status":"ok","checks":{...}}` (200, or 503 when a check fails). */
+  livePath?: string;
+  /** Readiness probe path. Default `/health/ready`. 503 as soon as shutdown starts. */
+  readyPath?: string;
+  /** Prometheus scrape path (text exposition 0.0.4). Default `/metrics`; `false` serves no metrics route. */
+  metricsPath?: string | false;
+}
+
+/** Options for `ObservabilityModule.forRootAsync()`: the options come from a factory with injected dependencies. */
+export interface ObservabilityModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+  /** Returns the options (or a promise of them). Called once, while the application is created. */
+  // biome-ignore lint/suspicious/noExplicitAny: Nest factories take whatever `inject` lists
+  useFactory: (...args: any[]) => ObservabilityModuleOptions | Promise<ObservabilityModuleOptions>;
+  /** Providers passed to `useFactory`, in order (e.g. `[ConfigService]`). Default none. */
+  inject?: (InjectionToken | OptionalFactoryDependency)[];
+}
+
+/** The options after defaults and normalisation: paths start with `/` and have no trailing `/`. */
+export interface ResolvedObservabilityOptions {
+  readonly livePath: string;
+  readonly readyPath: string;
+  readonly metricsPath: string | false;
+}
+
+/** Injection token of the {@link ResolvedObservabilityOptions}. */
+export const OBS_MODULE_OPTIONS = Symbol.for('@obs/nestjs.options');
+
+/** `health/live/` → `/health/live`. */
+export function normalizePath(path: string): string {
+  const trimmed = path.trim().replace(/\/+$/, '');
+  const withSlash = trimmed.startsWith('/') ? trimmed : `/${trimmed}`;
+  return withSlash.replace(/\/{2,}/g, '/') || '/';
+}
+
+/** Apply the defaults. Throws a TypeError for an empty path (a configuration mistake worth failing start-up for). */
+export function resolveOptions(options: ObservabilityModuleOptions = {}): ResolvedObservabilityOptions {
+  const path = (value: string | undefined, fallback: string, name: string): string => {
+    if (value === undefined) return fallback;
+    if (typeof value !== 'string' || value.trim() === '' || value.trim() === '/') {
+      throw new TypeError(`@obs/nestjs: ${name} must be a non-empty path, got ${JSON.stringify(value)}`);
+    }
+    return normalizePath(value);
+  };
+  return Object.freeze({
+    livePath: path(options.livePath, '/health/live', 'livePath'),
+    readyPath: path(options.readyPath, '/health/ready', 'readyPath'),
+    metricsPath: options.metricsPath === false ? false : path(options.metricsPath, '/metrics', 'metricsPath'),
+  });
+}
