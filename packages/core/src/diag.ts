@@ -23,7 +23,8 @@ let sink: (line: string) => void = (line) => {
  * @param message one line, naming the variable or component concerned
  */
 export function diagnose(level: DiagnosticLevel, message: string): void {
-  const key = `${level}:${message}`;
+  // "Dropped 12 spans" and "Dropped 13 spans" are one problem: numbers do not make a message new.
+  const key = `${level}:${message.replace(/\d+/g, 'N')}`;
   if (seen.has(key)) return;
   if (seen.size >= MAX_REMEMBERED) seen.clear();
   seen.add(key);

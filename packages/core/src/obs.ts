@@ -11,7 +11,7 @@ import { warn } from './diag.js';
 import { HealthRegistry } from './health/registry.js';
 import { RequestObserver } from './http/observer.js';
 import { Lifecycle, type ShutdownHook } from './lifecycle/lifecycle.js';
-import { createLogger, type ObsLogger } from './logging/logger.js';
+import { createLogger, flushLogger, type ObsLogger } from './logging/logger.js';
 import { instruments } from './metrics/instruments.js';
 import { type Exposition, PROMETHEUS_CONTENT_TYPE } from './metrics/pipeline.js';
 import { startTelemetry, type Telemetry } from './sdk.js';
@@ -49,7 +49,10 @@ function build(config: ObsConfig): Obs {
   const observer = new RequestObserver(() => logger as ObsLogger);
   let telemetry: Telemetry | undefined;
   if (isMainThread) {
-    telemetry = startTelemetry(config, { ignoreIncomingPath: (p) => observer.isIgnored(p) });
+    telemetry = startTelemetry(config, {
+      ignoreIncomingPath: (p) => observer.isIgnored(p),
+      redactKeys: config.logs.redactKeys,
+    });
   }
   // Created after the instrumentations are registered, so the pino instrumentation sees it.
   logger = createLogger({
@@ -64,7 +67,7 @@ function build(config: ObsConfig): Obs {
       markShuttingDown: () => health.markShuttingDown(),
       shutdownTelemetry: () => telemetry?.shutdown() ?? Promise.resolve(),
       flushTelemetry: () => telemetry?.forceFlush() ?? Promise.resolve(),
-      flushLogs: () => log.flush(),
+      flushLogs: (timeoutMs) => flushLogger(log, timeoutMs),
     },
     config.shutdownTimeoutMs,
   );

@@ -900,3 +900,16 @@ describe('resolveConfig: cross-checks', () => {
     ]);
   });
 });
+
+describe('resolveConfig: durations Node timers can hold', () => {
+  it('refuses a duration above 2^31-1 ms (Node would turn it into 1 ms)', () => {
+    const { config, warnings } = resolve({
+      OBS_SHUTDOWN_TIMEOUT_MS: '99999999999',
+      OTEL_BSP_SCHEDULE_DELAY: '3000000000',
+    });
+    expect(config.shutdownTimeoutMs).toBe(5000);
+    expect(config.traces.batch.scheduledDelayMs).toBe(5000);
+    expect(warnings).toHaveLength(2);
+    expect(warnings.some((w) => w.includes('OBS_SHUTDOWN_TIMEOUT_MS'))).toBe(true);
+  });
+});

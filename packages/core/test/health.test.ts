@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { captureDiagnostics } from '../src/diag.js';
 import { type HealthCheck, HealthRegistry } from '../src/health/registry.js';
 import { sleep } from './helpers.js';
 
@@ -155,6 +156,25 @@ describe('HealthRegistry', () => {
     ];
     for (const check of invalid) {
       expect(() => health.add(check as HealthCheck)).toThrow(TypeError);
+    }
+  });
+});
+
+describe('HealthRegistry: timeouts', () => {
+  it('replaces a timeout Node timers cannot hold with the default, with a warning', async () => {
+    const lines: string[] = [];
+    const restore = captureDiagnostics(lines);
+    try {
+      const registry = new HealthRegistry();
+      registry.add({ name: 'nan', check: () => sleep(20), timeoutMs: Number.NaN });
+      registry.add({ name: 'huge', check: () => sleep(20), timeoutMs: 3.6e9 });
+      const { statusCode, body } = await registry.ready();
+      expect(statusCode).toBe(200);
+      expect(body.checks.nan?.status).toBe('ok');
+      expect(body.checks.huge?.status).toBe('ok');
+      expect(lines).toHaveLength(2);
+    } finally {
+      restore();
     }
   });
 });

@@ -15,7 +15,9 @@ function fakeParts(overrides: Partial<LifecycleParts> = {}): { parts: LifecycleP
     flushTelemetry: async () => {
       calls.push('flushTelemetry');
     },
-    flushLogs: () => calls.push('flushLogs'),
+    flushLogs: async () => {
+      calls.push('flushLogs');
+    },
   };
   for (const [key, fn] of Object.entries(overrides) as [keyof LifecycleParts, () => never][]) {
     const original = fn;

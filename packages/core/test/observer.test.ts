@@ -312,3 +312,15 @@ describe('RequestObserver', () => {
     expect(lines[0]?.duration_ms as number).toBeGreaterThan(0);
   });
 });
+
+describe('RequestObserver.ignorePath', () => {
+  it('matches paths as routers do: any letter case, with or without a trailing slash', () => {
+    const observer = new RequestObserver(() => memoryLogger().logger);
+    observer.ignorePath('/metrics');
+    observer.ignorePath('/health/live/');
+    for (const path of ['/metrics', '/Metrics', '/metrics/', '/health/live', '/HEALTH/LIVE/']) {
+      expect(observer.isIgnored(path), path).toBe(true);
+    }
+    for (const path of ['/metrics/x', '/', '/health', '/metricsx']) expect(observer.isIgnored(path), path).toBe(false);
+  });
+});

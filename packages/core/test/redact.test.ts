@@ -120,13 +120,60 @@ describe('createRedactor', () => {
     expect(a.password).toBe('leak-me');
   });
 
-  it('leaves Errors, Dates, Maps and typed arrays alone', () => {
-    const err = Object.assign(new Error('x'), { token: 't' });
+  it('leaves Dates, Maps and typed arrays alone', () => {
     const date = new Date(0);
     const map = new Map([['password', 'p']]);
     const bytes = new Uint8Array([1, 2]);
-    const input = { err, date, map, bytes };
+    const input = { date, map, bytes };
     expect(redact(input)).toBe(input);
+  });
+
+  it('serialises Errors anywhere and redacts what they carry, keeping the stack', () => {
+    const inner = Object.assign(new Error('upstream'), { config: { headers: { Authorization: 'Bearer s1' } } });
+    const out = redact({ details: { error: inner }, list: [inner] }) as {
+      details: { error: { message: string; stack: string; config: { headers: Record<string, string> } } };
+      list: { config: { headers: Record<string, string> } }[];
+    };
+    expect(out.details.error.message).toBe('upstream');
+    expect(out.details.error.stack).toContain('Error: upstream');
+    expect(out.details.error.config.headers.Authorization).toBe(REDACTED);
+    expect(out.list[0]?.config.headers.Authorization).toBe(REDACTED);
+  });
+
+  it('redacts what toJSON would write', () => {
+    class Creds {
+      toJSON() {
+        return { user: 'u', password: 'p' };
+      }
+    }
+    expect(redact({ creds: new Creds() })).toEqual({ creds: { user: 'u', password: REDACTED } });
+  });
+
+  it('matches keys whatever their case, separators and compound form', () => {
+    const input = {
+      accessToken: 'a',
+      clientSecret: 'b',
+      db_password: 'c',
+      'x-auth-token': 'd',
+      privateKey: 'e',
+      'Password ': 'f',
+      X_API_KEY: 'g',
+      tokenizer: 'keep',
+      secretary: 'keep',
+      passwordPolicy: 'keep',
+    };
+    expect(redact(input)).toEqual({
+      accessToken: REDACTED,
+      clientSecret: REDACTED,
+      db_password: REDACTED,
+      'x-auth-token': REDACTED,
+      privateKey: REDACTED,
+      'Password ': REDACTED,
+      X_API_KEY: REDACTED,
+      tokenizer: 'keep',
+      secretary: 'keep',
+      passwordPolicy: 'keep',
+    });
   });
 });
 

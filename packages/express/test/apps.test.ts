@@ -208,6 +208,66 @@ describe('lifecycle and pipelines', () => {
     expect(stderr.match(/already started/g)).toHaveLength(1);
   });
 
+  it('ends on SIGTERM, running signal-exit cleanups, when the app uses signal-exit', async () => {
+    service = await startService({
+      cwd: FIXTURES,
+      entry: 'signal-exit-app.mjs',
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '60000' },
+    });
+    await service.fetch('/ping');
+    const exit = await service.stop('SIGTERM', 5000);
+    expect(exit.signal).toBe('SIGTERM');
+    expect(service.logs().some((l) => l.msg === 'signal-exit cleanup ran')).toBe(true);
+    expect(receiver.spans.filter((s) => s.kind === 2)).toHaveLength(1);
+  });
+
+  it('writes every line logged during shutdown before the process ends', async () => {
+    service = await startService({
+      cwd: FIXTURES,
+      entry: 'esm-app.mjs',
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, APP_SHUTDOWN_BURST: '1' },
+    });
+    const exit = await service.stop('SIGTERM');
+    expect(exit.signal).toBe('SIGTERM');
+    expect(service.logs().filter((l) => l.msg === 'shutdown burst')).toHaveLength(2000);
+    expect(service.logs().some((l) => l.msg === 'LAST LINE')).toBe(true);
+  });
+
+  it('ends a finished script within the shutdown budget when the collector never answers', async () => {
+    const blackHole: Server = createServer(() => {});
+    await new Promise<void>((r) => blackHole.listen(0, '127.0.0.1', r));
+    try {
+      const started = performance.now();
+      const job = spawn(process.execPath, ['--import', '@obs/register', 'job.mjs'], {
+        cwd: FIXTURES,
+        env: {
+          PATH: process.env.PATH,
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(blackHole.address() as { port: number }).port}`,
+          OBS_SHUTDOWN_TIMEOUT_MS: '1000',
+        },
+        stdio: 'ignore',
+      });
+      const [code] = (await once(job, 'exit')) as [number | null];
+      expect(code).toBe(3);
+      expect(performance.now() - started).toBeLessThan(3500);
+    } finally {
+      blackHole.close();
+    }
+  });
+
+  it('redacts secrets in query strings on spans', async () => {
+    service = await startService({
+      cwd: FIXTURES,
+      entry: 'esm-app.mjs',
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '100' },
+    });
+    await service.fetch('/api/v1/tenants/t/users/1?api_key=qs-secret-1&accessToken=qs-secret-2&page=3');
+    const [span] = await receiver.waitForSpans((s) => s.kind === 2);
+    const query = String(span?.attributes['url.query']);
+    expect(query).toContain('page=3');
+    expect(query).not.toContain('qs-secret');
+  });
+
   it('serves a standalone Prometheus port when configured, and survives that port being taken', async () => {
     const port = await freePort();
     service = await startService({

@@ -10,6 +10,9 @@ import { warn } from '../diag.js';
 /** A raw setting: a string from the environment or a typed value from options. */
 export type Raw = unknown;
 
+/** The longest delay a Node timer supports, in milliseconds. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 /** Unset: undefined, null, or a blank string. */
 export function isUnset(raw: Raw): boolean {
   return raw === undefined || raw === null || (typeof raw === 'string' && raw.trim() === '');
@@ -31,13 +34,17 @@ export function parseNonNegativeInt(
   raw: Raw,
   name: string,
   fallback: number,
-  opts: { min?: number; fallbackLabel?: string } = {},
+  opts: { min?: number; max?: number; fallbackLabel?: string } = {},
 ): number {
   if (isUnset(raw)) return fallback;
   const min = opts.min ?? 0;
+  // Node timers cannot wait longer than 2^31-1 ms; a larger value would silently become 1 ms.
+  const max = opts.max ?? MAX_TIMER_MS;
   const value = typeof raw === 'number' ? raw : Number(String(raw).trim());
-  if (!Number.isFinite(value) || !Number.isInteger(value) || value < min) {
-    warn(`${name}=${JSON.stringify(raw)} is not an integer >= ${min}; using ${opts.fallbackLabel ?? fallback}`);
+  if (!Number.isFinite(value) || !Number.isInteger(value) || value < min || value > max) {
+    warn(
+      `${name}=${JSON.stringify(raw)} is not an integer from ${min} to ${max}; using ${opts.fallbackLabel ?? fallback}`,
+    );
     return fallback;
   }
   return value;

@@ -12,6 +12,9 @@
  * ```
  */
 
+import { MAX_TIMER_MS } from '../config/parse.js';
+import { warn } from '../diag.js';
+
 /** Which probe a check belongs to. Liveness checks must not depend on other services. */
 export type ProbeKind = 'liveness' | 'readiness';
 
@@ -95,6 +98,11 @@ export class HealthRegistry {
   add(check: HealthCheck): this {
     if (!check || typeof check.name !== 'string' || check.name === '' || typeof check.check !== 'function') {
       throw new TypeError('a health check needs a non-empty name and a check function');
+    }
+    const t = check.timeoutMs;
+    if (t !== undefined && !(Number.isFinite(t) && t > 0 && t <= MAX_TIMER_MS)) {
+      warn(`health check "${check.name}" has timeoutMs=${String(t)}; using ${DEFAULT_TIMEOUT_MS}`);
+      check = { ...check, timeoutMs: DEFAULT_TIMEOUT_MS };
     }
     this.#checks.set(check.name, check);
     return this;

@@ -58,6 +58,11 @@ function pathOf(url: string | undefined): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
+function normalisePath(path: string): string {
+  const lower = path.toLowerCase();
+  return lower.length > 1 && lower.endsWith('/') ? lower.slice(0, -1) : lower;
+}
+
 /** The observer. One per process, owned by the @obs instance. */
 export class RequestObserver {
   readonly #log: () => ObsLogger;
@@ -68,14 +73,17 @@ export class RequestObserver {
     this.#log = log;
   }
 
-  /** Exclude a path (exact match, no query string) from logs, traces and metrics: probes and scrapes. */
+  /**
+   * Exclude a path (no query string) from logs, traces and metrics: probes and scrapes. Matched the
+   * way routers match by default: any letter case, with or without a trailing slash.
+   */
   ignorePath(path: string): void {
-    this.#ignored.add(path);
+    this.#ignored.add(normalisePath(path));
   }
 
   /** Is `path` excluded? */
   isIgnored(path: string): boolean {
-    return this.#ignored.has(path);
+    return this.#ignored.size > 0 && this.#ignored.has(normalisePath(path));
   }
 
   /** Start observing a request. Call once per request, from the framework's first hook. */
@@ -89,7 +97,7 @@ export class RequestObserver {
     const ctx = withRequestId(active, id);
     const log = this.#log();
     const path = pathOf(req.url);
-    if (this.#ignored.has(path)) {
+    if (this.isIgnored(path)) {
       return { id, log, context: ctx, setRoute() {}, recordError() {} };
     }
     let route: string | undefined;

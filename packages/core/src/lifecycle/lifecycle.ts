@@ -24,11 +24,27 @@ export interface LifecycleParts {
   shutdownTelemetry(): Promise<void>;
   /** Export what is buffered, keeping the pipeline running. */
   flushTelemetry(): Promise<void>;
-  /** Flush the log destination synchronously (last thing before exit). */
-  flushLogs(): void;
+  /** Drain the log destination (last thing before exit); within `timeoutMs`, then synchronously. */
+  flushLogs(timeoutMs: number): Promise<void>;
 }
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+
+type SignalExitState = { count?: unknown } | undefined;
+
+/**
+ * Listeners for `signal` other than ours and other than signal-exit's. signal-exit (used by execa,
+ * write-file-atomic and many more) re-raises a signal only when its own listeners are the only ones,
+ * exactly as @obs does; counting its listeners as "the app's" would leave both waiting for the other
+ * and the process alive. Its listener count is published on the process (v3) and globally (v4).
+ */
+function foreignListenerCount(signal: NodeJS.Signals, ours: () => void): number {
+  const others = process.listeners(signal).filter((l) => l !== ours).length;
+  const v4 = (globalThis as Record<symbol, SignalExitState>)[Symbol.for('signal-exit emitter')];
+  const v3 = (process as unknown as { __signal_exit_emitter__?: SignalExitState }).__signal_exit_emitter__;
+  const count = (state: SignalExitState) => (typeof state?.count === 'number' ? state.count : 0);
+  return others - count(v4) - count(v3);
+}
 
 function withTimeout(work: Promise<unknown>, ms: number): Promise<'done' | 'timeout'> {
   let timer: NodeJS.Timeout | undefined;
@@ -101,11 +117,10 @@ export class Lifecycle {
         `telemetry was not flushed within ${this.#budgetMs} ms (OBS_SHUTDOWN_TIMEOUT_MS); some was lost`,
       );
     }
-    try {
-      this.#parts.flushLogs();
-    } catch {
-      // the destination may already be closed
-    }
+    // Logs get what is left of the budget, and at least a moment to drain.
+    await Promise.resolve()
+      .then(() => this.#parts.flushLogs(Math.max(remaining(), 100)))
+      .catch(() => undefined);
   }
 
   /** Install the SIGTERM/SIGINT and beforeExit handling described in the module comment. */
@@ -117,7 +132,9 @@ export class Lifecycle {
       this.#listeners.push({ signal, listener });
     }
     this.#beforeExit = () => {
-      void this.shutdown();
+      // The app's work is done. Flush within the budget, then end the process with its exit code:
+      // exporter retry timers and sockets must not keep a finished script alive past the budget.
+      void this.shutdown().then(() => process.exit());
     };
     process.once('beforeExit', this.#beforeExit);
   }
@@ -130,7 +147,7 @@ export class Lifecycle {
   }
 
   #onSignal(signal: NodeJS.Signals, listener: () => void): void {
-    const appHandlesIt = process.listeners(signal).some((l) => l !== listener);
+    const appHandlesIt = foreignListenerCount(signal, listener) > 0;
     if (appHandlesIt) {
       this.#parts.markShuttingDown();
       void withTimeout(this.#parts.flushTelemetry(), this.#budgetMs);

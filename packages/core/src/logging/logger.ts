@@ -38,8 +38,8 @@ export function loadPino(): PinoModule {
 
 /** pino options carrying @obs's formatting, redaction and correlation rules. */
 export function loggerOptions(setup: LoggerSetup, pino: PinoModule = loadPino()): LoggerOptions {
-  const redact: Redactor = createRedactor(setup.redactKeys);
   const stdErr = pino.stdSerializers.err;
+  const redact: Redactor = createRedactor(setup.redactKeys, { serializeError: stdErr });
   const correlate = setup.correlate;
   return {
     level: setup.level,
@@ -52,7 +52,8 @@ export function loggerOptions(setup: LoggerSetup, pino: PinoModule = loadPino())
     },
     serializers: {
       // `err` is pino's error key; `error` is the other name apps commonly log errors under.
-      err: (err: Error) => redact(stdErr(err)),
+      // (formatters.log has usually serialised the Error already; serialise only what it has not)
+      err: (err: unknown) => redact(err instanceof Error ? stdErr(err) : err),
       error: (err: unknown) => redact(err instanceof Error ? stdErr(err) : err),
     },
     mixin() {
@@ -92,10 +93,62 @@ export function createLogger(setup: LoggerSetup): ObsLogger {
   const logger = pino(loggerOptions(setup, pino), destination);
   // pino applies `formatters.bindings` to the root logger only; redact child bindings here. Children
   // are created with Object.create(parent), so grandchildren inherit this wrapper.
-  const redact = createRedactor(setup.redactKeys);
+  const redact = createRedactor(setup.redactKeys, { serializeError: pino.stdSerializers.err });
   const child = logger.child;
   logger.child = function redactedChild(this: ObsLogger, bindings, options) {
     return child.call(this, redact(bindings) as typeof bindings, options);
   } as typeof logger.child;
+  const setBindings = logger.setBindings;
+  logger.setBindings = function redactedSetBindings(this: ObsLogger, bindings) {
+    setBindings.call(this, redact(bindings) as typeof bindings);
+  } as typeof logger.setBindings;
   return logger;
+}
+
+/** What flushLogger needs of a destination: sonic-boom, or pino.multistream around several. */
+interface Destination {
+  flushSync?: () => void;
+  once?: (event: 'drain', fn: () => void) => void;
+  /** sonic-boom: an asynchronous write is in flight. */
+  _writing?: boolean;
+  /** pino.multistream: the destinations it writes to. */
+  streams?: { stream?: Destination }[];
+}
+
+/**
+ * Write out everything the logger has buffered. pino's asynchronous destination (sonic-boom with
+ * `sync: false`) may have a write in flight and lines queued behind it: wait for it to drain (at
+ * most `timeoutMs`), then write whatever is left synchronously. Never rejects. Used at shutdown,
+ * right before the process ends, when the `exit`-time flush of pino would not run (death by signal).
+ */
+export function flushLogger(logger: ObsLogger, timeoutMs: number): Promise<void> {
+  const root = (logger as unknown as Record<symbol, Destination | undefined>)[loadPino().symbols.streamSym];
+  const targets: Destination[] = root?.streams
+    ? root.streams.map((s) => s.stream).filter((s): s is Destination => s !== undefined)
+    : root
+      ? [root]
+      : [];
+  const drained = targets.map(
+    (target) =>
+      new Promise<void>((resolve) => {
+        if (target._writing !== true || typeof target.once !== 'function') {
+          resolve();
+          return;
+        }
+        const timer = setTimeout(resolve, timeoutMs);
+        target.once('drain', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  );
+  return Promise.all(drained).then(() => {
+    for (const target of targets) {
+      try {
+        target.flushSync?.();
+      } catch {
+        // closed or not ready: nothing more can be written
+      }
+    }
+  });
 }

@@ -1,8 +1,14 @@
 /**
  * Key-based redaction shared by everything in @obs that writes data out (the logger today, error
- * reports later). A value is replaced with {@link REDACTED} when its key matches one of the keys,
- * case-insensitively, at any depth: nested objects, arrays, header maps. Objects are copied only
- * along the paths where something was redacted; the caller's objects are never mutated.
+ * reports later). A value is replaced with {@link REDACTED} when its key matches, at any depth:
+ * nested objects, arrays, header maps, Errors (serialised first) and objects with `toJSON`.
+ *
+ * Keys are compared normalised: lower case, with everything but letters and digits removed, so
+ * `Authorization`, `x-api-key`, `X_API_KEY` and `'Password '` all match. A key also matches when it
+ * ends with one of the sensitive stems (`password`, `secret`, `token`, `apikey`, `privatekey`,
+ * `authorization`, `cookie`, ...): `accessToken`, `db_password`, `clientSecret`, `x-auth-token`.
+ * Objects are copied only along the paths where something was redacted; the caller's objects are
+ * never mutated. Strings are not searched: a secret inside a message text is not found.
  *
  * pino's own `redact` option needs exact paths and is case-sensitive, which cannot express "an
  * `Authorization` header in any letter case, at any depth", hence this walker.
@@ -31,26 +37,81 @@ export const DEFAULT_REDACT_KEYS: readonly string[] = [
   'x-api-key',
 ];
 
+/** A key ending with one of these (normalised) is sensitive whatever precedes it. */
+const SENSITIVE_STEMS: readonly string[] = [
+  'password',
+  'passwd',
+  'passphrase',
+  'secret',
+  'token',
+  'apikey',
+  'privatekey',
+  'authorization',
+  'cookie',
+  'cookies',
+  'credentials',
+  'sessionid',
+];
+
 const MAX_DEPTH = 16;
+
+/** Lower case, letters and digits only. */
+function normalise(key: string): string {
+  return key.toLowerCase().replace(/[^a-z0-9]/g, '');
+}
 
 /** A function that returns a redacted copy of a value (or the value itself when nothing matched). */
 export type Redactor = (value: unknown) => unknown;
 
+/** Options for {@link createRedactor}. */
+export interface RedactorOptions {
+  /** Turns an Error into a plain object (with its stack) before it is walked. Default: name, message, stack and own properties. */
+  serializeError?: (err: Error) => unknown;
+}
+
+function defaultSerializeError(err: Error): unknown {
+  return { ...err, type: err.name, message: err.message, stack: err.stack };
+}
+
 /**
  * Build a redactor for the default keys plus `extraKeys`.
- * @param extraKeys more keys to redact, any letter case
+ * @param extraKeys more keys to redact, any letter case and punctuation (matched normalised)
  */
-export function createRedactor(extraKeys: readonly string[] = []): Redactor {
-  const keys = new Set([...DEFAULT_REDACT_KEYS, ...extraKeys].map((k) => k.toLowerCase()));
+export function createRedactor(extraKeys: readonly string[] = [], options: RedactorOptions = {}): Redactor {
+  const keys = new Set([...DEFAULT_REDACT_KEYS, ...extraKeys].map(normalise));
+  const serializeError = options.serializeError ?? defaultSerializeError;
+  const cache = new Map<string, boolean>();
+  const sensitive = (key: string): boolean => {
+    let hit = cache.get(key);
+    if (hit === undefined) {
+      const n = normalise(key);
+      hit = keys.has(n) || SENSITIVE_STEMS.some((stem) => n.endsWith(stem));
+      if (cache.size < 10_000) cache.set(key, hit);
+    }
+    return hit;
+  };
 
   function walk(value: unknown, depth: number, seen: Set<object>): unknown {
     if (value === null || typeof value !== 'object') return value;
     // Fail closed: returning the original here would leak any secret below this point.
     if (seen.has(value)) return '[Circular]';
     if (depth > MAX_DEPTH) return '[Truncated]';
-    // Leave special objects alone; Errors are handled by the logger's error serializer.
-    if (value instanceof Error || value instanceof Date || ArrayBuffer.isView(value) || value instanceof Map) {
+    if (value instanceof Date || ArrayBuffer.isView(value) || value instanceof Map || value instanceof Set) {
       return value;
+    }
+    // Errors anywhere (under `cause`, `details.error`, in arrays): serialise, then redact what they carry
+    // (`err.config.headers.authorization` of an HTTP client error).
+    if (value instanceof Error) return walk(serializeError(value), depth, seen);
+    // What JSON.stringify would write is what must be redacted.
+    const toJSON = (value as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function') {
+      let json: unknown;
+      try {
+        json = toJSON.call(value);
+      } catch {
+        return '[Unserializable]';
+      }
+      return json === value ? value : walk(json, depth + 1, seen);
     }
     seen.add(value);
     try {
@@ -72,7 +133,7 @@ export function createRedactor(extraKeys: readonly string[] = []): Redactor {
         if (!Object.hasOwn(record, key)) continue;
         const inner = record[key];
         let next: unknown;
-        if (keys.has(key.toLowerCase())) {
+        if (sensitive(key)) {
           next = inner === undefined || inner === null ? inner : REDACTED;
         } else {
           next = walk(inner, depth + 1, seen);

@@ -9,11 +9,32 @@ import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { InstrumentationName } from '../config/resolve.js';
 import { activeRequestId } from '../context.js';
 import { load } from '../lazy.js';
+import { DEFAULT_REDACT_KEYS } from '../logging/redact.js';
 
 /** Hooks the rest of core hands to the instrumentations. */
 export interface InstrumentationHooks {
   /** True for requests @obs should not trace or measure (its own health and metrics routes). */
   ignoreIncomingPath(path: string): boolean;
+  /** Extra keys redacted in logs (`OBS_REDACT_KEYS`); also redacted from query strings on spans. */
+  redactKeys: readonly string[];
+}
+
+/** What instrumentation-http redacts by default (its README); kept because setting a list replaces it. */
+const OTEL_DEFAULT_QUERY_REDACTIONS = ['sig', 'Signature', 'AWSAccessKeyId', 'X-Goog-Signature'];
+
+/**
+ * Query parameters whose values become `REDACTED` in `url.query`/`url.full` on spans: the log
+ * redaction keys, as written and in camelCase (`access_token`, `accessToken`), plus OpenTelemetry's
+ * defaults. instrumentation-http matches names exactly.
+ */
+export function queryParamsToRedact(extraKeys: readonly string[]): string[] {
+  const out = new Set(OTEL_DEFAULT_QUERY_REDACTIONS);
+  for (const key of [...DEFAULT_REDACT_KEYS, ...extraKeys]) {
+    out.add(key);
+    out.add(key.toLowerCase());
+    out.add(key.toLowerCase().replace(/[-_]([a-z])/g, (_m, c: string) => c.toUpperCase()));
+  }
+  return [...out];
 }
 
 type Factory = (hooks: InstrumentationHooks) => Instrumentation | Instrumentation[];
@@ -27,8 +48,11 @@ function pathOf(url: string | undefined): string {
 const FACTORIES: Record<InstrumentationName, Factory> = {
   http: (hooks) => {
     const { HttpInstrumentation } = load('@opentelemetry/instrumentation-http');
+    const redacted = queryParamsToRedact(hooks.redactKeys);
     return new HttpInstrumentation({
       ignoreIncomingRequestHook: (req: { url?: string }) => hooks.ignoreIncomingPath(pathOf(req.url)),
+      redactedQueryParams: redacted,
+      redactedQueryParamsServer: redacted,
     });
   },
   undici: () => new (load('@opentelemetry/instrumentation-undici').UndiciInstrumentation)(),
