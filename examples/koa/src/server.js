@@ -3,6 +3,9 @@
  */
 import { getObs } from '@obs/koa';
 import { createApp } from './app.js';
+import { connectDependencies } from './dependencies.js';
+
+await connectDependencies(); // DATABASE_URL, REDIS_URL, AMQP_URL: clients and readiness checks, when set
 
 const port = Number(process.env.PORT ?? 3000);
 const server = createApp().listen(port, () => {

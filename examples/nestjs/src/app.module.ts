@@ -3,6 +3,7 @@ import { APP_FILTER } from '@nestjs/core';
 import { ObservabilityModule } from '@obs/nestjs';
 import { AuthController } from './auth.controller.js';
 import { DemoController } from './demo.controller.js';
+import { Dependencies } from './dependencies.js';
 import { ContractErrorFilter } from './errors.js';
 import { OrdersController } from './orders.controller.js';
 import { UsersController } from './users.controller.js';
@@ -16,6 +17,10 @@ import { UsersController } from './users.controller.js';
   imports: [ObservabilityModule.forRoot()],
   controllers: [UsersController, AuthController, OrdersController, DemoController],
   // Nest's error bodies ({"statusCode":404,"message":...}) shaped to the contract's ({"error":...})
-  providers: [{ provide: APP_FILTER, useClass: ContractErrorFilter }],
+  providers: [
+    { provide: APP_FILTER, useClass: ContractErrorFilter },
+    // DATABASE_URL, REDIS_URL, AMQP_URL: clients and readiness checks, when set
+    Dependencies,
+  ],
 })
 export class AppModule {}

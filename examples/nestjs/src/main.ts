@@ -22,8 +22,10 @@ async function createApp(): Promise<INestApplication> {
 
 const app = await createApp();
 app.useLogger(app.get(ObsLoggerService));
-// Nest's SIGTERM/SIGINT handling: close the server, run the shutdown hooks, then end by the signal.
-// @obs flushes its telemetry on the way (see docs/configuration.md, OBS_HANDLE_SIGNALS).
+// Nest's SIGTERM/SIGINT handling: readiness 503, the shutdown delay and the drain of the HTTP server
+// (@obs, in the adapter's beforeClose), then Nest's hooks (Dependencies closes its clients in
+// onApplicationShutdown), then @obs flushes its telemetry and the process ends by the signal
+// (see docs/kubernetes.md).
 app.enableShutdownHooks();
 const port = Number(process.env.PORT ?? 3000);
 await app.listen(port, '0.0.0.0');

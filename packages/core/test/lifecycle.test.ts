@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { once } from 'node:events';
+import { Agent, createServer, get, type IncomingMessage, type Server } from 'node:http';
+import { connect } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Lifecycle, type LifecycleParts } from '../src/lifecycle/lifecycle.js';
 import { sleep, useDiagnostics } from './helpers.js';
 
@@ -34,7 +37,7 @@ const never = () => new Promise<never>(() => {});
 describe('Lifecycle.shutdown', () => {
   it('runs readiness, hooks in order, telemetry, then logs; no warning', async () => {
     const { parts, calls } = fakeParts();
-    const lifecycle = new Lifecycle(parts, 1000);
+    const lifecycle = new Lifecycle(parts, { budgetMs: 1000 });
     lifecycle.onShutdown(() => calls.push('hook 1'));
     lifecycle.onShutdown(async () => {
       await sleep(10);
@@ -49,7 +52,7 @@ describe('Lifecycle.shutdown', () => {
 
   it('is idempotent: the same promise, and every part called once', async () => {
     const { parts, calls } = fakeParts();
-    const lifecycle = new Lifecycle(parts, 1000);
+    const lifecycle = new Lifecycle(parts, { budgetMs: 1000 });
     let hookRuns = 0;
     lifecycle.onShutdown(() => hookRuns++);
     const first = lifecycle.shutdown();
@@ -65,7 +68,7 @@ describe('Lifecycle.shutdown', () => {
 
   it('cuts a hanging hook at the budget, still flushes telemetry and logs, and warns', async () => {
     const { parts, calls } = fakeParts();
-    const lifecycle = new Lifecycle(parts, 200);
+    const lifecycle = new Lifecycle(parts, { budgetMs: 200 });
     lifecycle.onShutdown(never);
     lifecycle.onShutdown(() => calls.push('hook after the budget'));
     const started = performance.now();
@@ -80,7 +83,7 @@ describe('Lifecycle.shutdown', () => {
 
   it('cuts a hanging telemetry flush at the budget, then flushes logs, and warns', async () => {
     const { parts, calls } = fakeParts({ shutdownTelemetry: never });
-    const lifecycle = new Lifecycle(parts, 200);
+    const lifecycle = new Lifecycle(parts, { budgetMs: 200 });
     const started = performance.now();
     await lifecycle.shutdown();
     const elapsed = performance.now() - started;
@@ -94,7 +97,7 @@ describe('Lifecycle.shutdown', () => {
 
   it('shares one budget between slow hooks and a hanging flush', async () => {
     const { parts } = fakeParts({ shutdownTelemetry: never });
-    const lifecycle = new Lifecycle(parts, 200);
+    const lifecycle = new Lifecycle(parts, { budgetMs: 200 });
     lifecycle.onShutdown(() => sleep(180));
     const started = performance.now();
     await lifecycle.shutdown();
@@ -109,7 +112,7 @@ describe('Lifecycle.shutdown', () => {
 
   it('goes on after a hook that throws or rejects, warning for each', async () => {
     const { parts, calls } = fakeParts();
-    const lifecycle = new Lifecycle(parts, 1000);
+    const lifecycle = new Lifecycle(parts, { budgetMs: 1000 });
     lifecycle.onShutdown(() => {
       throw new Error('pool already closed');
     });
@@ -134,7 +137,7 @@ describe('Lifecycle.shutdown', () => {
         throw new Error('destination closed');
       },
     });
-    const lifecycle = new Lifecycle(parts, 1000);
+    const lifecycle = new Lifecycle(parts, { budgetMs: 1000 });
     await expect(lifecycle.shutdown()).resolves.toBeUndefined();
     expect(calls).toEqual(['markShuttingDown', 'shutdownTelemetry', 'flushLogs']);
   });
@@ -143,7 +146,7 @@ describe('Lifecycle.shutdown', () => {
 describe('Lifecycle process handlers', () => {
   it('installs SIGTERM, SIGINT and beforeExit listeners once, and removes them (no signal is sent)', () => {
     const { parts } = fakeParts();
-    const lifecycle = new Lifecycle(parts, 1000);
+    const lifecycle = new Lifecycle(parts, { budgetMs: 1000 });
     const counts = () => ['SIGTERM', 'SIGINT', 'beforeExit'].map((e) => process.listenerCount(e));
     const before = counts();
     try {
@@ -155,5 +158,198 @@ describe('Lifecycle process handlers', () => {
     }
     expect(counts()).toEqual(before);
     expect(lifecycle.shuttingDown).toBe(false);
+  });
+});
+
+/** A server whose `/slow?ms=N` answers after N ms and `/hang` never; everything else at once. */
+async function slowServer(
+  onFinish: (path: string) => void = () => {},
+): Promise<{ server: Server; port: number; finished: Map<string, number> }> {
+  const finished = new Map<string, number>();
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname === '/hang') return;
+    const ms = Number(url.searchParams.get('ms') ?? 0);
+    res.once('finish', () => {
+      finished.set(req.url ?? '/', performance.now());
+      onFinish(req.url ?? '/');
+    });
+    setTimeout(() => res.end(`waited ${ms}`), ms);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { server, port: (server.address() as { port: number }).port, finished };
+}
+
+interface Answer {
+  status: number | undefined;
+  connection: string | undefined;
+  body: string;
+  at: number;
+}
+
+function request(port: number, path: string, agent: Agent | false = false): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path, agent }, (res: IncomingMessage) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => {
+        body += d;
+      });
+      res.on('end', () =>
+        resolve({ status: res.statusCode, connection: res.headers.connection, body, at: performance.now() }),
+      );
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
+/** Resolves with the connection error code, or 'connected'. */
+function tryConnect(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+  });
+}
+
+describe('Lifecycle drain of HTTP servers', () => {
+  const servers: Server[] = [];
+  afterEach(() => {
+    for (const server of servers.splice(0)) server.closeAllConnections();
+  });
+
+  it('fails readiness at once, keeps serving during the delay, then refuses connections, finishes the in-flight request, and only then runs the hooks', async () => {
+    const { server, port, finished } = await slowServer();
+    servers.push(server);
+    const events: [string, number][] = [];
+    const { parts } = fakeParts();
+    const mark = parts.markShuttingDown;
+    parts.markShuttingDown = () => {
+      events.push(['readiness fails', performance.now()]);
+      mark();
+    };
+    const lifecycle = new Lifecycle(parts, { budgetMs: 1000, delayMs: 300, drainTimeoutMs: 2000 });
+    lifecycle.registerServer(server);
+    lifecycle.onShutdown(() => {
+      events.push(['hook', performance.now()]);
+    });
+    const keepAlive = new Agent({ keepAlive: true });
+    await request(port, '/', keepAlive); // an idle keep-alive connection
+    const slow = request(port, '/slow?ms=600', keepAlive);
+    await sleep(50);
+    const started = performance.now();
+    const done = lifecycle.shutdown();
+    expect(lifecycle.shuttingDown).toBe(true);
+    expect(events.map((e) => e[0])).toEqual(['readiness fails']);
+    // during the delay: new connections are still accepted and served
+    await sleep(100);
+    expect(await tryConnect(port)).toBe('connected');
+    expect((await request(port, '/')).status).toBe(200);
+    // after it: refused
+    await sleep(300);
+    expect(await tryConnect(port)).toBe('ECONNREFUSED');
+    const answer = await slow;
+    expect(answer).toMatchObject({ status: 200, body: 'waited 600', connection: 'close' });
+    await done;
+    const hook = events.find((e) => e[0] === 'hook');
+    expect(hook?.[1]).toBeGreaterThanOrEqual(finished.get('/slow?ms=600') ?? Number.POSITIVE_INFINITY);
+    expect(answer.at).toBeGreaterThan(started + 500);
+    // the drain ended with the slow request, not at the drain timeout
+    expect(performance.now() - started).toBeLessThan(1200);
+    expect(server.listening).toBe(false);
+    expect(warnings).toEqual([]);
+    keepAlive.destroy();
+  });
+
+  it('closes idle keep-alive connections at once: no delay, no in-flight request, no waiting', async () => {
+    const { server, port } = await slowServer();
+    servers.push(server);
+    const { parts } = fakeParts();
+    const lifecycle = new Lifecycle(parts, { budgetMs: 1000, drainTimeoutMs: 5000 });
+    lifecycle.registerServer(server);
+    const keepAlive = new Agent({ keepAlive: true });
+    await Promise.all([request(port, '/', keepAlive), request(port, '/', keepAlive), request(port, '/', keepAlive)]);
+    const started = performance.now();
+    await lifecycle.shutdown();
+    expect(performance.now() - started).toBeLessThan(150);
+    keepAlive.destroy();
+  });
+
+  it('closes the connections of requests still running at the drain timeout, warns, and goes on', async () => {
+    const { server, port } = await slowServer();
+    servers.push(server);
+    const { parts, calls } = fakeParts();
+    const lifecycle = new Lifecycle(parts, { budgetMs: 1000, drainTimeoutMs: 200 });
+    lifecycle.registerServer(server);
+    lifecycle.onShutdown(() => calls.push('hook'));
+    const hanging = request(port, '/hang').catch((err: NodeJS.ErrnoException) => err.code);
+    await sleep(50);
+    const started = performance.now();
+    await lifecycle.shutdown();
+    const elapsed = performance.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(190);
+    expect(elapsed).toBeLessThan(200 + 300);
+    expect(await hanging).toBe('ECONNRESET');
+    expect(calls).toEqual(['markShuttingDown', 'hook', 'shutdownTelemetry', 'flushLogs']);
+    expect(warnings).toEqual([
+      '@obs warn: requests still in flight after 200 ms (OBS_DRAIN_TIMEOUT_MS); closing their connections',
+    ]);
+  });
+
+  it("runs a framework's own close after the drain and before the onShutdown hooks", async () => {
+    const { parts, calls } = fakeParts();
+    const { server, port } = await slowServer((path) => calls.push(`answered ${path}`));
+    servers.push(server);
+    const lifecycle = new Lifecycle(parts, { budgetMs: 1000 });
+    lifecycle.registerServer(server, {
+      close: () => calls.push(`framework close (listening: ${server.listening})`),
+    });
+    lifecycle.onShutdown(() => calls.push('hook'));
+    const slow = request(port, '/slow?ms=100');
+    await sleep(20);
+    await lifecycle.shutdown();
+    await slow;
+    expect(calls).toEqual([
+      'markShuttingDown',
+      'answered /slow?ms=100',
+      'framework close (listening: false)',
+      'hook',
+      'shutdownTelemetry',
+      'flushLogs',
+    ]);
+  });
+
+  it('drain() is shared and idempotent; unregistered and closed servers are left alone', async () => {
+    const a = await slowServer();
+    const b = await slowServer();
+    const c = await slowServer();
+    servers.push(a.server, b.server, c.server);
+    const { parts } = fakeParts();
+    const lifecycle = new Lifecycle(parts, { budgetMs: 1000, delayMs: 100 });
+    expect(lifecycle.shuttingDown).toBe(false);
+    lifecycle.registerServer(a.server);
+    lifecycle.registerServer(a.server); // twice: once
+    const unregister = lifecycle.registerServer(b.server);
+    unregister();
+    lifecycle.registerServer(c.server);
+    c.server.close();
+    await once(c.server, 'close');
+    const started = performance.now();
+    const first = lifecycle.drain();
+    expect(lifecycle.drain()).toBe(first);
+    await first;
+    expect(performance.now() - started).toBeGreaterThanOrEqual(95);
+    expect(a.server.listening).toBe(false);
+    expect(b.server.listening).toBe(true);
+    b.server.close();
+  });
+
+  it('rejects what is not a server', () => {
+    const { parts } = fakeParts();
+    const lifecycle = new Lifecycle(parts, { budgetMs: 1000 });
+    expect(() => lifecycle.registerServer({} as Server)).toThrow(TypeError);
   });
 });

@@ -8,7 +8,7 @@
  *
  * const app = express();
  * app.use(observe());        // first: request id, request logger, completion log line
- * app.use(obsRoutes());      // GET /health/live, /health/ready, /metrics
+ * app.use(obsRoutes());      // GET /health/live, /health/ready, /health/started, /metrics
  * app.use(express.json());
  * // ... your routes ...
  * app.use(notFound());       // JSON 404
@@ -17,7 +17,7 @@
  * Start the process with `node --import @obs/register server.js`.
  */
 import { STATUS_CODES } from 'node:http';
-import { getObs, type Obs, type ObservedRequest, type ObsLogger, REQUEST_ID_HEADER } from '@obs/core';
+import { getObs, type Obs, type ObservedRequest, type ObsLogger, REQUEST_ID_HEADER, servingOn } from '@obs/core';
 import { context } from '@opentelemetry/api';
 import { type ErrorRequestHandler, type RequestHandler, Router } from 'express';
 
@@ -33,7 +33,21 @@ declare global {
 }
 
 // The core API, so that an Express app needs only this package: `import { getObs } from '@obs/express'`.
-export { getObs, type Obs, type ObsLogger, type ObsOptions, start, withSpan } from '@obs/core';
+// With the built-in health checks: `getObs().health.add(postgresCheck(pool))`.
+export {
+  amqpCheck,
+  getObs,
+  HealthCheckError,
+  httpCheck,
+  mysqlCheck,
+  type Obs,
+  type ObsLogger,
+  type ObsOptions,
+  postgresCheck,
+  redisCheck,
+  start,
+  withSpan,
+} from '@obs/core';
 
 const OBSERVED = Symbol('@obs/express.observed');
 
@@ -52,6 +66,7 @@ export function observe(options: ObserveOptions = {}): RequestHandler {
   const obs = options.obs ?? getObs();
   const observer = obs.http;
   return function obsObserve(req, res, next) {
+    servingOn(obs, req); // the server to drain at shutdown; the app has started
     const observed = observer.begin(req, res, {
       resolveRoute: () => (req.route ? `${req.baseUrl}${String(req.route.path)}` : undefined),
       // Express sets req.route when a route (app.get, router.post, ...) handles the request.
@@ -72,6 +87,8 @@ export interface RoutesOptions {
   livePath?: string;
   /** Default `/health/ready` (Kubernetes readiness probe). */
   readyPath?: string;
+  /** Default `/health/started` (Kubernetes startup probe). */
+  startedPath?: string;
   /** Default `/metrics` (Prometheus text exposition 0.0.4). `false` to not serve metrics. */
   metricsPath?: string | false;
 }
@@ -84,18 +101,23 @@ export function obsRoutes(options: RoutesOptions = {}): Router {
   const obs = options.obs ?? getObs();
   const livePath = options.livePath ?? '/health/live';
   const readyPath = options.readyPath ?? '/health/ready';
+  const startedPath = options.startedPath ?? '/health/started';
   const metricsPath = options.metricsPath ?? '/metrics';
   const router = Router();
-  for (const path of [livePath, readyPath, metricsPath]) if (path) obs.http.ignorePath(path);
+  for (const path of [livePath, readyPath, startedPath, metricsPath]) if (path) obs.http.ignorePath(path);
 
-  router.get(livePath, async (_req, res) => {
-    const { statusCode, body } = await obs.health.live();
-    res.status(statusCode).json(body);
-  });
-  router.get(readyPath, async (_req, res) => {
-    const { statusCode, body } = await obs.health.ready();
-    res.status(statusCode).json(body);
-  });
+  const probes = [
+    [livePath, () => obs.health.live()],
+    [readyPath, () => obs.health.ready()],
+    [startedPath, () => obs.health.startup()],
+  ] as const;
+  for (const [path, answer] of probes) {
+    router.get(path, async (req, res) => {
+      servingOn(obs, req);
+      const { statusCode, body } = await answer();
+      res.status(statusCode).json(body);
+    });
+  }
   if (metricsPath) {
     router.get(metricsPath, async (_req, res) => {
       const { contentType, body } = await obs.metrics.render();
@@ -139,10 +161,13 @@ export function errorHandler(options: ErrorHandlerOptions = {}): ErrorRequestHan
   const respond = options.respond ?? true;
   return function obsErrorHandler(err, req, res, next) {
     const status = statusOf(err);
+    const observed = (req as unknown as Record<symbol, ObservedRequest | undefined>)[OBSERVED];
     if (status >= 500) {
-      const observed = (req as unknown as Record<symbol, ObservedRequest | undefined>)[OBSERVED];
       if (observed) observed.recordError(err);
       else obs.logger.error({ err }, 'request failed');
+    } else {
+      // a client error: reported to error tracking only when configured for 4xx (OBS_SENTRY_MIN_STATUS)
+      observed?.noteError(err);
     }
     if (!respond || res.headersSent) {
       next(err);

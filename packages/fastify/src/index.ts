@@ -36,6 +36,7 @@ import {
 import { type Context, context } from '@opentelemetry/api';
 import fastify, {
   type FastifyError,
+  type FastifyInstance,
   type FastifyPluginCallback,
   type FastifyReply,
   type FastifyRequest,
@@ -45,7 +46,21 @@ import fastify, {
 import fp from 'fastify-plugin';
 
 // The core API, so that a Fastify app needs only this package: `import { getObs } from '@obs/fastify'`.
-export { getObs, type Obs, type ObsLogger, type ObsOptions, start, withSpan } from '@obs/core';
+// With the built-in health checks: `getObs().health.add(postgresCheck(pool))`.
+export {
+  amqpCheck,
+  getObs,
+  HealthCheckError,
+  httpCheck,
+  mysqlCheck,
+  type Obs,
+  type ObsLogger,
+  type ObsOptions,
+  postgresCheck,
+  redisCheck,
+  start,
+  withSpan,
+} from '@obs/core';
 
 /** Per raw request: what the plugin knows about it. `Symbol.for` so that two copies of this package agree. */
 const STATE = Symbol.for('@obs/fastify.request');
@@ -138,6 +153,8 @@ export interface ObsPluginOptions {
   livePath?: string;
   /** Readiness probe path (Kubernetes); answers 503 once shutdown has started. Default `/health/ready`. */
   readyPath?: string;
+  /** Startup probe path (Kubernetes); 200 once the app listens. Default `/health/started`. */
+  startedPath?: string;
   /** Prometheus scrape path (text exposition 0.0.4). Default `/metrics`; `false` to not serve metrics. */
   metricsPath?: string | false;
 }
@@ -148,10 +165,12 @@ const plugin: FastifyPluginCallback<ObsPluginOptions> = (app, options, done) => 
   const obs = options.obs ?? getObs();
   const livePath = options.livePath ?? '/health/live';
   const readyPath = options.readyPath ?? '/health/ready';
+  const startedPath = options.startedPath ?? '/health/started';
   const metricsPath = options.metricsPath ?? '/metrics';
-  for (const path of [livePath, readyPath, metricsPath]) if (path) obs.http.ignorePath(path);
+  for (const path of [livePath, readyPath, startedPath, metricsPath]) if (path) obs.http.ignorePath(path);
 
   wrapServer(app.server, obs);
+  shutDownWith(app, obs);
 
   app.addHook('onRequest', function obsOnRequest(request, reply, next) {
     let state = stateOf(request.raw);
@@ -190,10 +209,13 @@ const plugin: FastifyPluginCallback<ObsPluginOptions> = (app, options, done) => 
 
   app.addHook('onError', function obsOnError(request, reply, err, next) {
     const status = reply.statusCode >= 400 ? reply.statusCode : statusOf(err);
+    const observed = stateOf(request.raw)?.observed;
     if (status >= 500) {
-      const observed = stateOf(request.raw)?.observed;
       if (observed) observed.recordError(err);
       else obs.logger.error({ err }, 'request failed');
+    } else {
+      // a client error: reported to error tracking only when configured for 4xx (OBS_SENTRY_MIN_STATUS)
+      observed?.noteError(err);
     }
     next();
   });
@@ -208,6 +230,10 @@ const plugin: FastifyPluginCallback<ObsPluginOptions> = (app, options, done) => 
     const { statusCode, body } = await obs.health.ready();
     return reply.code(statusCode).send(body);
   });
+  app.get(startedPath, { config }, async (_request, reply) => {
+    const { statusCode, body } = await obs.health.startup();
+    return reply.code(statusCode).send(body);
+  });
   if (metricsPath) {
     app.get(metricsPath, { config }, async (_request, reply) => {
       const { contentType, body } = await obs.metrics.render();
@@ -216,6 +242,30 @@ const plugin: FastifyPluginCallback<ObsPluginOptions> = (app, options, done) => 
   }
   done();
 };
+
+/**
+ * The shutdown sequence in Fastify's idiom. Once listening, the server is registered with @obs (drained
+ * at shutdown) and the app has started. When @obs shuts down (a signal), it drains the server and then
+ * calls `app.close()`, so the app's `onClose` hooks (closing pools) run after in-flight requests are
+ * done, before @obs's own `onShutdown` hooks. When the app closes itself during a shutdown (its own
+ * signal handler calls `app.close()`), the `preClose` hook first lets @obs fail readiness, wait the
+ * shutdown delay and drain the server. An `app.close()` outside any shutdown (tests) is Fastify's alone.
+ */
+function shutDownWith(app: FastifyInstance, obs: Obs): void {
+  let closing = false;
+  let unregister: (() => void) | undefined;
+  app.addHook('onListen', async () => {
+    unregister = obs.lifecycle.registerServer(app.server, { close: () => (closing ? undefined : app.close()) });
+    obs.health.markStarted();
+  });
+  app.addHook('preClose', async () => {
+    closing = true;
+    if (obs.lifecycle.shuttingDown) await obs.lifecycle.drain();
+  });
+  app.addHook('onClose', async () => {
+    unregister?.();
+  });
+}
 
 /**
  * Start observing every request on the server in its SERVER span's context, before Fastify routes
@@ -261,8 +311,11 @@ function wrapServer(server: Server | undefined, obs: Obs): void {
  *   hook): logged once at level error with the stack (`request failed`) and recorded on the SERVER
  *   span (exception event, status ERROR). 4xx errors (malformed JSON, validation) are client errors,
  *   not failures;
- * - serves `GET /health/live`, `GET /health/ready` (JSON, `{"status":"ok","checks":{}}`) and
- *   `GET /metrics` (Prometheus text), excluded from logs, traces and metrics.
+ * - serves `GET /health/live`, `GET /health/ready`, `GET /health/started` (JSON,
+ *   `{"status":"ok","checks":{}}`) and `GET /metrics` (Prometheus text), excluded from logs, traces
+ *   and metrics;
+ * - graceful shutdown in Fastify's idiom (`onListen`, `preClose`, `onClose`; see `shutDownWith`):
+ *   readiness 503 at once, the shutdown delay, the server drained, then the `onClose` hooks.
  *
  * Answering errors and unknown routes as JSON is the app's choice: see {@link errorHandler} and
  * {@link notFoundHandler}.

@@ -11,7 +11,7 @@
  * const app = new Koa();
  * app.use(observe());        // first: request id, ctx.log, route template, completion line, error logging
  * app.use(errorHandler());   // JSON error bodies: 500 {"error":"Internal server error"}, 404 {"error":"Not found"}
- * app.use(obsRoutes());      // GET /health/live, /health/ready, /metrics
+ * app.use(obsRoutes());      // GET /health/live, /health/ready, /health/started, /metrics
  * app.use(bodyParser());
  * const router = new Router({ prefix: '/api/v1' });
  * // ... your routes ...
@@ -24,7 +24,7 @@
 
 import type { EventEmitter } from 'node:events';
 import { STATUS_CODES } from 'node:http';
-import { getObs, type Obs, type ObservedRequest, type ObsLogger, REQUEST_ID_HEADER } from '@obs/core';
+import { getObs, type Obs, type ObservedRequest, type ObsLogger, REQUEST_ID_HEADER, servingOn } from '@obs/core';
 import { context } from '@opentelemetry/api';
 import type Koa from 'koa';
 
@@ -41,7 +41,21 @@ declare module 'koa' {
 }
 
 // The core API, so that a Koa app needs only this package: `import { getObs } from '@obs/koa'`.
-export { getObs, type Obs, type ObsLogger, type ObsOptions, start, withSpan } from '@obs/core';
+// With the built-in health checks: `getObs().health.add(postgresCheck(pool))`.
+export {
+  amqpCheck,
+  getObs,
+  HealthCheckError,
+  httpCheck,
+  mysqlCheck,
+  type Obs,
+  type ObsLogger,
+  type ObsOptions,
+  postgresCheck,
+  redisCheck,
+  start,
+  withSpan,
+} from '@obs/core';
 
 /**
  * The Koa middleware type the factories here return. Generic so that apps with their own state and
@@ -134,6 +148,7 @@ export function observe<StateT = Koa.DefaultState, ContextT = Koa.DefaultContext
       return;
     }
     if (installErrorLogging) logErrors(ctx.app, { obs });
+    servingOn(obs, ctx.req); // the server to drain at shutdown; the app has started
     const observed = obs.http.begin(ctx.req, ctx.res, {
       resolveRoute: () => matchedRoute(ctx),
       routeMatched: () => matchedRoute(ctx) !== undefined,
@@ -146,6 +161,8 @@ export function observe<StateT = Koa.DefaultState, ContextT = Koa.DefaultContext
       await context.with(observed.context, next);
     } catch (err) {
       if (statusOf(err) >= 500) recordFailure(obs, ctx, err);
+      // a client error: reported to error tracking only when configured for 4xx (OBS_SENTRY_MIN_STATUS)
+      else observed.noteError(err);
       keepRequestIdHeader(err, observed.id);
       throw err;
     } finally {
@@ -282,6 +299,7 @@ export function errorHandler<StateT = Koa.DefaultState, ContextT = Koa.DefaultCo
       if (ctx.headerSent || !ctx.writable) throw err;
       const status = statusOf(err);
       if (status >= 500) recordFailure(obs, ctx, err);
+      else OBSERVED.get(ctx)?.noteError(err);
       const e = err as { expose?: unknown; message?: unknown; headers?: Record<string, string> } | null;
       // As Koa's own error response: reset the headers the failed handler may have set, then apply
       // err.headers; the request id stays.
@@ -321,6 +339,8 @@ export interface RoutesOptions {
   livePath?: string;
   /** Default `/health/ready` (Kubernetes readiness probe). */
   readyPath?: string;
+  /** Default `/health/started` (Kubernetes startup probe). */
+  startedPath?: string;
   /** Default `/metrics` (Prometheus text exposition 0.0.4). `false` to not serve metrics. */
   metricsPath?: string | false;
 }
@@ -336,13 +356,21 @@ export function obsRoutes<StateT = Koa.DefaultState, ContextT = Koa.DefaultConte
   const obs = options.obs ?? getObs();
   const livePath = options.livePath ?? '/health/live';
   const readyPath = options.readyPath ?? '/health/ready';
+  const startedPath = options.startedPath ?? '/health/started';
   const metricsPath = options.metricsPath ?? '/metrics';
-  for (const path of [livePath, readyPath, metricsPath]) if (path) obs.http.ignorePath(path);
+  for (const path of [livePath, readyPath, startedPath, metricsPath]) if (path) obs.http.ignorePath(path);
+  const probes = new Map([
+    [livePath, () => obs.health.live()],
+    [readyPath, () => obs.health.ready()],
+    [startedPath, () => obs.health.startup()],
+  ]);
 
   return async function obsHealthAndMetrics(ctx, next) {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
-    if (ctx.path === livePath || ctx.path === readyPath) {
-      const { statusCode, body } = await (ctx.path === livePath ? obs.health.live() : obs.health.ready());
+    const probe = probes.get(ctx.path);
+    if (probe) {
+      servingOn(obs, ctx.req);
+      const { statusCode, body } = await probe();
       ctx.body = body;
       ctx.status = statusCode;
       return;

@@ -8,7 +8,7 @@ import { getObs } from '@obs/core';
 import type { ResolvedObservabilityOptions } from './options.js';
 
 /** The controller's route methods, named as they are on its prototype. */
-type RouteName = 'live' | 'ready' | 'metrics';
+type RouteName = 'live' | 'ready' | 'started' | 'metrics';
 
 /**
  * A new controller class for the probes and the scrape. Its routes get their paths from
@@ -31,6 +31,12 @@ export function createObsController(): Type {
       this.adapterHost.httpAdapter.reply(res, body, statusCode);
     }
 
+    /** Startup: 503 `starting` until the application listens (and its startup checks pass), then 200. */
+    async started(@Res() res: unknown): Promise<void> {
+      const { statusCode, body } = await getObs().health.startup();
+      this.adapterHost.httpAdapter.reply(res, body, statusCode);
+    }
+
     /** Prometheus text exposition of every metric. */
     async metrics(@Res() res: unknown): Promise<void> {
       const { contentType, body } = await getObs().metrics.render();
@@ -47,6 +53,7 @@ export function applyRoutePaths(controller: Type, options: ResolvedObservability
   const routes: [RouteName, string | false][] = [
     ['live', options.livePath],
     ['ready', options.readyPath],
+    ['started', options.startedPath],
     ['metrics', options.metricsPath],
   ];
   const proto = controller.prototype as Record<RouteName, unknown>;
@@ -59,5 +66,7 @@ export function applyRoutePaths(controller: Type, options: ResolvedObservability
 
 /** Every path the options serve. */
 export function servedPaths(options: ResolvedObservabilityOptions): string[] {
-  return [options.livePath, options.readyPath, options.metricsPath].filter((p): p is string => p !== false);
+  return [options.livePath, options.readyPath, options.startedPath, options.metricsPath].filter(
+    (p): p is string => p !== false,
+  );
 }

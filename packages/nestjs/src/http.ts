@@ -106,7 +106,11 @@ function begin(platform: string, req: IncomingMessage, res: ServerResponse): Req
   if (!res.headersSent) res.setHeader(REQUEST_ID_HEADER, state.observed.id);
   res.once('prefinish', () => {
     // 'prefinish': the response is complete, the server span not yet ended.
-    if (state.exception && res.statusCode >= 500) state.observed.recordError(state.exception.value);
+    if (!state.exception) return;
+    if (res.statusCode >= 500) state.observed.recordError(state.exception.value);
+    // a client error: reported to error tracking only when configured for 4xx (OBS_SENTRY_MIN_STATUS);
+    // not the not-found handler's NotFoundException (no route is no error, as on the other adapters)
+    else if (!state.unmatched) state.observed.noteError(state.exception.value);
   });
   return state;
 }

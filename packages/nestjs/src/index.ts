@@ -16,7 +16,22 @@
  */
 
 // The core API, so that a Nest app needs only this package: `import { getObs } from '@obs/nestjs'`.
-export { getObs, type Obs, type ObservedRequest, type ObsLogger, type ObsOptions, start, withSpan } from '@obs/core';
+// With the built-in health checks: `getObs().health.add(postgresCheck(pool))`.
+export {
+  amqpCheck,
+  getObs,
+  HealthCheckError,
+  httpCheck,
+  mysqlCheck,
+  type Obs,
+  type ObservedRequest,
+  type ObsLogger,
+  type ObsOptions,
+  postgresCheck,
+  redisCheck,
+  start,
+  withSpan,
+} from '@obs/core';
 export { ObsExceptionFilter, ObsExceptionInterceptor } from './errors.js';
 export { observedRequestOf } from './http.js';
 export { ObsLoggerService } from './logger.js';

@@ -24,10 +24,11 @@ import {
   type ResolvedObservabilityOptions,
   resolveOptions,
 } from './options.js';
+import { shutDownWith } from './shutdown.js';
 
 /**
  * Wires the HTTP server once the application initialises (before it listens): request observation,
- * not-found marking, probe and scrape paths excluded from telemetry.
+ * not-found marking, probe and scrape paths excluded from telemetry, graceful shutdown (./shutdown.ts).
  */
 @Injectable()
 class ObsHttpWiring implements OnModuleInit {
@@ -51,6 +52,7 @@ class ObsHttpWiring implements OnModuleInit {
     markNotFoundHandler(adapter);
     if (platform === 'fastify') collectFastifyRequests(adapter.getInstance());
     const server = adapter.getHttpServer();
+    if (server) shutDownWith(adapter, server as Parameters<typeof shutDownWith>[1]);
     if (!server || !observeServer(server as Parameters<typeof observeServer>[0], platform)) {
       obs.logger.warn(
         { platform },
@@ -74,8 +76,10 @@ class ObsHttpWiring implements OnModuleInit {
  *   log line written while handling it; one completion line (`request completed`/`request aborted`)
  *   with method, route template (also for requests guards reject; absent for 404s), status and
  *   `duration_ms`;
- * - `GET /health/live`, `GET /health/ready` and `GET /metrics` (paths configurable), excluded from
- *   logs, traces and metrics;
+ * - `GET /health/live`, `GET /health/ready`, `GET /health/started` and `GET /metrics` (paths
+ *   configurable), excluded from logs, traces and metrics;
+ * - graceful shutdown in Nest's order: readiness 503 at once, the shutdown delay and the drain of the
+ *   HTTP server in the adapter's `beforeClose()`, before any `onModuleDestroy()` (see ./shutdown.ts);
  * - {@link ObsExceptionFilter} (`APP_FILTER`) and {@link ObsExceptionInterceptor} (`APP_INTERCEPTOR`):
  *   5xx errors logged once at level error with the stack and recorded on the server span;
  * - {@link ObsLoggerService}, for `app.useLogger(app.get(ObsLoggerService))`.
@@ -86,7 +90,8 @@ class ObsHttpWiring implements OnModuleInit {
 export class ObservabilityModule {
   /**
    * The module with static options.
-   * @param options paths of the probe and scrape routes; defaults `/health/live`, `/health/ready`, `/metrics`
+   * @param options paths of the probe and scrape routes; defaults `/health/live`, `/health/ready`,
+   *   `/health/started`, `/metrics`
    */
   static forRoot(options: ObservabilityModuleOptions = {}): DynamicModule {
     const resolved = resolveOptions(options);

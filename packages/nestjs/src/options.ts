@@ -9,6 +9,8 @@ export interface ObservabilityModuleOptions {
   livePath?: string;
   /** Readiness probe path. Default `/health/ready`. 503 as soon as shutdown starts. */
   readyPath?: string;
+  /** Startup probe path. Default `/health/started`. 200 once the application listens. */
+  startedPath?: string;
   /** Prometheus scrape path (text exposition 0.0.4). Default `/metrics`; `false` serves no metrics route. */
   metricsPath?: string | false;
 }
@@ -26,6 +28,7 @@ export interface ObservabilityModuleAsyncOptions extends Pick<ModuleMetadata, 'i
 export interface ResolvedObservabilityOptions {
   readonly livePath: string;
   readonly readyPath: string;
+  readonly startedPath: string;
   readonly metricsPath: string | false;
 }
 
@@ -51,6 +54,7 @@ export function resolveOptions(options: ObservabilityModuleOptions = {}): Resolv
   return Object.freeze({
     livePath: path(options.livePath, '/health/live', 'livePath'),
     readyPath: path(options.readyPath, '/health/ready', 'readyPath'),
+    startedPath: path(options.startedPath, '/health/started', 'startedPath'),
     metricsPath: options.metricsPath === false ? false : path(options.metricsPath, '/metrics', 'metricsPath'),
   });
 }

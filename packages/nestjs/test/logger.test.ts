@@ -90,10 +90,18 @@ describe('ObsLoggerService', () => {
 
 describe('ObservabilityModule options', () => {
   it('defaults and normalises the paths', () => {
-    expect(resolveOptions()).toEqual({ livePath: '/health/live', readyPath: '/health/ready', metricsPath: '/metrics' });
-    expect(resolveOptions({ livePath: 'probes//live/', readyPath: ' /r ', metricsPath: false })).toEqual({
+    expect(resolveOptions()).toEqual({
+      livePath: '/health/live',
+      readyPath: '/health/ready',
+      startedPath: '/health/started',
+      metricsPath: '/metrics',
+    });
+    expect(
+      resolveOptions({ livePath: 'probes//live/', readyPath: ' /r ', startedPath: 's/', metricsPath: false }),
+    ).toEqual({
       livePath: '/probes/live',
       readyPath: '/r',
+      startedPath: '/s',
       metricsPath: false,
     });
   });

@@ -1,0 +1,249 @@
+/**
+ * Dependencies, readiness and graceful shutdown, observed from outside, on every reference service
+ * started with `DATABASE_URL`, `REDIS_URL` and `AMQP_URL` pointing at the machine's PostgreSQL, Redis
+ * and RabbitMQ (`.ci/services.sh` starts them):
+ *
+ * - readiness checks each real dependency; concurrent probes share one run per cache period;
+ * - a dependency that is down (connection refused) or a black hole (accepts, never answers) makes
+ *   readiness 503 within its deadline, naming the check, while the other routes keep serving;
+ * - SIGTERM: readiness 503 at once while liveness stays 200; new connections are served during the
+ *   shutdown delay and refused after it; a slow in-flight request completes with 200; the app's cleanup
+ *   runs after it; the spans of the last requests reach the OTLP receiver; the process ends by SIGTERM
+ *   within delay + drain + budget. A second signal ends it at once.
+ */
+import { once } from 'node:events';
+import { get } from 'node:http';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { freePort, type OtlpReceiver, type Service, startOtlpReceiver, startService } from '@obs/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TARGETS } from './targets.js';
+
+const SERVER = 2;
+const DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
+const REDIS_URL = 'redis://127.0.0.1:6379';
+const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
+const DELAY_MS = 1000;
+const DRAIN_TIMEOUT_MS = 4000;
+const BUDGET_MS = 5000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const traceparent = () => {
+  const hex = (n: number) => Array.from({ length: n }, () => Math.floor(Math.random() * 16).toString(16)).join('');
+  const traceId = hex(32);
+  return { traceId, header: `00-${traceId}-${hex(16)}-01` };
+};
+
+/** A request on a connection of its own (never a pooled keep-alive one). */
+function freshGet(port: number, path: string): Promise<number | undefined> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    }).on('error', reject);
+  });
+}
+
+/** 'connected' or the error code of a new TCP connection. */
+function tryConnect(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+  });
+}
+
+/** The value of a series in a Prometheus exposition (first match), or 0. */
+function sample(text: string, metric: string, labels: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${metric}{`) && l.includes(labels));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+}
+
+describe.each(TARGETS)('$name', (target) => {
+  let receiver: OtlpReceiver;
+  let blackHole: Server;
+  let blackHolePort: number;
+  const sockets = new Set<Socket>();
+  let refusedPort: number;
+
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+    blackHole = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+    });
+    blackHole.listen(0, '127.0.0.1');
+    await once(blackHole, 'listening');
+    blackHolePort = (blackHole.address() as { port: number }).port;
+    refusedPort = await freePort();
+  });
+  afterAll(async () => {
+    await receiver?.close();
+    for (const socket of sockets) socket.destroy();
+    blackHole?.close();
+  });
+
+  const start = (env: Record<string, string>, readyPath: string | false = '/health/ready') =>
+    startService({
+      cwd: target.cwd,
+      entry: target.entry,
+      readyPath,
+      env: {
+        ...target.env,
+        OTEL_SERVICE_NAME: `shutdown-${target.name}`,
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        // Batches would be exported after a minute: only the shutdown flush delivers the spans.
+        OTEL_BSP_SCHEDULE_DELAY: '60000',
+        ...env,
+      },
+    });
+
+  it('checks the real dependencies, and shuts down gracefully on SIGTERM', async () => {
+    const service: Service = await start({
+      DATABASE_URL,
+      REDIS_URL,
+      AMQP_URL,
+      OBS_SHUTDOWN_DELAY_MS: String(DELAY_MS),
+      OBS_DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS),
+      OBS_SHUTDOWN_TIMEOUT_MS: String(BUDGET_MS),
+      OBS_HEALTH_CACHE_MS: '3000',
+    });
+    try {
+      const ready = await service.fetch('/health/ready');
+      expect(ready.status).toBe(200);
+      const body = (await ready.json()) as { status: string; checks: Record<string, { status: string }> };
+      expect(body.status).toBe('ok');
+      expect(Object.keys(body.checks).sort()).toEqual(['postgres', 'rabbitmq', 'redis']);
+      for (const check of Object.values(body.checks)) expect(check).toMatchObject({ status: 'ok', critical: true });
+      expect((await service.fetch('/health/started')).status).toBe(200);
+
+      // Many concurrent probes: at most one more run of each check within the cache period.
+      const runs = async () =>
+        sample(
+          await (await service.fetch('/metrics')).text(),
+          'health_check_duration_count',
+          'health_check_name="postgres"',
+        );
+      const before = await runs();
+      expect(before).toBeGreaterThanOrEqual(1);
+      const probes = await Promise.all(Array.from({ length: 50 }, () => service.fetch('/health/ready')));
+      expect(probes.map((p) => p.status)).toEqual(Array(50).fill(200));
+      expect((await runs()) - before).toBeLessThanOrEqual(1);
+      const metrics = await (await service.fetch('/metrics')).text();
+      expect(sample(metrics, 'health_check_status', 'health_check_name="rabbitmq"')).toBe(1);
+
+      // The last requests before the signal, one of them slow.
+      const last = traceparent();
+      expect((await service.fetch('/api/v1/users/5', { headers: { traceparent: last.header } })).status).toBe(200);
+      const slowTrace = traceparent();
+      const slow = service.fetch('/api/v1/slow?ms=2000', { headers: { traceparent: slowTrace.header } });
+      await sleep(200);
+
+      const signalledAt = performance.now();
+      service.child.kill('SIGTERM');
+      // Readiness fails at once; liveness does not.
+      let readiness = 0;
+      while (performance.now() - signalledAt < 300) {
+        const res = await service.fetch('/health/ready');
+        readiness = res.status;
+        if (readiness === 503) {
+          expect(await res.json()).toEqual({ status: 'shutting_down', checks: {} });
+          break;
+        }
+      }
+      expect(readiness).toBe(503);
+      expect((await service.fetch('/health/live')).status).toBe(200);
+      // During the delay, new connections are still served.
+      expect(await freshGet(service.port, '/api/v1/users/6')).toBe(200);
+      expect(performance.now() - signalledAt).toBeLessThan(DELAY_MS - 200);
+      // After it, they are refused.
+      await sleep(Math.max(0, signalledAt + DELAY_MS + 300 - performance.now()));
+      expect(await tryConnect(service.port)).toBe('ECONNREFUSED');
+      // The slow request still completes.
+      const slowRes = await slow;
+      expect(slowRes.status).toBe(200);
+      expect(await slowRes.json()).toEqual({ waited_ms: 2000 });
+
+      const exit = await service.exited;
+      const elapsed = performance.now() - signalledAt;
+      expect(exit.signal).toBe('SIGTERM');
+      expect(elapsed).toBeGreaterThanOrEqual(1700); // the slow request, not less
+      expect(elapsed).toBeLessThan(DELAY_MS + DRAIN_TIMEOUT_MS + BUDGET_MS);
+
+      // The spans of the last requests, flushed at shutdown.
+      const servers = receiver.spans.filter((s) => s.kind === SERVER);
+      for (const trace of [last, slowTrace]) {
+        expect(servers.some((s) => s.traceId === trace.traceId)).toBe(true);
+      }
+      expect(servers.some((s) => s.attributes['url.path'] === '/api/v1/users/6')).toBe(true);
+
+      // Cleanup (closing the clients) after the drain, never before.
+      const lines = service.logs();
+      const at = (predicate: (l: (typeof lines)[number]) => boolean) => lines.findIndex(predicate);
+      const began = at((l) => l.msg === 'shutting down');
+      const slowDone = at((l) => l.msg === 'request completed' && l.trace_id === slowTrace.traceId);
+      const closing = at((l) => l.msg === 'Closing dependencies');
+      expect(began).toBeGreaterThanOrEqual(0);
+      expect(lines[began]).toMatchObject({ delay_ms: DELAY_MS, drain_timeout_ms: DRAIN_TIMEOUT_MS });
+      expect(slowDone).toBeGreaterThan(began);
+      expect(closing).toBeGreaterThan(slowDone);
+    } finally {
+      await service.stop('SIGKILL');
+    }
+  });
+
+  it('answers 503 within its deadline naming a dependency down or never answering, keeps serving, and ends at once on a second signal', async () => {
+    const service = await start(
+      {
+        DATABASE_URL: `postgres://postgres:hunter2@127.0.0.1:${blackHolePort}/test`,
+        REDIS_URL: `redis://127.0.0.1:${refusedPort}`,
+        AMQP_URL,
+        OBS_SHUTDOWN_DELAY_MS: '10000',
+      },
+      '/health/live',
+    );
+    try {
+      await sleep(300); // the Redis client has been refused by now
+      const asked = performance.now();
+      const readiness = service.fetch('/health/ready').then(async (res) => ({
+        status: res.status,
+        text: await res.text(),
+        at: performance.now(),
+      }));
+      // While the readiness checks wait on the black hole, the app answers its routes.
+      const user = await service.fetch('/api/v1/users/3');
+      const userAt = performance.now();
+      expect(user.status).toBe(200);
+      const answer = await readiness;
+      expect(userAt).toBeLessThan(answer.at);
+      expect(answer.at - asked).toBeLessThan(900 + 400);
+      expect(answer.status).toBe(503);
+      const body = JSON.parse(answer.text) as { status: string; checks: Record<string, Record<string, unknown>> };
+      expect(body.status).toBe('error');
+      expect(body.checks.postgres).toMatchObject({ status: 'error', error: 'timeout' });
+      expect(body.checks.redis).toMatchObject({ status: 'error', error: expect.stringMatching(/^not connected/) });
+      expect(body.checks.rabbitmq).toMatchObject({ status: 'ok' });
+      for (const secret of ['127.0.0.1', String(blackHolePort), String(refusedPort), 'hunter2', 'postgres:']) {
+        expect(answer.text).not.toContain(secret);
+      }
+      const metrics = await (await service.fetch('/metrics')).text();
+      expect(sample(metrics, 'health_check_status', 'health_check_name="postgres"')).toBe(0);
+      expect(metrics).toMatch(/health_check_status\{[^}]*health_check_name="redis"[^}]*\} 0/);
+
+      // A second signal during the (10 s) shutdown delay ends the process at once.
+      service.child.kill('SIGTERM');
+      await sleep(300);
+      expect((await service.fetch('/health/ready')).status).toBe(503);
+      const second = performance.now();
+      service.child.kill('SIGTERM');
+      const exit = await service.exited;
+      expect(exit.signal).toBe('SIGTERM');
+      expect(performance.now() - second).toBeLessThan(1000);
+    } finally {
+      await service.stop('SIGKILL');
+    }
+  });
+});
