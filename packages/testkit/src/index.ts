@@ -19,6 +19,14 @@ export {
 } from './otlp-receiver.js';
 export { installPackedApp, type PackedApp, type PackedAppOptions } from './packed.js';
 export {
+  type ReceivedEnvelope,
+  type ReceivedEnvelopeItem,
+  type ReceivedSentryEvent,
+  type SentryIngest,
+  type SentryIngestOptions,
+  startSentryIngest,
+} from './sentry-ingest.js';
+export {
   type ExitInfo,
   freePort,
   type LogLine,

@@ -131,7 +131,7 @@ export interface ReceivedMetric {
 export interface ReceivedRequest {
   /** The signal of the endpoint that was hit. */
   signal: 'traces' | 'metrics' | 'logs';
-  /** Request path, e.g. `/v1/traces`. */
+  /** Request path, e.g. `/v1/traces` (or `/otlp/v1/traces`: any prefix is accepted). */
   path: string;
   /** The `Content-Type` header as sent (`''` when missing). */
   contentType: string;
@@ -202,11 +202,14 @@ type Signal = ReceivedRequest['signal'];
 type Wire = 'protobuf' | 'json';
 type Obj = Record<string, unknown>;
 
-const SIGNAL_PATHS: Record<string, Signal> = {
-  '/v1/traces': 'traces',
-  '/v1/metrics': 'metrics',
-  '/v1/logs': 'logs',
-};
+/**
+ * The signal of an export path: `/v1/traces`, `/v1/metrics`, `/v1/logs`, also under a prefix, as
+ * vendors' gateways take them (`/otlp/v1/traces`, `/api/intake/otlp/v1/metrics`).
+ */
+function signalOfPath(path: string): Signal | undefined {
+  const match = /(?:^|\/)v1\/(traces|metrics|logs)$/.exec(path);
+  return match ? (match[1] as Signal) : undefined;
+}
 
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
@@ -605,7 +608,7 @@ export async function startOtlpReceiver(opts: OtlpReceiverOptions = {}): Promise
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://receiver').pathname;
-    const signal = SIGNAL_PATHS[path];
+    const signal = signalOfPath(path);
     if (signal === undefined) {
       req.resume();
       sendText(res, 404, `not found: ${path}`);

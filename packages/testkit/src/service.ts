@@ -23,7 +23,7 @@ export interface ServiceOptions {
   /** Entry file, relative to `cwd` or absolute. */
   entry: string;
   cwd: string;
-  /** Extra environment, merged over a clean copy of process.env (OTEL_ and OBS_ variables removed). */
+  /** Extra environment, merged over a clean copy of process.env (OTEL_, OBS_ and KUBERNETES_SERVICE_HOST removed). */
   env?: Record<string, string | undefined>;
   /** Port; default a free ephemeral port, passed as PORT. */
   port?: number;
@@ -74,6 +74,8 @@ function cleanEnv(): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (k.startsWith('OTEL_') || k.startsWith('OBS_') || k === 'NODE_OPTIONS' || k.startsWith('VITEST')) continue;
+    // In a Kubernetes pod (CI runners) @obs would wait 5 s before draining at shutdown: tests set the delay.
+    if (k === 'KUBERNETES_SERVICE_HOST') continue;
     env[k] = v;
   }
   return env;

@@ -333,6 +333,17 @@ describe('startOtlpReceiver over plain HTTP', () => {
     expect(ok.status).toBe(200);
   });
 
+  it("accepts the signal paths under a prefix, as vendors' gateways take them", async () => {
+    const r = await receiver();
+    const body = JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [{ body: { stringValue: 'hi' } }] }] }] });
+    const res = await post(r, '/otlp/v1/logs', body, { 'content-type': 'application/json' });
+    expect(res.status).toBe(200);
+    expect(r.requests.map((q) => [q.signal, q.path])).toEqual([['logs', '/otlp/v1/logs']]);
+    expect(r.logs.map((l) => l.body)).toEqual(['hi']);
+    expect((await post(r, '/otlp/v1/logsx', body, { 'content-type': 'application/json' })).status).toBe(404);
+    expect((await post(r, '/v1/traces/x', body, { 'content-type': 'application/json' })).status).toBe(404);
+  });
+
   it('answers 404 to unknown paths, 405 to other methods, 415 to other content types', async () => {
     const r = await receiver();
     const notFound = await post(r, '/v1/profiles', '{}', { 'content-type': 'application/json' });

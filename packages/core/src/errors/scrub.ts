@@ -1,0 +1,145 @@
+/**
+ * Scrubbing of error reports with the rules that protect logs (../logging/redact.ts), applied to the
+ * whole event right before it is sent:
+ *
+ * 1. Every value under a sensitive key is replaced with `[Redacted]`, at any depth: request headers
+ *    (`Authorization`, `Cookie`, `X-Api-Key`, the keys of `OBS_REDACT_KEYS`), cookies, `extra`,
+ *    `contexts`, `tags`, breadcrumb data, stack frame variables, span data.
+ * 2. URLs and query strings, wherever they are (`request.url`, `request.query_string`, the `url` of
+ *    HTTP breadcrumbs, `http.query`, `url.full`, a `Referer` header), have the values of sensitive
+ *    parameters replaced: `?token=abc&page=2` becomes `?token=[Redacted]&page=2`.
+ * 3. A request body (`request.data`) is parsed as JSON or as a form and redacted like an object; a
+ *    body that is neither (or was truncated) is replaced whole. Fail closed.
+ *
+ * Message strings (an exception's message, a breadcrumb's message) are not searched, as in logs.
+ */
+import { createKeyMatcher, createRedactor, REDACTED } from '../logging/redact.js';
+
+/** Keys (normalised: lower case, letters and digits) whose string value is a URL. */
+const URL_KEYS = new Set(['url', 'urlfull', 'httpurl', 'httptarget', 'referer', 'referrer', 'location', 'from', 'to']);
+/** Keys whose string value is a query string (with or without the leading `?`). */
+const QUERY_KEYS = new Set(['querystring', 'httpquery', 'urlquery', 'query']);
+
+const MAX_DEPTH = 24;
+
+function normalise(key: string): string {
+  return key.toLowerCase().replace(/[^a-z0-9]/g, '');
+}
+
+/** Scrubs whole events. */
+export type EventScrubber = <T>(event: T) => T;
+
+/** Build the scrubber for the default redaction keys plus `extraKeys` (`OBS_REDACT_KEYS`). */
+export function createEventScrubber(extraKeys: readonly string[] = []): EventScrubber {
+  const redact = createRedactor(extraKeys);
+  const sensitive = createKeyMatcher(extraKeys);
+
+  function decode(text: string): string {
+    try {
+      return decodeURIComponent(text.replace(/\+/g, ' '));
+    } catch {
+      return text;
+    }
+  }
+
+  /** `a=1&token=x` → `a=1&token=[Redacted]`, keeping the rest as written. */
+  function scrubQuery(query: string): string {
+    const lead = query.startsWith('?') ? '?' : '';
+    const body = lead ? query.slice(1) : query;
+    if (body === '') return query;
+    const parts = body.split(/([&;])/);
+    let changed = false;
+    for (let i = 0; i < parts.length; i += 2) {
+      const part = parts[i] ?? '';
+      const eq = part.indexOf('=');
+      const key = decode(eq === -1 ? part : part.slice(0, eq));
+      if (key !== '' && sensitive(key)) {
+        parts[i] = `${eq === -1 ? part : part.slice(0, eq)}=${REDACTED}`;
+        changed = true;
+      }
+    }
+    return changed ? lead + parts.join('') : query;
+  }
+
+  /** The query and fragment of a URL scrubbed; the rest kept. */
+  function scrubUrl(url: string): string {
+    const hash = url.indexOf('#');
+    const beforeHash = hash === -1 ? url : url.slice(0, hash);
+    // A fragment can carry parameters too (`#access_token=...` of OAuth's implicit flow).
+    const fragment = hash === -1 ? '' : `#${scrubQuery(url.slice(hash + 1))}`;
+    const q = beforeHash.indexOf('?');
+    const head = q === -1 ? beforeHash : `${beforeHash.slice(0, q)}?${scrubQuery(beforeHash.slice(q + 1))}`;
+    return head + fragment;
+  }
+
+  /** A request body: redacted as JSON or as a form; anything else (or a truncated body) replaced. */
+  function scrubBody(body: unknown): unknown {
+    if (typeof body !== 'string') return body;
+    if (body.trim() === '') return body;
+    try {
+      const parsed = JSON.parse(body) as unknown;
+      if (parsed !== null && typeof parsed === 'object') return JSON.stringify(redact(parsed));
+      return body; // a JSON number, string or boolean carries no key
+    } catch {
+      // not JSON
+    }
+    if (/^[^=&\s]+=[^&\s]*(&[^=&\s]+=[^&\s]*)*$/.test(body.trim())) return scrubQuery(body.trim());
+    return REDACTED;
+  }
+
+  /** Copy-on-write walk that scrubs URL and query strings by their key. */
+  function walk(value: unknown, depth: number, seen: Set<object>): unknown {
+    if (value === null || typeof value !== 'object') return value;
+    if (seen.has(value) || depth > MAX_DEPTH) return value;
+    seen.add(value);
+    try {
+      if (Array.isArray(value)) {
+        let copy: unknown[] | undefined;
+        for (let i = 0; i < value.length; i++) {
+          const next = walk(value[i], depth + 1, seen);
+          if (next !== value[i]) {
+            copy ??= value.slice();
+            copy[i] = next;
+          }
+        }
+        return copy ?? value;
+      }
+      if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) return value;
+      const record = value as Record<string, unknown>;
+      let copy: Record<string, unknown> | undefined;
+      for (const key of Object.keys(record)) {
+        const inner = record[key];
+        let next: unknown;
+        const n = normalise(key);
+        if (typeof inner === 'string') {
+          next = URL_KEYS.has(n) ? scrubUrl(inner) : QUERY_KEYS.has(n) ? scrubQuery(inner) : inner;
+        } else if (QUERY_KEYS.has(n) && Array.isArray(inner)) {
+          // Sentry's `query_string` may be a list of [key, value] pairs
+          next = inner.map((pair) =>
+            Array.isArray(pair) && typeof pair[0] === 'string' && sensitive(pair[0]) ? [pair[0], REDACTED] : pair,
+          );
+        } else {
+          next = walk(inner, depth + 1, seen);
+        }
+        if (next !== inner) {
+          copy ??= { ...record };
+          copy[key] = next;
+        }
+      }
+      return copy ?? value;
+    } finally {
+      seen.delete(value);
+    }
+  }
+
+  return <T>(event: T): T => {
+    let out = redact(event) as Record<string, unknown>;
+    if (out === null || typeof out !== 'object') return out as T;
+    const request = out.request as Record<string, unknown> | undefined;
+    if (request && typeof request === 'object' && 'data' in request) {
+      const data = scrubBody(request.data);
+      if (data !== request.data) out = { ...out, request: { ...request, data } };
+    }
+    return walk(out, 0, new Set()) as T;
+  };
+}
