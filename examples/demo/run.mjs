@@ -137,9 +137,9 @@ async function main() {
   }
 
   heading('Health');
-  for (const path of ['/health/live', '/health/ready']) {
+  for (const path of ['/health/live', '/health/ready', '/health/started']) {
     const res = await fetch(service.baseUrl + path);
-    console.log(`  GET ${path.padEnd(14)} ${res.status} ${await res.text()}`);
+    console.log(`  GET ${path.padEnd(15)} ${res.status} ${await res.text()}`);
   }
 
   heading('/metrics, http_route="/api/v1/users/:id"');

@@ -14,22 +14,69 @@ export {
   type PropagatorName,
   resolveConfig,
   type SamplerName,
+  type SentryOptions,
 } from './config/resolve.js';
 export { activeRequestId } from './context.js';
+export {
+  type AmqpChannelSource,
+  type AmqpConsumerChannel,
+  type AmqpMessage,
+  type AmqpQueueChannel,
+  type Cache,
+  type CacheCounter,
+  type CacheResult,
+  type CacheStore,
+  type ConsumeOptions,
+  type DataTelemetry,
+  type PoolOptions,
+  type QueueDepthOptions,
+  type QueueDepthWatch,
+  type SqlDialect,
+  type SqlSummary,
+  sanitizeSql,
+  summarizeSql,
+} from './data/index.js';
 export { captureDiagnostics } from './diag.js';
+export type {
+  CaptureOptions,
+  ErrorReporting,
+  SentryBeforeSend,
+  SentryEvent,
+  SentryEventHint,
+} from './errors/types.js';
+export {
+  type AmqpConnectionLike,
+  amqpCheck,
+  type CheckOptions,
+  type HttpCheckOptions,
+  httpCheck,
+  type MysqlCheckOptions,
+  type MysqlQueryable,
+  mysqlCheck,
+  type PgQueryable,
+  type PostgresCheckOptions,
+  postgresCheck,
+  type RedisPingable,
+  redisCheck,
+} from './health/checks/index.js';
 export {
   type CheckResult,
   type HealthCheck,
+  HealthCheckError,
   HealthRegistry,
   type HealthReport,
   type HealthResponse,
+  type HealthSettings,
+  type HealthStatus,
   type ProbeKind,
+  summariseError,
 } from './health/registry.js';
 export { type BeginOptions, type ObservedRequest, RequestObserver } from './http/observer.js';
 export { isWellFormedRequestId, REQUEST_ID_HEADER, requestIdFrom } from './http/request-id.js';
-export type { ShutdownHook } from './lifecycle/lifecycle.js';
+export type { LifecycleControl, ServerOptions, ShutdownHook } from './lifecycle/lifecycle.js';
+export { servingOn } from './lifecycle/serving.js';
 export { createLogger, type LoggerSetup, loggerOptions, type ObsLogger } from './logging/logger.js';
-export { createRedactor, DEFAULT_REDACT_KEYS, REDACTED, type Redactor } from './logging/redact.js';
+export { createKeyMatcher, createRedactor, DEFAULT_REDACT_KEYS, REDACTED, type Redactor } from './logging/redact.js';
 export type {
   Counter,
   Gauge,

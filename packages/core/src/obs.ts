@@ -7,10 +7,13 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import { type ObsConfig, type ObsOptions, resolveConfig } from './config/resolve.js';
+import { createDataTelemetry, type DataTelemetry } from './data/index.js';
 import { warn } from './diag.js';
+import { type ErrorReporter, NO_ERROR_REPORTER, startErrorReporting } from './errors/reporter.js';
+import type { ErrorReporting } from './errors/types.js';
 import { HealthRegistry } from './health/registry.js';
 import { RequestObserver } from './http/observer.js';
-import { Lifecycle, type ShutdownHook } from './lifecycle/lifecycle.js';
+import { Lifecycle, type LifecycleControl, type ShutdownHook } from './lifecycle/lifecycle.js';
 import { createLogger, flushLogger, type ObsLogger } from './logging/logger.js';
 import { instruments } from './metrics/instruments.js';
 import { type Exposition, PROMETHEUS_CONTENT_TYPE } from './metrics/pipeline.js';
@@ -34,19 +37,32 @@ export interface Obs {
   readonly http: RequestObserver;
   /** Run a function in a child span (see tracing/spans.ts). */
   readonly withSpan: typeof withSpan;
-  /** Register a cleanup hook run at shutdown, before telemetry is flushed. */
+  /** Database pools, cache hit/miss counts, queue consumers and depth (docs/data.md). */
+  readonly data: DataTelemetry;
+  /** Error reporting (Sentry when `SENTRY_DSN` is set and `@sentry/node` 11.x is installed; else no-ops). */
+  readonly errors: ErrorReporting;
+  /** Register a cleanup hook run at shutdown, after in-flight requests drained, before telemetry is flushed. */
   onShutdown(hook: ShutdownHook): void;
-  /** Shut down: readiness fails, hooks run, telemetry flushes, within the budget. Idempotent. */
+  /**
+   * Shut down: readiness fails, the shutdown delay passes, the registered servers drain, hooks run,
+   * telemetry flushes; each step bounded (see docs/kubernetes.md). Idempotent.
+   */
   shutdown(): Promise<void>;
+  /** The servers drained at shutdown (the adapters register theirs) and the drain itself. */
+  readonly lifecycle: LifecycleControl;
 }
 
 const INSTANCE = Symbol.for('@obs/core.instance');
 type Holder = { [INSTANCE]?: Obs };
 
-function build(config: ObsConfig): Obs {
-  const health = new HealthRegistry();
+function build(config: ObsConfig, options: ObsOptions = {}): Obs {
+  const health = new HealthRegistry(config.health);
   let logger: ObsLogger | undefined;
-  const observer = new RequestObserver(() => logger as ObsLogger);
+  let errors: ErrorReporter = NO_ERROR_REPORTER;
+  const observer = new RequestObserver(
+    () => logger as ObsLogger,
+    () => errors,
+  );
   let telemetry: Telemetry | undefined;
   if (isMainThread) {
     telemetry = startTelemetry(config, {
@@ -62,24 +78,30 @@ function build(config: ObsConfig): Obs {
     correlate: !telemetry?.pinoInstrumented,
   });
   const log = logger;
+  // After the OpenTelemetry pipeline: Sentry 11 reuses its global providers instead of installing its own.
+  if (isMainThread) errors = startErrorReporting(config, { beforeSend: options.sentry?.beforeSend });
   const lifecycle = new Lifecycle(
     {
       markShuttingDown: () => health.markShuttingDown(),
       shutdownTelemetry: () => telemetry?.shutdown() ?? Promise.resolve(),
       flushTelemetry: () => telemetry?.forceFlush() ?? Promise.resolve(),
       flushLogs: (timeoutMs) => flushLogger(log, timeoutMs),
+      began: ({ signal, delayMs, drainTimeoutMs }) =>
+        log.info({ signal, delay_ms: delayMs, drain_timeout_ms: drainTimeoutMs }, 'shutting down'),
     },
-    config.shutdownTimeoutMs,
+    { budgetMs: config.shutdownTimeoutMs, delayMs: config.shutdownDelayMs, drainTimeoutMs: config.drainTimeoutMs },
   );
   if (isMainThread && config.handleSignals) lifecycle.installProcessHandlers();
 
   const pipeline = telemetry?.metrics;
-  return {
+  const obs: Obs = {
     config,
     logger: log,
     health,
     http: observer,
     withSpan,
+    errors,
+    data: createDataTelemetry(() => log),
     metrics: {
       ...instruments,
       render: () =>
@@ -89,7 +111,11 @@ function build(config: ObsConfig): Obs {
     },
     onShutdown: (hook) => lifecycle.onShutdown(hook),
     shutdown: () => lifecycle.shutdown(),
+    lifecycle,
   };
+  // Pending error reports are sent at shutdown, within the budget, through the public hook.
+  errors.registerShutdown((hook) => obs.onShutdown(hook));
+  return obs;
 }
 
 /**
@@ -107,7 +133,7 @@ export function start(options?: ObsOptions): Obs {
     }
     return existing;
   }
-  const obs = build(resolveConfig(options));
+  const obs = build(resolveConfig(options), options);
   holder[INSTANCE] = obs;
   return obs;
 }

@@ -67,6 +67,10 @@ const DEFAULTS = {
   diagLevel: 'warn',
   shutdownTimeoutMs: 5000,
   handleSignals: true,
+  sentry: { dsn: undefined, release: undefined, environment: undefined, minStatus: 500, tracesSampleRate: undefined },
+  shutdownDelayMs: 0,
+  drainTimeoutMs: 10000,
+  health: { cacheMs: 1000, timeoutMs: 900, details: false },
 };
 
 /** Read a dotted path out of the config. */
@@ -259,6 +263,50 @@ const VARIABLES: VariableCase[] = [
     fallback: true,
     valid: [['false', false]],
     bad: ['no', '0'],
+  },
+  {
+    variable: 'OBS_SHUTDOWN_DELAY_MS',
+    path: 'shutdownDelayMs',
+    fallback: 0,
+    valid: [
+      ['0', 0],
+      ['3000', 3000],
+    ],
+    bad: ['-1', '1.5', 'soon'],
+  },
+  {
+    variable: 'OBS_DRAIN_TIMEOUT_MS',
+    path: 'drainTimeoutMs',
+    fallback: 10000,
+    valid: [
+      ['0', 0],
+      ['20000', 20000],
+    ],
+    bad: ['-5', 'long'],
+  },
+  {
+    variable: 'OBS_HEALTH_CACHE_MS',
+    path: 'health.cacheMs',
+    fallback: 1000,
+    valid: [
+      ['0', 0],
+      ['250', 250],
+    ],
+    bad: ['-1', '0.5'],
+  },
+  {
+    variable: 'OBS_HEALTH_TIMEOUT_MS',
+    path: 'health.timeoutMs',
+    fallback: 900,
+    valid: [['1800', 1800]],
+    bad: ['0', 'fast'],
+  },
+  {
+    variable: 'OBS_HEALTH_DETAILS',
+    path: 'health.details',
+    fallback: false,
+    valid: [['TRUE', true]],
+    bad: ['yes'],
   },
   {
     variable: 'OTEL_NODE_RESOURCE_DETECTORS',
@@ -883,6 +931,20 @@ describe('resolveConfig: options override the environment', () => {
     expect(warnings).toHaveLength(2);
     expect(warnings[0]).toContain('options.otlp.timeoutMs=-1');
     expect(warnings[1]).toContain('OBS_SHUTDOWN_TIMEOUT_MS=1.5');
+  });
+});
+
+describe('resolveConfig: shutdown delay in Kubernetes', () => {
+  it('waits 5000 ms by default when KUBERNETES_SERVICE_HOST is set, 0 otherwise; the variable and the option win', () => {
+    expect(resolve({ KUBERNETES_SERVICE_HOST: '10.0.0.1' }).config.shutdownDelayMs).toBe(5000);
+    expect(resolve({ KUBERNETES_SERVICE_HOST: ' ' }).config.shutdownDelayMs).toBe(0);
+    expect(resolve({ KUBERNETES_SERVICE_HOST: '10.0.0.1', OBS_SHUTDOWN_DELAY_MS: '0' }).config.shutdownDelayMs).toBe(0);
+    expect(
+      resolve({ KUBERNETES_SERVICE_HOST: '10.0.0.1' }, { shutdownDelayMs: 1500, drainTimeoutMs: 3000 }).config,
+    ).toMatchObject({ shutdownDelayMs: 1500, drainTimeoutMs: 3000 });
+    const { config, warnings } = resolve({}, { health: { cacheMs: 0, timeoutMs: 2000, details: true } });
+    expect(config.health).toEqual({ cacheMs: 0, timeoutMs: 2000, details: true });
+    expect(warnings).toEqual([]);
   });
 });
 

@@ -10,6 +10,8 @@
  * `/metrics` route) and `OTEL_LOGS_EXPORTER` to `none` (logs go to stdout as JSON lines).
  */
 import { warn } from '../diag.js';
+import type { SentryBeforeSend } from '../errors/types.js';
+import { HEALTH_DEFAULTS } from '../health/registry.js';
 import {
   isUnset,
   parseBoolean,
@@ -138,13 +140,46 @@ export interface ObsOptions {
   shutdownTimeoutMs?: number;
   /** `OBS_HANDLE_SIGNALS`: flush on SIGTERM/SIGINT and then end the process as Node would. Default true. */
   handleSignals?: boolean;
+  /**
+   * `OBS_SHUTDOWN_DELAY_MS`: after a termination signal, readiness fails at once but the server keeps
+   * serving this long (load balancers notice) before it stops accepting connections. Default 5000 in
+   * Kubernetes (`KUBERNETES_SERVICE_HOST` set), else 0.
+   */
+  shutdownDelayMs?: number;
+  /** `OBS_DRAIN_TIMEOUT_MS`: how long in-flight requests may take to finish once the server stops accepting. Default 10000. */
+  drainTimeoutMs?: number;
+  /** Health probes: `OBS_HEALTH_CACHE_MS` (default 1000), `OBS_HEALTH_TIMEOUT_MS` (default 900), `OBS_HEALTH_DETAILS` (default false). */
+  health?: { cacheMs?: number; timeoutMs?: number; details?: boolean };
   /** `OTEL_EXPORTER_PROMETHEUS_HOST` / `_PORT`: a standalone scrape server, only when a port is given. */
   prometheus?: { host?: string; port?: number };
   /** `OTEL_METRIC_EXPORT_INTERVAL` (ms) for OTLP push. Default 60000. */
   metricExportIntervalMs?: number;
+  /** Error reporting to Sentry (needs the optional peer `@sentry/node` 11.x); see docs/apm.md. */
+  sentry?: SentryOptions;
+}
+
+/** Sentry settings; each field overrides the variable named in its comment. See docs/apm.md. */
+export interface SentryOptions {
+  /** `SENTRY_DSN`. Without a DSN, nothing of Sentry is loaded. */
+  dsn?: string;
+  /** `SENTRY_RELEASE`. Default `<service.name>@<service.version>` when the resource has a version. */
+  release?: string;
+  /** `SENTRY_ENVIRONMENT`. Default the `deployment.environment.name` resource attribute. */
+  environment?: string;
+  /** `OBS_SENTRY_MIN_STATUS`: report a request's error when its response status is at least this (400..599). Default 500. */
+  minStatus?: number;
+  /** `SENTRY_TRACES_SAMPLE_RATE`: turns Sentry's own tracing on (its spans go to Sentry only). Default off. */
+  tracesSampleRate?: number;
+  /** Edit or drop (return null) events before @obs scrubs them with the redaction rules and sends them. */
+  beforeSend?: SentryBeforeSend;
 }
 
 const DEFAULT_DETECTORS = ['env', 'host', 'process', 'serviceinstance'];
+
+/** `OBS_SHUTDOWN_DELAY_MS` default in Kubernetes: endpoint removal reaches kube-proxy and ingresses within a few seconds. */
+export const KUBERNETES_SHUTDOWN_DELAY_MS = 5000;
+/** `OBS_DRAIN_TIMEOUT_MS` default: the slowest request a drain waits for. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10000;
 
 /** The resolved, frozen configuration. */
 export interface ObsConfig {
@@ -186,6 +221,29 @@ export interface ObsConfig {
   readonly diagLevel: DiagLevel;
   readonly shutdownTimeoutMs: number;
   readonly handleSignals: boolean;
+  /** Error reporting to Sentry (`SENTRY_*`, `OBS_SENTRY_MIN_STATUS`). */
+  readonly sentry: {
+    /** The DSN; undefined when unset or invalid (Sentry is then not loaded). */
+    readonly dsn: string | undefined;
+    readonly release: string | undefined;
+    readonly environment: string | undefined;
+    /** Lowest response status whose error is reported. */
+    readonly minStatus: number;
+    /** Sentry's own tracing; undefined means off. */
+    readonly tracesSampleRate: number | undefined;
+  };
+  /** Milliseconds between readiness failing and the server no longer accepting connections. */
+  readonly shutdownDelayMs: number;
+  /** Milliseconds in-flight requests get to finish before their connections are closed. */
+  readonly drainTimeoutMs: number;
+  readonly health: {
+    /** Milliseconds a probe answer is reused (concurrent probes always share one run). */
+    readonly cacheMs: number;
+    /** Deadline of a probe answer in milliseconds: no check runs longer. */
+    readonly timeoutMs: number;
+    /** Add each failing check's error message (`detail`) to the answers. */
+    readonly details: boolean;
+  };
 }
 
 /** An environment: `process.env` or a test's own record. */
@@ -299,6 +357,57 @@ function resolveServiceName(env: Env, options: ObsOptions, attributes: Record<st
     parseString(env.npm_package_name, undefined) ??
     'unknown_service:node'
   );
+}
+
+/** The DSN syntax `@sentry/core` 11 parses (its `DSN_REGEX`): the key is letters, digits and `_`. */
+const SENTRY_DSN_REGEX = /^(?:(\w+):)\/\/(?:(\w+)(?::(\w+)?)?@)((?:\[[:.%\w]+\]|[\w.-]+))(?::(\d+))?\/(.+)/;
+
+/**
+ * A Sentry DSN as `@sentry/core` accepts it (`http(s)://PUBLIC_KEY@HOST[:PORT][/PATH]/PROJECT_ID`,
+ * numeric project id), else undefined, with a warning that does not print the key.
+ */
+function parseDsn(raw: Raw, name: string): string | undefined {
+  if (isUnset(raw)) return undefined;
+  const text = String(raw).trim();
+  const match = SENTRY_DSN_REGEX.exec(text);
+  const protocol = match?.[1];
+  const projectId = match?.[6]?.split('/').pop() ?? '';
+  if (!match || (protocol !== 'http' && protocol !== 'https') || !/^\d+$/.test(projectId)) {
+    warn(`${name} is not a Sentry DSN (https://PUBLIC_KEY@HOST/PROJECT_ID); errors are not reported to Sentry`);
+    return undefined;
+  }
+  return text;
+}
+
+function resolveSentry(env: Env, options: ObsOptions, serviceName: string, attributes: Record<string, string>) {
+  const o = options.sentry ?? {};
+  const dsn = parseDsn(o.dsn ?? env.SENTRY_DSN, o.dsn !== undefined ? 'options.sentry.dsn' : 'SENTRY_DSN');
+  const version = parseString(attributes['service.version'], undefined);
+  const release =
+    parseString(o.release, undefined) ??
+    parseString(env.SENTRY_RELEASE, undefined) ??
+    (version !== undefined ? `${serviceName}@${version}` : undefined);
+  const environment =
+    parseString(o.environment, undefined) ??
+    parseString(env.SENTRY_ENVIRONMENT, undefined) ??
+    parseString(attributes['deployment.environment.name'], undefined) ??
+    parseString(attributes['deployment.environment'], undefined);
+  const minStatus = parseNonNegativeInt(o.minStatus ?? env.OBS_SENTRY_MIN_STATUS, 'OBS_SENTRY_MIN_STATUS', 500, {
+    min: 400,
+    max: 599,
+  });
+  const rateRaw = o.tracesSampleRate ?? env.SENTRY_TRACES_SAMPLE_RATE;
+  let tracesSampleRate: number | undefined;
+  if (!isUnset(rateRaw)) {
+    const rate = typeof rateRaw === 'number' ? rateRaw : Number(String(rateRaw).trim());
+    if (Number.isFinite(rate) && rate >= 0 && rate <= 1) tracesSampleRate = rate;
+    else {
+      warn(
+        `SENTRY_TRACES_SAMPLE_RATE=${JSON.stringify(rateRaw)} is not a number between 0 and 1; Sentry's tracing stays off`,
+      );
+    }
+  }
+  return { dsn, release, environment, minStatus, tracesSampleRate };
 }
 
 function deepFreeze<T>(value: T): T {
@@ -455,6 +564,31 @@ export function resolveConfig(options: ObsOptions = {}, env: Env = process.env):
       { min: 1 },
     ),
     handleSignals: parseBoolean(options.handleSignals ?? env.OBS_HANDLE_SIGNALS, 'OBS_HANDLE_SIGNALS', true),
+    sentry: resolveSentry(env, options, serviceName, resourceAttributes),
+    shutdownDelayMs: parseNonNegativeInt(
+      options.shutdownDelayMs ?? env.OBS_SHUTDOWN_DELAY_MS,
+      'OBS_SHUTDOWN_DELAY_MS',
+      isUnset(env.KUBERNETES_SERVICE_HOST) ? 0 : KUBERNETES_SHUTDOWN_DELAY_MS,
+    ),
+    drainTimeoutMs: parseNonNegativeInt(
+      options.drainTimeoutMs ?? env.OBS_DRAIN_TIMEOUT_MS,
+      'OBS_DRAIN_TIMEOUT_MS',
+      DEFAULT_DRAIN_TIMEOUT_MS,
+    ),
+    health: {
+      cacheMs: parseNonNegativeInt(
+        options.health?.cacheMs ?? env.OBS_HEALTH_CACHE_MS,
+        'OBS_HEALTH_CACHE_MS',
+        HEALTH_DEFAULTS.cacheMs,
+      ),
+      timeoutMs: parseNonNegativeInt(
+        options.health?.timeoutMs ?? env.OBS_HEALTH_TIMEOUT_MS,
+        'OBS_HEALTH_TIMEOUT_MS',
+        HEALTH_DEFAULTS.timeoutMs,
+        { min: 1 },
+      ),
+      details: parseBoolean(options.health?.details ?? env.OBS_HEALTH_DETAILS, 'OBS_HEALTH_DETAILS', false),
+    },
   };
   if (!config.disabled && config.logs.exporters.length > 0 && !config.instrumentations.includes('pino')) {
     warn(

@@ -8,6 +8,9 @@
  *   OpenTelemetry RPC metadata (the mechanism `@opentelemetry/instrumentation-http` reads);
  * - records a handler error once (log line at level error with the stack; exception event and status
  *   ERROR on the server span);
+ * - when error reporting is on (Sentry), reports at most one error per request when the response is
+ *   done: the recorded error, else an error logged at level error while handling a 5xx request (see
+ *   ../errors/request.ts for the rule);
  * - writes one completion line when the response is done, or when the client went away first
  *   (`request aborted`, level warn): method, route template, path, status code, `duration_ms`,
  *   `request_id`, `trace_id`, `span_id`. Health and metrics routes registered with
@@ -17,6 +20,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Context, context, isSpanContextValid, type Span, trace } from '@opentelemetry/api';
 import { getRPCMetadata, type RPCMetadata } from '@opentelemetry/core';
 import { withRequestId } from '../context.js';
+import { type RequestErrors, withRequestErrors } from '../errors/request.js';
 import type { ObsLogger } from '../logging/logger.js';
 import { recordError } from '../tracing/spans.js';
 import { REQUEST_ID_HEADER, requestIdFrom } from './request-id.js';
@@ -33,6 +37,12 @@ export interface ObservedRequest {
   setRoute(template: string): void;
   /** Record the error that is turning this request into a failure. Only the first call counts. */
   recordError(err: unknown): void;
+  /**
+   * Note an error the framework answered with a 4xx status (a malformed body, a failed validation).
+   * Not logged and not marked on the span; reported to error tracking only when
+   * `OBS_SENTRY_MIN_STATUS` asks for 4xx errors. Only the first call counts.
+   */
+  noteError(err: unknown): void;
 }
 
 /** Options for {@link RequestObserver.begin}. */
@@ -63,14 +73,25 @@ function normalisePath(path: string): string {
   return lower.length > 1 && lower.endsWith('/') ? lower.slice(0, -1) : lower;
 }
 
+/** What the observer needs of error reporting (../errors/reporter.ts). */
+export interface ErrorTracking {
+  /** The tracker of a request that begins now, or undefined when errors are not reported. */
+  track(): RequestErrors | undefined;
+}
+
 /** The observer. One per process, owned by the @obs instance. */
 export class RequestObserver {
   readonly #log: () => ObsLogger;
+  readonly #errors: (() => ErrorTracking | undefined) | undefined;
   readonly #ignored = new Set<string>();
 
-  /** @param log returns the process logger (lazily: the logger is created after the SDK starts) */
-  constructor(log: () => ObsLogger) {
+  /**
+   * @param log returns the process logger (lazily: the logger is created after the SDK starts)
+   * @param errors returns the error reporter, if any (lazily: it starts after the SDK)
+   */
+  constructor(log: () => ObsLogger, errors?: () => ErrorTracking | undefined) {
     this.#log = log;
+    this.#errors = errors;
   }
 
   /**
@@ -94,12 +115,13 @@ export class RequestObserver {
     const rpc: RPCMetadata | undefined = getRPCMetadata(active);
     // The SERVER span the http instrumentation started, even when a framework span is active.
     const span: Span | undefined = rpc?.span ?? trace.getSpan(active);
-    const ctx = withRequestId(active, id);
     const log = this.#log();
     const path = pathOf(req.url);
     if (this.isIgnored(path)) {
-      return { id, log, context: ctx, setRoute() {}, recordError() {} };
+      return { id, log, context: withRequestId(active, id), setRoute() {}, recordError() {}, noteError() {} };
     }
+    const errors = this.#errors?.()?.track();
+    const ctx = errors ? withRequestErrors(withRequestId(active, id), errors) : withRequestId(active, id);
     let route: string | undefined;
     let failed = false;
     let unmatched = false;
@@ -145,6 +167,21 @@ export class RequestObserver {
       } else {
         log.info(line, 'request completed');
       }
+      if (errors) {
+        try {
+          errors.complete({
+            method: req.method,
+            route: template,
+            path,
+            requestId: id,
+            statusCode: aborted && !res.headersSent ? undefined : res.statusCode,
+            serverError,
+            context: ctx,
+          });
+        } catch {
+          // error reporting never breaks the request's completion
+        }
+      }
     });
 
     return {
@@ -158,8 +195,12 @@ export class RequestObserver {
       recordError(err) {
         if (failed) return;
         failed = true;
+        errors?.recorded(err, context.active());
         if (span) recordError(span, err);
         context.with(ctx, () => log.error({ err }, 'request failed'));
+      },
+      noteError(err) {
+        errors?.noted(err, context.active());
       },
     };
   }

@@ -7,6 +7,7 @@
 import { context, isSpanContextValid, trace } from '@opentelemetry/api';
 import type { DestinationStream, Logger, LoggerOptions } from 'pino';
 import { activeRequestId } from '../context.js';
+import { noteLoggedError } from '../errors/request.js';
 import { load } from '../lazy.js';
 import { createRedactor, type Redactor } from './redact.js';
 
@@ -56,8 +57,10 @@ export function loggerOptions(setup: LoggerSetup, pino: PinoModule = loadPino())
       err: (err: unknown) => redact(err instanceof Error ? stdErr(err) : err),
       error: (err: unknown) => redact(err instanceof Error ? stdErr(err) : err),
     },
-    mixin() {
+    mixin(logged, level) {
       const ctx = context.active();
+      // An Error logged at level error or fatal while a request is handled may be the error it reports.
+      if (level >= 50) noteLoggedError(logged, ctx);
       const out: Record<string, string> = {};
       if (correlate) {
         const span = trace.getSpan(ctx);

@@ -74,14 +74,14 @@ function defaultSerializeError(err: Error): unknown {
 }
 
 /**
- * Build a redactor for the default keys plus `extraKeys`.
- * @param extraKeys more keys to redact, any letter case and punctuation (matched normalised)
+ * The key test the redactor uses: is a value under `key` sensitive (the default keys plus
+ * `extraKeys`, compared normalised, or a key ending with a sensitive stem)? For data that is not
+ * an object, such as the parameters of a query string.
  */
-export function createRedactor(extraKeys: readonly string[] = [], options: RedactorOptions = {}): Redactor {
+export function createKeyMatcher(extraKeys: readonly string[] = []): (key: string) => boolean {
   const keys = new Set([...DEFAULT_REDACT_KEYS, ...extraKeys].map(normalise));
-  const serializeError = options.serializeError ?? defaultSerializeError;
   const cache = new Map<string, boolean>();
-  const sensitive = (key: string): boolean => {
+  return (key) => {
     let hit = cache.get(key);
     if (hit === undefined) {
       const n = normalise(key);
@@ -90,6 +90,15 @@ export function createRedactor(extraKeys: readonly string[] = [], options: Redac
     }
     return hit;
   };
+}
+
+/**
+ * Build a redactor for the default keys plus `extraKeys`.
+ * @param extraKeys more keys to redact, any letter case and punctuation (matched normalised)
+ */
+export function createRedactor(extraKeys: readonly string[] = [], options: RedactorOptions = {}): Redactor {
+  const sensitive = createKeyMatcher(extraKeys);
+  const serializeError = options.serializeError ?? defaultSerializeError;
 
   function walk(value: unknown, depth: number, seen: Set<object>): unknown {
     if (value === null || typeof value !== 'object') return value;

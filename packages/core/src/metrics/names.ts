@@ -46,6 +46,14 @@ export const HTTP_DURATION_BUCKETS: readonly number[] = [
   0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
 ];
 
+/** Bucket advice for `db.client.operation.duration` (semconv, seconds). */
+export const DB_DURATION_BUCKETS: readonly number[] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
+
+/** Bucket advice for `messaging.process.duration` (semconv, seconds). */
+export const MESSAGING_DURATION_BUCKETS: readonly number[] = [
+  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
+];
+
 /** The metrics @obs's pipeline produces, by role. */
 export const METRICS = {
   /** Recorded by `@opentelemetry/instrumentation-http` with the route the adapters supply. */
@@ -123,5 +131,104 @@ export const METRICS = {
     labels: ['health_check_name', 'health_check_kind'],
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     source: '@obs health registry',
+  }),
+  /**
+   * Database client operations (pg, mysql2, ioredis, redis), recorded by @obs for every query span
+   * the instrumentations start, sampled or not (src/data/db-spans.ts).
+   */
+  dbClientOperationDuration: define({
+    name: 'db.client.operation.duration',
+    kind: 'histogram',
+    unit: 's',
+    description: 'Duration of database client operations.',
+    labels: [
+      'db_system_name',
+      'db_namespace',
+      'db_operation_name',
+      'db_collection_name',
+      'error_type',
+      'server_address',
+      'server_port',
+    ],
+    buckets: DB_DURATION_BUCKETS,
+    source: 'OpenTelemetry semantic conventions, database metrics (stable): db.client.operation.duration',
+  }),
+  /** Connections of each pool by state (`idle`, `used`), read from pg and mysql2 pools at collection. */
+  dbClientConnectionCount: define({
+    name: 'db.client.connection.count',
+    kind: 'updowncounter',
+    unit: '{connection}',
+    description: 'The number of connections that are currently in state described by the state attribute.',
+    labels: ['db_client_connection_pool_name', 'db_client_connection_state', 'db_system_name'],
+    source: 'OpenTelemetry semantic conventions, database metrics (development): db.client.connection.count',
+  }),
+  dbClientConnectionMax: define({
+    name: 'db.client.connection.max',
+    kind: 'updowncounter',
+    unit: '{connection}',
+    description: 'The maximum number of open connections allowed.',
+    labels: ['db_client_connection_pool_name', 'db_system_name'],
+    source: 'OpenTelemetry semantic conventions, database metrics (development): db.client.connection.max',
+  }),
+  dbClientConnectionPendingRequests: define({
+    name: 'db.client.connection.pending_requests',
+    kind: 'updowncounter',
+    unit: '{request}',
+    description: 'The number of current pending requests for an open connection.',
+    labels: ['db_client_connection_pool_name', 'db_system_name'],
+    source: 'OpenTelemetry semantic conventions, database metrics (development): db.client.connection.pending_requests',
+  }),
+  /** Cache reads through `obs.data.cache()`; no semantic convention exists for caches. */
+  cacheRequests: define({
+    name: 'cache.requests',
+    kind: 'counter',
+    unit: '{request}',
+    description: 'Cache reads by outcome: hit, miss, or error (the cache could not be read).',
+    labels: ['cache_name', 'cache_result'],
+    source: '@obs cache helper (docs/data.md); no OpenTelemetry semantic convention exists for cache hits',
+  }),
+  /** Messages handled by `obs.data.consume()` (amqplib), failed ones with `error_type`. */
+  messagingProcessDuration: define({
+    name: 'messaging.process.duration',
+    kind: 'histogram',
+    unit: 's',
+    description: 'Duration of processing operation.',
+    labels: ['messaging_system', 'messaging_operation_name', 'messaging_destination_name', 'error_type'],
+    buckets: MESSAGING_DURATION_BUCKETS,
+    source: 'OpenTelemetry semantic conventions, messaging metrics (development): messaging.process.duration',
+  }),
+  messagingClientConsumedMessages: define({
+    name: 'messaging.client.consumed.messages',
+    kind: 'counter',
+    unit: '{message}',
+    description: 'Number of messages that were delivered to the application; failed ones carry error_type.',
+    labels: ['messaging_system', 'messaging_operation_name', 'messaging_destination_name', 'error_type'],
+    source: 'OpenTelemetry semantic conventions, messaging metrics (development): messaging.client.consumed.messages',
+  }),
+  /** Messages published through amqplib (counted by the instrumentation's publish hook). */
+  messagingClientSentMessages: define({
+    name: 'messaging.client.sent.messages',
+    kind: 'counter',
+    unit: '{message}',
+    description: 'Number of messages producer attempted to send to the broker.',
+    labels: ['messaging_system', 'messaging_operation_name', 'messaging_destination_name'],
+    source: 'OpenTelemetry semantic conventions, messaging metrics (development): messaging.client.sent.messages',
+  }),
+  /** Ready messages per queue, from `obs.data.watchQueueDepth()`; no semantic convention exists. */
+  messagingQueueDepth: define({
+    name: 'messaging.queue.depth',
+    kind: 'gauge',
+    unit: '{message}',
+    description: 'Messages waiting in the queue, ready for delivery (not yet delivered to a consumer).',
+    labels: ['messaging_system', 'messaging_destination_name'],
+    source: '@obs queue depth watcher (docs/data.md); RabbitMQ queue.declare-ok message count',
+  }),
+  messagingQueueConsumers: define({
+    name: 'messaging.queue.consumers',
+    kind: 'gauge',
+    unit: '{consumer}',
+    description: 'Consumers attached to the queue.',
+    labels: ['messaging_system', 'messaging_destination_name'],
+    source: '@obs queue depth watcher (docs/data.md); RabbitMQ queue.declare-ok consumer count',
   }),
 } as const;

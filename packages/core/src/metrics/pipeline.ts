@@ -14,6 +14,7 @@ import {
   type PushMetricExporter,
 } from '@opentelemetry/sdk-metrics';
 import type { ObsConfig } from '../config/resolve.js';
+import { DATA_VIEWS } from '../data/pools.js';
 import { diagnose } from '../diag.js';
 import { createOtlpExporter } from '../otlp.js';
 
@@ -71,7 +72,7 @@ export function createMetricsPipeline(config: ObsConfig, resource: Resource): Me
       }),
     );
   }
-  const meterProvider = new MeterProvider({ resource, readers });
+  const meterProvider = new MeterProvider({ resource, readers, views: DATA_VIEWS });
   const serializer = new PrometheusSerializer();
 
   return {

@@ -5,9 +5,13 @@
  * instrumentations still put the route template on the server span and on
  * `http.server.request.duration`.
  */
-import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { type Instrumentation, InstrumentationNodeModuleFile } from '@opentelemetry/instrumentation';
 import type { InstrumentationName } from '../config/resolve.js';
 import { activeRequestId } from '../context.js';
+import { measureDbOperations } from '../data/db-spans.js';
+import { discoverPool } from '../data/pools.js';
+import { amqpHooks } from '../data/queue.js';
+import { sanitizeSql } from '../data/sql.js';
 import { load } from '../lazy.js';
 import { DEFAULT_REDACT_KEYS } from '../logging/redact.js';
 
@@ -38,6 +42,18 @@ export function queryParamsToRedact(extraKeys: readonly string[]): string[] {
 }
 
 type Factory = (hooks: InstrumentationHooks) => Instrumentation | Instrumentation[];
+
+type GetConnection = (this: object, ...args: unknown[]) => unknown;
+/** `mysql2/lib/pool.js`: the Pool class. */
+type MysqlPoolModule = { prototype: { getConnection: GetConnection } };
+
+/** Wraps mysql2's Pool#getConnection: the pool is reported on /metrics from its first use. */
+function mysqlPoolDiscovery(original: GetConnection): GetConnection {
+  return function getConnection(this: object, ...args: unknown[]) {
+    discoverPool(this);
+    return original.apply(this, args);
+  };
+}
 
 function pathOf(url: string | undefined): string {
   if (!url) return '/';
@@ -83,11 +99,65 @@ const FACTORIES: Record<InstrumentationName, Factory> = {
         if (requestId !== undefined) record.request_id = requestId;
       },
     }),
-  pg: () => new (load('@opentelemetry/instrumentation-pg').PgInstrumentation)(),
-  mysql2: () => new (load('@opentelemetry/instrumentation-mysql2').MySQL2Instrumentation)(),
-  ioredis: () => new (load('@opentelemetry/instrumentation-ioredis').IORedisInstrumentation)(),
-  redis: () => new (load('@opentelemetry/instrumentation-redis').RedisInstrumentation)(),
-  amqplib: () => new (load('@opentelemetry/instrumentation-amqplib').AmqplibInstrumentation)(),
+  // Databases and caches: the pinned versions emit the stable database conventions by default (no
+  // OTEL_SEMCONV_STABILITY_OPT_IN needed); @obs's measuring tracer rewrites their spans (sanitised SQL,
+  // operation, collection, summary as the span name) and records db.client.operation.duration for every
+  // driver (src/data/db-spans.ts). Pools are registered for the db.client.connection.* gauges on first
+  // use (src/data/pools.ts); test/data-services.test.ts fails if an upgrade breaks either hook.
+  pg: () => {
+    const instrumentation = new (load('@opentelemetry/instrumentation-pg').PgInstrumentation)();
+    // instrumentation-pg calls this on every pool.connect() (it is where it would attach its own pool
+    // listeners, whose counts go stale): the pool is reported by @obs instead.
+    const hooks = instrumentation as unknown as { _setPoolConnectEventListeners?: (pool: unknown) => void };
+    if (typeof hooks._setPoolConnectEventListeners === 'function') hooks._setPoolConnectEventListeners = discoverPool;
+    return measureDbOperations(instrumentation, { sql: 'postgresql' });
+  },
+  mysql2: () => {
+    const { MySQL2Instrumentation } = load(
+      '@opentelemetry/instrumentation-mysql2',
+    ) as typeof import('@opentelemetry/instrumentation-mysql2');
+    class Mysql2WithPools extends MySQL2Instrumentation {
+      protected override init() {
+        const definitions = super.init();
+        // mysql2 pools register on their first getConnection (pool.query goes through it too).
+        definitions[0]?.files.push(
+          new InstrumentationNodeModuleFile(
+            'mysql2/lib/pool.js',
+            ['>=1.4.2 <4'],
+            (exports: MysqlPoolModule) => {
+              this._wrap(exports.prototype, 'getConnection', mysqlPoolDiscovery);
+              return exports;
+            },
+            (exports?: MysqlPoolModule) => {
+              if (exports) this._unwrap(exports.prototype, 'getConnection');
+            },
+          ),
+        );
+        return definitions;
+      }
+    }
+    // maskStatement: without it, the bound values are formatted into db.query.text
+    const instrumentation = new Mysql2WithPools({
+      maskStatement: true,
+      maskStatementHook: (sql: string) => sanitizeSql(sql, 'mysql'),
+    });
+    return measureDbOperations(instrumentation, { sql: 'mysql' });
+  },
+  // requireParentSpan (ioredis' default, set for redis too): no root spans for commands outside a
+  // request or job, e.g. the readiness check's PING every few seconds.
+  ioredis: () =>
+    measureDbOperations(
+      new (load('@opentelemetry/instrumentation-ioredis').IORedisInstrumentation)({ requireParentSpan: true }),
+      { redis: true },
+    ),
+  redis: () =>
+    measureDbOperations(
+      new (load('@opentelemetry/instrumentation-redis').RedisInstrumentation)({ requireParentSpan: true }),
+      { redis: true },
+    ),
+  // Publish and consume spans with the trace context in the message headers (a consumer span is a
+  // child of the producer span); @obs's hooks add the current messaging attributes and count sends.
+  amqplib: () => new (load('@opentelemetry/instrumentation-amqplib').AmqplibInstrumentation)(amqpHooks()),
   // Runtime metrics: event loop, GC and heap (runtime-node) plus process CPU and memory (host-metrics).
   'runtime-node': () => [
     new (load('@opentelemetry/instrumentation-runtime-node').RuntimeNodeInstrumentation)({
