@@ -16,8 +16,14 @@ class PaymentDeclinedError extends Error {
   }
 }
 
-/** Build the app (no listening). */
-export function createApp() {
+/** The largest user id PostgreSQL's `integer` holds: larger ones are unknown users, not errors. */
+const MAX_ID = 2 ** 31 - 1;
+
+/**
+ * Build the app (no listening) on its dependencies (@obs/example-shared): `database` (`findUser`),
+ * `userCache` (the `users` cache) and `orders` (`publish`).
+ */
+export function createApp({ database, userCache, orders }) {
   const obs = getObs();
   const ordersCreated = obs.metrics.counter('shop.orders.created', {
     description: 'Orders created.',
@@ -32,13 +38,17 @@ export function createApp() {
 
   const api = express.Router();
 
-  api.get('/users/:id', (req, res) => {
+  api.get('/users/:id', async (req, res) => {
     const id = Number(req.params.id);
-    if (!Number.isInteger(id) || id < 1 || id > 1000) {
+    const user =
+      Number.isInteger(id) && id >= 1 && id <= MAX_ID
+        ? await userCache.get(String(id), () => database.findUser(id))
+        : null;
+    if (!user) {
       res.status(404).json({ error: 'User not found' });
       return;
     }
-    res.json({ id: String(id), name: `User ${id}`, email: `user${id}@example.com` });
+    res.json(user);
   });
 
   api.post('/auth/login', (req, res) => {
@@ -68,6 +78,7 @@ export function createApp() {
         return { status: 'captured' };
       });
       const order = { id: randomBytes(8).toString('hex'), amount, payment: payment.status };
+      await orders.publish(order); // to the orders queue, with AMQP_URL
       ordersCreated.add(1);
       req.log.info({ order_id: order.id, amount }, 'Order created');
       res.status(201).json(order);

@@ -17,8 +17,14 @@ class PaymentDeclinedError extends Error {
   }
 }
 
-/** The API routes, registered under `/api/v1`. */
-async function api(app) {
+/** The largest user id PostgreSQL's `integer` holds: larger ones are unknown users, not errors. */
+const MAX_ID = 2 ** 31 - 1;
+
+/**
+ * The API routes, registered under `/api/v1`, on the dependencies (@obs/example-shared): `database`
+ * (`findUser`), `userCache` (the `users` cache) and `orders` (`publish`).
+ */
+async function api(app, { database, userCache, orders }) {
   const obs = getObs();
   const ordersCreated = obs.metrics.counter('shop.orders.created', {
     description: 'Orders created.',
@@ -27,10 +33,14 @@ async function api(app) {
 
   app.get('/users/:id', async (request, reply) => {
     const id = Number(request.params.id);
-    if (!Number.isInteger(id) || id < 1 || id > 1000) {
+    const user =
+      Number.isInteger(id) && id >= 1 && id <= MAX_ID
+        ? await userCache.get(String(id), () => database.findUser(id))
+        : null;
+    if (!user) {
       return reply.code(404).send({ error: 'User not found' });
     }
-    return { id: String(id), name: `User ${id}`, email: `user${id}@example.com` };
+    return user;
   });
 
   app.post('/auth/login', async (request, reply) => {
@@ -58,6 +68,7 @@ async function api(app) {
         return { status: 'captured' };
       });
       const order = { id: randomBytes(8).toString('hex'), amount, payment: payment.status };
+      await orders.publish(order); // to the orders queue, with AMQP_URL
       ordersCreated.add(1);
       request.log.info({ order_id: order.id, amount }, 'Order created');
       return reply.code(201).send(order);
@@ -89,12 +100,12 @@ async function api(app) {
   });
 }
 
-/** Build the app (no listening). */
-export async function createApp() {
+/** Build the app (no listening) on its dependencies (@obs/example-shared). */
+export async function createApp(dependencies) {
   const app = Fastify({ ...obsFastifyOptions() });
   await app.register(obsPlugin);
   app.setErrorHandler(errorHandler());
   app.setNotFoundHandler(notFoundHandler());
-  await app.register(api, { prefix: '/api/v1' });
+  await app.register(api, { prefix: '/api/v1', ...dependencies });
   return app;
 }

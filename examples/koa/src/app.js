@@ -21,8 +21,14 @@ class PaymentDeclinedError extends Error {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Build the app (no listening). */
-export function createApp() {
+/** The largest user id PostgreSQL's `integer` holds: larger ones are unknown users, not errors. */
+const MAX_ID = 2 ** 31 - 1;
+
+/**
+ * Build the app (no listening) on its dependencies (@obs/example-shared): `database` (`findUser`),
+ * `userCache` (the `users` cache) and `orders` (`publish`).
+ */
+export function createApp({ database, userCache, orders }) {
   const obs = getObs();
   const ordersCreated = obs.metrics.counter('shop.orders.created', {
     description: 'Orders created.',
@@ -37,14 +43,18 @@ export function createApp() {
 
   const api = new Router({ prefix: '/api/v1' });
 
-  api.get('/users/:id', (ctx) => {
+  api.get('/users/:id', async (ctx) => {
     const id = Number(ctx.params.id);
-    if (!Number.isInteger(id) || id < 1 || id > 1000) {
+    const user =
+      Number.isInteger(id) && id >= 1 && id <= MAX_ID
+        ? await userCache.get(String(id), () => database.findUser(id))
+        : null;
+    if (!user) {
       ctx.status = 404;
       ctx.body = { error: 'User not found' };
       return;
     }
-    ctx.body = { id: String(id), name: `User ${id}`, email: `user${id}@example.com` };
+    ctx.body = user;
   });
 
   api.post('/auth/login', (ctx) => {
@@ -76,6 +86,7 @@ export function createApp() {
         return { status: 'captured' };
       });
       const order = { id: randomBytes(8).toString('hex'), amount, payment: payment.status };
+      await orders.publish(order); // to the orders queue, with AMQP_URL
       ordersCreated.add(1);
       ctx.log.info({ order_id: order.id, amount }, 'Order created');
       ctx.status = 201;

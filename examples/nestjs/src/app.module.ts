@@ -2,10 +2,13 @@ import { Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { ObservabilityModule } from '@obs/nestjs';
 import { AuthController } from './auth.controller.js';
+import { UserCache } from './cache.js';
+import { Database } from './database.js';
 import { DemoController } from './demo.controller.js';
 import { Dependencies } from './dependencies.js';
 import { ContractErrorFilter } from './errors.js';
 import { OrdersController } from './orders.controller.js';
+import { OrderQueue } from './queue.js';
 import { UsersController } from './users.controller.js';
 
 /**
@@ -19,7 +22,11 @@ import { UsersController } from './users.controller.js';
   // Nest's error bodies ({"statusCode":404,"message":...}) shaped to the contract's ({"error":...})
   providers: [
     { provide: APP_FILTER, useClass: ContractErrorFilter },
-    // DATABASE_URL, REDIS_URL, AMQP_URL: clients and readiness checks, when set
+    // DATABASE_URL, REDIS_URL, AMQP_URL: clients and readiness checks when set, else in memory;
+    // Dependencies closes them at shutdown
+    Database,
+    UserCache,
+    OrderQueue,
     Dependencies,
   ],
 })

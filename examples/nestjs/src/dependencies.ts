@@ -1,49 +1,30 @@
-import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { amqpCheck, getObs, postgresCheck, redisCheck } from '@obs/nestjs';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { UserCache } from './cache.js';
+import { Database } from './database.js';
+import { OrderQueue } from './queue.js';
 
 /**
- * The service's real dependencies, when configured: `DATABASE_URL` (PostgreSQL, `pg`), `REDIS_URL`
- * (Redis, `ioredis`), `AMQP_URL` (RabbitMQ, `amqplib`). Each one gets a readiness check. They are
- * closed in `onApplicationShutdown()`, Nest's hook that runs once the HTTP server has drained. A
+ * The service's dependencies: PostgreSQL (`DATABASE_URL`, {@link Database}), Redis (`REDIS_URL`,
+ * {@link UserCache}) and RabbitMQ (`AMQP_URL`, {@link OrderQueue}), each in memory when its variable
+ * is not set. Each provider connects in its `onModuleInit()` and registers a readiness check; a
  * dependency that is down does not stop the service from starting: readiness reports it (503) until
- * it is back. Without these variables the service runs in memory, as before.
+ * it is back. They are closed here, in `onApplicationShutdown()`, Nest's hook that runs once the HTTP
+ * server has drained.
  */
 @Injectable()
-export class Dependencies implements OnModuleInit, OnApplicationShutdown {
+export class Dependencies implements OnApplicationShutdown {
   readonly #logger = new Logger(Dependencies.name);
-  readonly #closers: (() => unknown)[] = [];
 
-  async onModuleInit(): Promise<void> {
-    const obs = getObs();
-    const { DATABASE_URL, REDIS_URL, AMQP_URL } = process.env;
-    if (DATABASE_URL) {
-      const { default: pg } = await import('pg');
-      // connectionTimeoutMillis: without it pg waits for an unanswered connection forever
-      const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 5, connectionTimeoutMillis: 2000 });
-      pool.on('error', (err) => this.#logger.warn('PostgreSQL connection lost', { err }));
-      obs.health.add(postgresCheck(pool));
-      this.#closers.push(() => pool.end());
-    }
-    if (REDIS_URL) {
-      const { Redis } = await import('ioredis');
-      const redis = new Redis(REDIS_URL, { connectTimeout: 2000, maxRetriesPerRequest: 1 });
-      redis.on('error', () => {}); // ioredis reconnects by itself; the readiness check reports the outage
-      obs.health.add(redisCheck(redis));
-      this.#closers.push(() => redis.disconnect());
-    }
-    if (AMQP_URL) {
-      const amqp = await import('amqplib');
-      // A recovering connection: reconnects by itself, also when the broker is down at start-up.
-      const connection = await amqp.connect(AMQP_URL, { recovery: { waitForConnect: false, maxDelay: 5000 } });
-      connection.on('error', () => {}); // the readiness check reports the outage
-      obs.health.add(amqpCheck(connection));
-      this.#closers.push(() => connection.close());
-    }
-  }
+  constructor(
+    @Inject(Database) private readonly database: Database,
+    @Inject(UserCache) private readonly userCache: UserCache,
+    @Inject(OrderQueue) private readonly orders: OrderQueue,
+  ) {}
 
   async onApplicationShutdown(): Promise<void> {
-    if (this.#closers.length === 0) return;
+    const connected = [this.orders, this.userCache, this.database].filter((dependency) => dependency.connected);
+    if (connected.length === 0) return;
     this.#logger.log('Closing dependencies');
-    await Promise.allSettled(this.#closers.map(async (close) => close()));
+    await Promise.allSettled(connected.map((dependency) => dependency.close()));
   }
 }

@@ -4,6 +4,7 @@ import { Body, Controller, Inject, Logger, Post, Res } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { getObs } from '@obs/nestjs';
 import { ApiError } from './errors.js';
+import { type Order, OrderQueue } from './queue.js';
 
 class PaymentDeclinedError extends Error {
   constructor(amount: number) {
@@ -21,7 +22,10 @@ export class OrdersController {
     unit: '{order}',
   });
 
-  constructor(@Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost) {}
+  constructor(
+    @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
+    @Inject(OrderQueue) private readonly orders: OrderQueue,
+  ) {}
 
   @Post()
   async create(@Body() body: unknown, @Res() res: unknown): Promise<void> {
@@ -37,7 +41,8 @@ export class OrdersController {
         if (amount === 13) throw new PaymentDeclinedError(amount);
         return { status: 'captured' };
       });
-      const order = { id: randomBytes(8).toString('hex'), amount, payment: payment.status };
+      const order: Order = { id: randomBytes(8).toString('hex'), amount, payment: payment.status };
+      await this.orders.publish(order); // to the orders queue, with AMQP_URL
       this.#ordersCreated.add(1);
       this.#logger.log('Order created', { order_id: order.id, amount });
       reply(201, order);
