@@ -206,7 +206,10 @@ export function startTelemetry(config: ObsConfig, hooks: InstrumentationHooks): 
   const loggerProvider = createLoggerProvider(config, resource);
   if (loggerProvider) logs.setGlobalLoggerProvider(loggerProvider);
 
-  const instrumentations = createInstrumentations(config.instrumentations, hooks);
+  const instrumentations = createInstrumentations(config.instrumentations, {
+    ...hooks,
+    logSending: loggerProvider !== undefined,
+  });
   registerInstrumentations({
     instrumentations,
     ...(tracerProvider ? { tracerProvider } : {}),

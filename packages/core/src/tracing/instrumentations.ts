@@ -21,6 +21,12 @@ export interface InstrumentationHooks {
   ignoreIncomingPath(path: string): boolean;
   /** Extra keys redacted in logs (`OBS_REDACT_KEYS`); also redacted from query strings on spans. */
   redactKeys: readonly string[];
+  /**
+   * True when a logs exporter is configured. Without one, instrumentation-pino's log sending (a
+   * multistream that JSON-parses every line for the no-op Logs API) is turned off: it cost ~12% of
+   * Express throughput in packages/bench (docs/performance.md) for records nobody receives.
+   */
+  logSending?: boolean;
 }
 
 /** What instrumentation-http redacts by default (its README); kept because setting a list replaces it. */
@@ -91,8 +97,9 @@ const FACTORIES: Record<InstrumentationName, Factory> = {
       ignoreLayersType: ['middleware', 'router'],
     }),
   'nestjs-core': () => new (load('@opentelemetry/instrumentation-nestjs-core').NestInstrumentation)(),
-  pino: () =>
+  pino: (hooks) =>
     new (load('@opentelemetry/instrumentation-pino').PinoInstrumentation)({
+      disableLogSending: hooks.logSending !== true,
       // Lines logged inside a request carry its id, whichever pino logger wrote them.
       logHook: (_span: unknown, record: Record<string, unknown>) => {
         const requestId = activeRequestId();

@@ -1,0 +1,1 @@
+// Intentionally empty: the start-up benchmark measures the preload alone.
