@@ -16,8 +16,16 @@
  * ```
  * Start the process with `node --import @obs/register server.js`.
  */
-import { STATUS_CODES } from 'node:http';
-import { getObs, type Obs, type ObservedRequest, type ObsLogger, REQUEST_ID_HEADER, servingOn } from '@obs/core';
+import {
+  errorMessage,
+  errorStatus,
+  getObs,
+  type Obs,
+  type ObservedRequest,
+  type ObsLogger,
+  REQUEST_ID_HEADER,
+  servingOn,
+} from '@obs/core';
 import { context } from '@opentelemetry/api';
 import { type ErrorRequestHandler, type RequestHandler, Router } from 'express';
 
@@ -134,12 +142,6 @@ export function notFound(): RequestHandler {
   };
 }
 
-function statusOf(err: unknown): number {
-  const e = err as { status?: unknown; statusCode?: unknown } | null;
-  const status = Number(e?.status ?? e?.statusCode);
-  return Number.isInteger(status) && status >= 400 && status <= 599 ? status : 500;
-}
-
 /** Options for {@link errorHandler}. */
 export interface ErrorHandlerOptions {
   obs?: Obs;
@@ -160,7 +162,7 @@ export function errorHandler(options: ErrorHandlerOptions = {}): ErrorRequestHan
   const obs = options.obs ?? getObs();
   const respond = options.respond ?? true;
   return function obsErrorHandler(err, req, res, next) {
-    const status = statusOf(err);
+    const status = errorStatus(err);
     const observed = (req as unknown as Record<symbol, ObservedRequest | undefined>)[OBSERVED];
     if (status >= 500) {
       if (observed) observed.recordError(err);
@@ -173,6 +175,6 @@ export function errorHandler(options: ErrorHandlerOptions = {}): ErrorRequestHan
       next(err);
       return;
     }
-    res.status(status).json({ error: status >= 500 ? 'Internal server error' : (STATUS_CODES[status] ?? 'Error') });
+    res.status(status).json({ error: errorMessage(status) });
   };
 }

@@ -23,9 +23,11 @@
  * the SERVER span's context; everything Fastify and `@fastify/otel` do next inherits the request id.
  * Requests that do not come through the server (`app.inject()`) are observed from `onRequest`.
  */
-import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import {
   activeRequestId,
+  errorMessage,
+  errorStatus,
   getObs,
   type Obs,
   type ObservedRequest,
@@ -208,7 +210,7 @@ const plugin: FastifyPluginCallback<ObsPluginOptions> = (app, options, done) => 
   });
 
   app.addHook('onError', function obsOnError(request, reply, err, next) {
-    const status = reply.statusCode >= 400 ? reply.statusCode : statusOf(err);
+    const status = reply.statusCode >= 400 ? reply.statusCode : errorStatus(err);
     const observed = stateOf(request.raw)?.observed;
     if (status >= 500) {
       if (observed) observed.recordError(err);
@@ -323,15 +325,6 @@ function wrapServer(server: Server | undefined, obs: Obs): void {
 export const obsPlugin = fp(plugin, { fastify: '5.x', name: '@obs/fastify' });
 export default obsPlugin;
 
-function statusOf(err: unknown): number {
-  const e = err as { statusCode?: unknown; status?: unknown } | null;
-  for (const value of [e?.statusCode, e?.status]) {
-    const status = Number(value);
-    if (Number.isInteger(status) && status >= 400 && status <= 599) return status;
-  }
-  return 500;
-}
-
 /**
  * An error handler for `app.setErrorHandler(errorHandler())`: answers JSON with the status of the
  * error (`statusCode`/`status` 400..599, else 500) and its `headers`, if any.
@@ -341,11 +334,10 @@ function statusOf(err: unknown): number {
  */
 export function errorHandler(): (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => FastifyReply {
   return function obsErrorHandler(err, _request, reply) {
-    const status = reply.statusCode >= 400 ? reply.statusCode : statusOf(err);
+    const status = reply.statusCode >= 400 ? reply.statusCode : errorStatus(err);
     const headers = (err as { headers?: unknown }).headers;
     if (headers && typeof headers === 'object') reply.headers(headers as Record<string, string>);
-    const error = status >= 500 ? 'Internal server error' : (STATUS_CODES[status] ?? 'Error');
-    return reply.code(status).send({ error });
+    return reply.code(status).send({ error: errorMessage(status) });
   };
 }
 

@@ -23,8 +23,16 @@
  */
 
 import type { EventEmitter } from 'node:events';
-import { STATUS_CODES } from 'node:http';
-import { getObs, type Obs, type ObservedRequest, type ObsLogger, REQUEST_ID_HEADER, servingOn } from '@obs/core';
+import {
+  errorMessage,
+  errorStatus,
+  getObs,
+  type Obs,
+  type ObservedRequest,
+  type ObsLogger,
+  REQUEST_ID_HEADER,
+  servingOn,
+} from '@obs/core';
 import { context } from '@opentelemetry/api';
 import type Koa from 'koa';
 
@@ -160,7 +168,7 @@ export function observe<StateT = Koa.DefaultState, ContextT = Koa.DefaultContext
     try {
       await context.with(observed.context, next);
     } catch (err) {
-      if (statusOf(err) >= 500) recordFailure(obs, ctx, err);
+      if (errorStatus(err) >= 500) recordFailure(obs, ctx, err);
       // a client error: reported to error tracking only when configured for 4xx (OBS_SENTRY_MIN_STATUS)
       else observed.noteError(err);
       keepRequestIdHeader(err, observed.id);
@@ -188,11 +196,6 @@ function keepRequestIdHeader(err: unknown, id: string): void {
 }
 
 /** The HTTP status an error asks for (`status`/`statusCode` 400..599), else 500. */
-function statusOf(err: unknown): number {
-  const e = err as { status?: unknown; statusCode?: unknown } | null;
-  const status = Number(e?.status ?? e?.statusCode);
-  return Number.isInteger(status) && status >= 400 && status <= 599 ? status : 500;
-}
 
 /**
  * Log a request's failure once, whichever of `observe()`, `errorHandler()` and the app's `error`
@@ -243,7 +246,7 @@ export function logErrors<A extends EventEmitter>(app: A, options: LogErrorsOpti
   ERROR_LOGGING.add(app);
   const obs = options.obs ?? getObs();
   app.on('error', (err: unknown, ctx: Ctx | undefined) => {
-    if (statusOf(err) < 500) return;
+    if (errorStatus(err) < 500) return;
     const code = (err as { code?: unknown } | null)?.code;
     if (typeof code === 'string' && CLIENT_GONE.has(code) && ctx && !ctx.res.writableFinished) return;
     recordFailure(obs, ctx, err);
@@ -297,7 +300,7 @@ export function errorHandler<StateT = Koa.DefaultState, ContextT = Koa.DefaultCo
       await next();
     } catch (err) {
       if (ctx.headerSent || !ctx.writable) throw err;
-      const status = statusOf(err);
+      const status = errorStatus(err);
       if (status >= 500) recordFailure(obs, ctx, err);
       else OBSERVED.get(ctx)?.noteError(err);
       const e = err as { expose?: unknown; message?: unknown; headers?: Record<string, string> } | null;
@@ -309,11 +312,9 @@ export function errorHandler<StateT = Koa.DefaultState, ContextT = Koa.DefaultCo
         if (lower !== 'content-type' && lower !== 'content-length') ctx.set(name, value);
       }
       const message =
-        status >= 500
-          ? 'Internal server error'
-          : e?.expose === true && typeof e.message === 'string' && e.message
-            ? e.message
-            : errorText(status);
+        status < 500 && e?.expose === true && typeof e.message === 'string' && e.message
+          ? e.message
+          : errorText(status);
       ctx.body = { error: message };
       ctx.status = status;
       if (ctx.app.listenerCount('error') > 0) ctx.app.emit('error', err, ctx);
@@ -327,9 +328,9 @@ export function errorHandler<StateT = Koa.DefaultState, ContextT = Koa.DefaultCo
   };
 }
 
-/** The status text, but `Not found` for 404 (the reference service's wording). */
+/** The client-facing text, but `Not found` for 404 (the reference service's wording). */
 function errorText(status: number): string {
-  return status === 404 ? 'Not found' : (STATUS_CODES[status] ?? 'Error');
+  return status === 404 ? 'Not found' : errorMessage(status);
 }
 
 /** Paths for {@link obsRoutes}. */

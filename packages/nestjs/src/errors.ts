@@ -18,14 +18,14 @@ import {
 } from '@nestjs/common';
 import { FILTER_CATCH_EXCEPTIONS } from '@nestjs/common/constants.js';
 import { type AbstractHttpAdapter, ApplicationConfig, BaseExceptionFilter } from '@nestjs/core';
-import { getObs } from '@obs/core';
+import { errorStatus, getObs } from '@obs/core';
 import { catchError, type Observable, throwError } from 'rxjs';
 import { noteException, observedRequestOf } from './http.js';
 
+/** The status an exception asks for: Nest's `getStatus()` first, then core's reading of the error. */
 function statusOf(exception: unknown): number {
-  const e = exception as { getStatus?: () => unknown; status?: unknown; statusCode?: unknown } | null;
-  const status = Number(typeof e?.getStatus === 'function' ? e.getStatus() : (e?.status ?? e?.statusCode));
-  return Number.isInteger(status) && status >= 400 && status <= 599 ? status : 500;
+  const e = exception as { getStatus?: () => unknown } | null;
+  return errorStatus(typeof e?.getStatus === 'function' ? { status: e.getStatus() } : exception);
 }
 
 function catches(filter: ExceptionFilter, exception: unknown): boolean {
