@@ -242,7 +242,7 @@ function machine() {
 
 async function loadSuite() {
   const results = [];
-  for (const fw of ['express', 'fastify', 'koa']) {
+  for (const fw of ['express', 'fastify', 'koa', 'nestjs']) {
     let bare;
     for (const v of variants(fw)) {
       if (ONLY && !new RegExp(ONLY).test(v.name)) continue;
