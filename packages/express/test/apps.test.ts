@@ -6,7 +6,10 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, type OtlpReceiver, type Service, startOtlpReceiver, startService } from '@obs/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -206,6 +209,35 @@ describe('lifecycle and pipelines', () => {
     expect(stdout).toContain(span?.traceId);
     expect(stderr).not.toMatch(/EADDRINUSE|could not listen|duplicate registration/i);
     expect(stderr.match(/already started/g)).toHaveLength(1);
+  });
+
+  it("turns on Node's compile cache before loading the SDK, unless NODE_DISABLE_COMPILE_CACHE is set", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'obs-cc-'));
+    const cacheDir = async (preload: boolean, extra: Record<string, string> = {}) => {
+      const script = 'console.log(require("node:module").getCompileCacheDir() ?? "none")';
+      const child = spawn(process.execPath, [...(preload ? ['--import', '@obs/register'] : []), '-e', script], {
+        cwd: FIXTURES,
+        // os.tmpdir() follows TMPDIR: the default cache directory is <tmpdir>/node-compile-cache
+        env: { PATH: process.env.PATH, TMPDIR: dir, OTEL_TRACES_EXPORTER: 'none', ...extra },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+      });
+      const [code] = (await once(child, 'exit')) as [number | null];
+      expect(code).toBe(0);
+      return out.split('\n').find((l) => !l.startsWith('{')) ?? '';
+    };
+    try {
+      expect(await cacheDir(false)).toBe('none');
+      expect(await cacheDir(true)).toContain(join(dir, 'node-compile-cache'));
+      // written at exit: the SDK's modules, compiled once
+      expect(readdirSync(join(dir, 'node-compile-cache'), { recursive: true }).length).toBeGreaterThan(50);
+      expect(await cacheDir(true, { NODE_DISABLE_COMPILE_CACHE: '1' })).toBe('none');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('ends on SIGTERM, running signal-exit cleanups, when the app uses signal-exit', async () => {
