@@ -1,9 +1,11 @@
 /**
  * OTLP exporters for the three signals, over HTTP with protobuf (`http/protobuf`, the default) or
  * JSON (`http/json`) bodies, configured from the resolved per-signal settings. The exporter package
- * is required only when a signal uses it.
+ * is required only when a signal uses it, and for spans and log records only when the first batch is
+ * exported (see {@link deferredExporter}).
  */
 import type { OtlpSignalConfig } from './config/resolve.js';
+import { warn } from './diag.js';
 import { load } from './lazy.js';
 
 const EXPORTERS = {
@@ -44,4 +46,43 @@ export function createOtlpExporter<T>(
     compression: otlp.compression,
     ...extra,
   });
+}
+
+/** The shape shared by `SpanExporter` and `LogRecordExporter` (sdk-trace, sdk-logs). */
+export interface BatchExporter<T> {
+  export(items: T[], resultCallback: (result: { code: number; error?: Error }) => void): void;
+  shutdown(): Promise<void>;
+  forceFlush?(): Promise<void>;
+}
+
+/** `ExportResultCode.FAILED` of @opentelemetry/core. */
+const FAILED = 1;
+
+/**
+ * An exporter whose real implementation is created on the first `export()` call. The OTLP exporter
+ * packages and the protobuf code they bring are about a hundred milliseconds of module loading that
+ * `node --import @obs/register` would otherwise pay before the app's first line runs (the start-up
+ * figures in docs/performance.md); with the batch processors' 5 s schedule that load happens once, in
+ * a timer, after start-up. `shutdown()` before any export does not load it. If creating it throws,
+ * the batch fails (one warning) and the next batch tries again.
+ * @param create builds the real exporter (called at most once successfully)
+ */
+export function deferredExporter<T>(create: () => BatchExporter<T>): BatchExporter<T> {
+  let real: BatchExporter<T> | undefined;
+  return {
+    export(items, resultCallback) {
+      if (real === undefined) {
+        try {
+          real = create();
+        } catch (err) {
+          warn(`could not create the OTLP exporter (${err instanceof Error ? err.message : String(err)})`);
+          resultCallback({ code: FAILED, error: err instanceof Error ? err : new Error(String(err)) });
+          return;
+        }
+      }
+      real.export(items, resultCallback);
+    },
+    shutdown: () => real?.shutdown() ?? Promise.resolve(),
+    forceFlush: () => real?.forceFlush?.() ?? Promise.resolve(),
+  };
 }

@@ -12,7 +12,7 @@ import {
   SimpleLogRecordProcessor,
 } from '@opentelemetry/sdk-logs';
 import type { ObsConfig } from '../config/resolve.js';
-import { createOtlpExporter } from '../otlp.js';
+import { createOtlpExporter, deferredExporter } from '../otlp.js';
 
 /** The logger provider, or undefined when no log exporter is configured. */
 export function createLoggerProvider(config: ObsConfig, resource: Resource): LoggerProvider | undefined {
@@ -20,7 +20,9 @@ export function createLoggerProvider(config: ObsConfig, resource: Resource): Log
   const { batch } = config.logs;
   const processors = config.logs.exporters.map((kind) => {
     if (kind === 'console') return new SimpleLogRecordProcessor({ exporter: new ConsoleLogRecordExporter() });
-    const exporter = createOtlpExporter<LogRecordExporter>('logs', config.logs.otlp);
+    const exporter = deferredExporter(() =>
+      createOtlpExporter<LogRecordExporter>('logs', config.logs.otlp),
+    ) as LogRecordExporter;
     return new BatchLogRecordProcessor({
       exporter,
       scheduledDelayMillis: batch.scheduledDelayMs,

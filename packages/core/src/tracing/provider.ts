@@ -17,7 +17,7 @@ import {
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
 import type { ObsConfig } from '../config/resolve.js';
-import { createOtlpExporter } from '../otlp.js';
+import { createOtlpExporter, deferredExporter } from '../otlp.js';
 
 function createSampler(config: ObsConfig): Sampler {
   const ratio = config.traces.samplerRatio;
@@ -39,7 +39,7 @@ function createSampler(config: ObsConfig): Sampler {
 
 function createSpanExporter(config: ObsConfig, kind: 'otlp' | 'console'): SpanExporter {
   if (kind === 'console') return new ConsoleSpanExporter();
-  return createOtlpExporter<SpanExporter>('traces', config.traces.otlp);
+  return deferredExporter(() => createOtlpExporter<SpanExporter>('traces', config.traces.otlp)) as SpanExporter;
 }
 
 /** The tracer provider, or undefined when `OTEL_TRACES_EXPORTER=none`. */

@@ -1,0 +1,75 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { captureDiagnostics } from '../src/diag.js';
+import { type BatchExporter, deferredExporter } from '../src/otlp.js';
+
+type Result = { code: number; error?: Error };
+
+function fakeExporter(log: string[]): BatchExporter<string> {
+  return {
+    export(items, done) {
+      log.push(`export ${items.join(',')}`);
+      done({ code: 0 });
+    },
+    shutdown: async () => {
+      log.push('shutdown');
+    },
+    forceFlush: async () => {
+      log.push('flush');
+    },
+  };
+}
+
+function exportOnce(exporter: BatchExporter<string>, items: string[]): Promise<Result> {
+  return new Promise((resolve) => exporter.export(items, resolve));
+}
+
+describe('deferredExporter', () => {
+  let restore: (() => void) | undefined;
+  afterEach(() => restore?.());
+
+  it('creates the real exporter on the first export only, then reuses it', async () => {
+    const log: string[] = [];
+    let created = 0;
+    const exporter = deferredExporter(() => {
+      created++;
+      return fakeExporter(log);
+    });
+    expect(created).toBe(0);
+    expect(await exportOnce(exporter, ['a'])).toEqual({ code: 0 });
+    expect(await exportOnce(exporter, ['b', 'c'])).toEqual({ code: 0 });
+    await exporter.forceFlush?.();
+    await exporter.shutdown();
+    expect(created).toBe(1);
+    expect(log).toEqual(['export a', 'export b,c', 'flush', 'shutdown']);
+  });
+
+  it('never creates it when the process shuts down before anything was exported', async () => {
+    let created = 0;
+    const exporter = deferredExporter(() => {
+      created++;
+      return fakeExporter([]);
+    });
+    await exporter.forceFlush?.();
+    await exporter.shutdown();
+    expect(created).toBe(0);
+  });
+
+  it('fails the batch with a warning when creation throws, and tries again on the next batch', async () => {
+    const lines: string[] = [];
+    restore = captureDiagnostics(lines);
+    const log: string[] = [];
+    let attempts = 0;
+    const exporter = deferredExporter(() => {
+      attempts++;
+      if (attempts === 1) throw new Error('Cannot find module @opentelemetry/exporter-trace-otlp-proto');
+      return fakeExporter(log);
+    });
+    const failed = await exportOnce(exporter, ['a']);
+    expect(failed.code).toBe(1);
+    expect(failed.error?.message).toContain('Cannot find module');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/warn.*could not create the OTLP exporter.*Cannot find module/);
+    expect(await exportOnce(exporter, ['b'])).toEqual({ code: 0 });
+    expect(log).toEqual(['export b']);
+  });
+});
