@@ -4,6 +4,8 @@
  * streams, `app.inject()`, the app without `obsFastifyOptions()`, custom probe paths, `@fastify/otel`
  * disabled, a disabled SDK, and the SIGTERM flush.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { type OtlpReceiver, type Service, startOtlpReceiver, startService } from '@obs/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -318,5 +320,31 @@ describe('duplicateKeys', () => {
   it('finds duplicate keys at any depth, and none in clean JSON', () => {
     expect(duplicateKeys('{"a":1,"b":{"c":2,"c":"x\\"y"},"a":[{"d":1,"d":2}]}')).toEqual(['b.c', 'a', 'a.[].d']);
     expect(duplicateKeys('{"a":"{\\"a\\":1}","b":[1,"a",{"a":null}],"c":{}}')).toEqual([]);
+  });
+});
+
+describe('start-up', () => {
+  it('loads @fastify/otel only once the app creates a Fastify instance', async () => {
+    const loaded = async (script: string) => {
+      const child = spawn(process.execPath, ['--import', '@obs/register', '--input-type=module', '-e', script], {
+        cwd: FIXTURES,
+        env: { PATH: process.env.PATH, OTEL_TRACES_EXPORTER: 'none' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+      });
+      await once(child, 'exit');
+      return out.split('\n').find((l) => l === 'true' || l === 'false');
+    };
+    const probe = `import { createRequire } from 'node:module';
+      const isLoaded = () => Object.keys(createRequire(import.meta.url).cache).some((f) => f.includes('@fastify/otel'));`;
+    expect(await loaded(`${probe} console.log(isLoaded());`)).toBe('false');
+    expect(
+      await loaded(
+        `${probe} const { default: Fastify } = await import('fastify'); Fastify(); console.log(isLoaded());`,
+      ),
+    ).toBe('true');
   });
 });

@@ -14,6 +14,7 @@ import { amqpHooks } from '../data/queue.js';
 import { sanitizeSql } from '../data/sql.js';
 import { load } from '../lazy.js';
 import { DEFAULT_REDACT_KEYS } from '../logging/redact.js';
+import { DeferredFastifyInstrumentation } from './fastify.js';
 
 /** Hooks the rest of core hands to the instrumentations. */
 export interface InstrumentationHooks {
@@ -85,13 +86,9 @@ const FACTORIES: Record<InstrumentationName, Factory> = {
   // @fastify/otel (the Fastify project's instrumentation; fastify left opentelemetry-js-contrib). It
   // hooks every Fastify instance as it is created (diagnostics channel), sets the route template on the
   // RPC metadata, and makes its request span INTERNAL under the http instrumentation's SERVER span.
-  // One span per request, like the other frameworks: no span per hook or for the handler.
-  fastify: () =>
-    new (load('@fastify/otel').FastifyOtelInstrumentation)({
-      registerOnInitialization: true,
-      instrumentHooks: false,
-      instrumentHandler: false,
-    }),
+  // One span per request, like the other frameworks: no span per hook or for the handler. Loaded with
+  // the first Fastify instance (./fastify.ts), so other apps do not pay for it at start-up.
+  fastify: () => new DeferredFastifyInstrumentation({ instrumentHooks: false, instrumentHandler: false }),
   koa: () =>
     new (load('@opentelemetry/instrumentation-koa').KoaInstrumentation)({
       ignoreLayersType: ['middleware', 'router'],
