@@ -3,7 +3,10 @@
  * (a log line from the app's own pino logger, an error report) can find them without being handed
  * the request object.
  */
-import { type Context, context, createContextKey } from '@opentelemetry/api';
+import type { Context } from '@opentelemetry/api';
+import { opentelemetry } from './otel.js';
+
+const { context, createContextKey } = opentelemetry;
 
 const REQUEST_ID = createContextKey('@obs/request-id');
 

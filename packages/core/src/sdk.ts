@@ -5,30 +5,9 @@
  * so that configuration is read exactly once (by ../config) and only the exporters a service uses
  * are loaded.
  */
-import {
-  type Attributes,
-  context,
-  DiagLogLevel,
-  diag,
-  logs,
-  metrics,
-  propagation,
-  type TextMapPropagator,
-  trace,
-} from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
-import { type Instrumentation, registerInstrumentations } from '@opentelemetry/instrumentation';
-import {
-  defaultResource,
-  detectResources,
-  osDetector,
-  processDetector,
-  type Resource,
-  type ResourceDetector,
-  resourceFromAttributes,
-  serviceInstanceIdDetector,
-} from '@opentelemetry/resources';
+import type { Attributes, DiagLogLevel, TextMapPropagator } from '@opentelemetry/api';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+import type { Resource, ResourceDetector } from '@opentelemetry/resources';
 import type { LoggerProvider } from '@opentelemetry/sdk-logs';
 import type { TracerProvider } from '@opentelemetry/sdk-trace';
 import type { DiagLevel, ObsConfig } from './config/resolve.js';
@@ -36,8 +15,27 @@ import { diagnose } from './diag.js';
 import { load } from './lazy.js';
 import { createLoggerProvider } from './logging/export.js';
 import { createMetricsPipeline, type MetricsPipeline } from './metrics/pipeline.js';
+import { opentelemetry, otelCore } from './otel.js';
 import { createInstrumentations, type InstrumentationHooks } from './tracing/instrumentations.js';
 import { createTracerProvider } from './tracing/provider.js';
+
+// CommonJS builds of the OpenTelemetry packages: see ./otel.ts
+const { context, diag, logs, metrics, propagation, trace } = opentelemetry;
+const { AsyncLocalStorageContextManager } = load(
+  '@opentelemetry/context-async-hooks',
+) as typeof import('@opentelemetry/context-async-hooks');
+const { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } = otelCore;
+const { registerInstrumentations } = load(
+  '@opentelemetry/instrumentation',
+) as typeof import('@opentelemetry/instrumentation');
+const {
+  defaultResource,
+  detectResources,
+  osDetector,
+  processDetector,
+  resourceFromAttributes,
+  serviceInstanceIdDetector,
+} = load('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
 
 /** The running pipeline. */
 export interface Telemetry {
@@ -55,13 +53,13 @@ export interface Telemetry {
 }
 
 const DIAG_LEVELS: Record<DiagLevel, DiagLogLevel> = {
-  none: DiagLogLevel.NONE,
-  error: DiagLogLevel.ERROR,
-  warn: DiagLogLevel.WARN,
-  info: DiagLogLevel.INFO,
-  debug: DiagLogLevel.DEBUG,
-  verbose: DiagLogLevel.VERBOSE,
-  all: DiagLogLevel.ALL,
+  none: opentelemetry.DiagLogLevel.NONE,
+  error: opentelemetry.DiagLogLevel.ERROR,
+  warn: opentelemetry.DiagLogLevel.WARN,
+  info: opentelemetry.DiagLogLevel.INFO,
+  debug: opentelemetry.DiagLogLevel.DEBUG,
+  verbose: opentelemetry.DiagLogLevel.VERBOSE,
+  all: opentelemetry.DiagLogLevel.ALL,
 };
 
 function describe(value: unknown): string {

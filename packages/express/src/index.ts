@@ -23,11 +23,14 @@ import {
   type Obs,
   type ObservedRequest,
   type ObsLogger,
+  opentelemetry,
   REQUEST_ID_HEADER,
   servingOn,
 } from '@obs/core';
-import { context } from '@opentelemetry/api';
 import { type ErrorRequestHandler, type RequestHandler, Router } from 'express';
+
+// @obs/core's (CommonJS) build of the API: one copy of OpenTelemetry in the process
+const { context } = opentelemetry;
 
 declare global {
   namespace Express {

@@ -32,10 +32,11 @@ import {
   type Obs,
   type ObservedRequest,
   type ObsLogger,
+  opentelemetry,
   REQUEST_ID_HEADER,
   requestIdFrom,
 } from '@obs/core';
-import { type Context, context } from '@opentelemetry/api';
+import type { Context } from '@opentelemetry/api';
 import fastify, {
   type FastifyError,
   type FastifyInstance,
@@ -46,6 +47,9 @@ import fastify, {
   type LogController,
 } from 'fastify';
 import fp from 'fastify-plugin';
+
+// @obs/core's (CommonJS) build of the API: one copy of OpenTelemetry in the process
+const { context } = opentelemetry;
 
 // The core API, so that a Fastify app needs only this package: `import { getObs } from '@obs/fastify'`.
 // With the built-in health checks: `getObs().health.add(postgresCheck(pool))`.

@@ -30,11 +30,14 @@ import {
   type Obs,
   type ObservedRequest,
   type ObsLogger,
+  opentelemetry,
   REQUEST_ID_HEADER,
   servingOn,
 } from '@obs/core';
-import { context } from '@opentelemetry/api';
 import type Koa from 'koa';
+
+// @obs/core's (CommonJS) build of the API: one copy of OpenTelemetry in the process
+const { context } = opentelemetry;
 
 declare module 'koa' {
   // ExtendableContext is part of every context type, also of apps with their own context type.

@@ -12,8 +12,10 @@
  * metadata), whether Nest's not-found handler answered, and the exception Nest's pipeline handled.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { getObs, type ObservedRequest, REQUEST_ID_HEADER } from '@obs/core';
-import { context } from '@opentelemetry/api';
+import { getObs, type ObservedRequest, opentelemetry, REQUEST_ID_HEADER } from '@obs/core';
+
+// @obs/core's (CommonJS) build of the API: one copy of OpenTelemetry in the process
+const { context } = opentelemetry;
 
 /** What @obs/nestjs keeps about one request, keyed by Node's request object. */
 interface RequestState {

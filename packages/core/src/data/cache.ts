@@ -6,9 +6,11 @@
  *
  * There is no OpenTelemetry semantic convention for cache hits: the names are @obs's (docs/data.md).
  */
-import { trace } from '@opentelemetry/api';
 import { diagnose } from '../diag.js';
+import { opentelemetry } from '../otel.js';
 import { counter, METRICS } from './meter.js';
+
+const { trace } = opentelemetry;
 
 /** Outcome of a cache read. */
 export type CacheResult = 'hit' | 'miss' | 'error';

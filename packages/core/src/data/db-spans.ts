@@ -12,28 +12,28 @@
  *
  * Spans without an operation (`pg.connect`, `pg-pool.connect`, redis `connect`) are not measured.
  */
-import {
-  type Attributes,
-  type AttributeValue,
-  type Context,
-  context,
-  type Exception,
-  type Link,
-  type Span,
-  type SpanAttributes,
-  type SpanContext,
-  type SpanOptions,
-  type SpanStatus,
-  SpanStatusCode,
-  type TimeInput,
-  type Tracer,
-  type TracerOptions,
-  type TracerProvider,
-  trace,
+import type {
+  Attributes,
+  AttributeValue,
+  Context,
+  Exception,
+  Link,
+  Span,
+  SpanAttributes,
+  SpanContext,
+  SpanOptions,
+  SpanStatus,
+  TimeInput,
+  Tracer,
+  TracerOptions,
+  TracerProvider,
 } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { opentelemetry } from '../otel.js';
 import { histogram, METRICS } from './meter.js';
 import { type SqlDialect, sanitizeSql, summarizeSql } from './sql.js';
+
+const { context, SpanStatusCode, trace } = opentelemetry;
 
 /** Which kind of database an instrumentation talks to. */
 export type DbKind = { sql: SqlDialect } | { redis: true };

@@ -2,8 +2,11 @@
  * The instruments of the data layer, created from their {@link METRICS} definitions on first use
  * (the global meter provider is installed by then: the API hands out no-op meters before it is).
  */
-import { type Attributes, type Counter, type Histogram, type Meter, metrics } from '@opentelemetry/api';
+import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
 import { METRICS, type MetricDefinition } from '../metrics/names.js';
+import { opentelemetry } from '../otel.js';
+
+const { metrics } = opentelemetry;
 
 /** Meter name (instrumentation scope) of everything @obs records about databases, caches and queues. */
 export const DATA_METER = '@obs/data';

@@ -10,8 +10,11 @@
  * (its `release` handler runs before the pool has put the connection back) and one counter is shared
  * by all pools; its instruments are dropped by the view in {@link DATA_VIEWS}.
  */
-import { AggregationType, type ViewOptions } from '@opentelemetry/sdk-metrics';
+import type { ViewOptions } from '@opentelemetry/sdk-metrics';
+import { sdkMetrics } from '../otel.js';
 import { METRICS, observeOnce } from './meter.js';
+
+const { AggregationType } = sdkMetrics;
 
 /** Options for {@link instrumentPool}. */
 export interface PoolOptions {

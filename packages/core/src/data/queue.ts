@@ -14,10 +14,13 @@
  * - {@link watchQueueDepth}: `messaging.queue.depth` and `messaging.queue.consumers` per queue, read
  *   with `checkQueue` on a timer of its own (never during a scrape), each read bounded by a timeout.
  */
-import { type Attributes, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { Attributes, Span } from '@opentelemetry/api';
 import { diagnose } from '../diag.js';
+import { opentelemetry } from '../otel.js';
 import { errorType } from './db-spans.js';
 import { counter, histogram, METRICS, observeOnce } from './meter.js';
+
+const { SpanStatusCode, trace } = opentelemetry;
 
 const SYSTEM = 'rabbitmq';
 

@@ -14,14 +14,10 @@
  * reports nothing, whatever was logged; a 5xx without any error reports nothing either. So an error
  * is reported once per request, whichever handlers saw it, and wherever the app's own handlers sit.
  */
-import {
-  type Context,
-  context,
-  createContextKey,
-  isSpanContextValid,
-  type SpanContext,
-  trace,
-} from '@opentelemetry/api';
+import type { Context, SpanContext } from '@opentelemetry/api';
+import { opentelemetry } from '../otel.js';
+
+const { context, createContextKey, isSpanContextValid, trace } = opentelemetry;
 
 const TRACKER = createContextKey('@obs/errors.request');
 

@@ -21,16 +21,18 @@
  * - `beforeSend`: the app's callback (if any), then the redaction rules (./scrub.ts).
  * - Envelopes are sent with OpenTelemetry tracing suppressed, so they produce no spans.
  */
-import { context } from '@opentelemetry/api';
-import { suppressTracing } from '@opentelemetry/core';
 import type * as SentryNode from '@sentry/node';
 import type { ObsConfig } from '../config/resolve.js';
 import { activeRequestId } from '../context.js';
 import { diagnose, warn } from '../diag.js';
+import { opentelemetry, otelCore } from '../otel.js';
 import type { ErrorReporter } from './reporter.js';
 import { type Candidate, RequestErrorTracker, type RequestOutcome, spanContextOf } from './request.js';
 import { createEventScrubber } from './scrub.js';
 import type { CaptureOptions, SentryBeforeSend, SentryEvent, SentryEventHint } from './types.js';
+
+const { context } = opentelemetry;
+const { suppressTracing } = otelCore;
 
 type Sentry = typeof SentryNode;
 type Integration = Parameters<Sentry['addIntegration']>[0];

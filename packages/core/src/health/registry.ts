@@ -27,11 +27,14 @@
  *   "checks": { "<name>": { "status": "ok" | "error", "critical": true, "duration_ms": 1.2, "error": "ECONNREFUSED" } } }
  * ```
  */
-import { type Attributes, context, type Gauge, type Histogram, type MeterProvider, metrics } from '@opentelemetry/api';
-import { suppressTracing } from '@opentelemetry/core';
+import type { Attributes, Gauge, Histogram, MeterProvider } from '@opentelemetry/api';
 import { MAX_TIMER_MS } from '../config/parse.js';
 import { warn } from '../diag.js';
 import { METRICS } from '../metrics/names.js';
+import { opentelemetry, otelCore } from '../otel.js';
+
+const { context, metrics } = opentelemetry;
+const { suppressTracing } = otelCore;
 
 /** Which probe a check belongs to. Liveness checks must not depend on other services. */
 export type ProbeKind = 'liveness' | 'readiness' | 'startup';

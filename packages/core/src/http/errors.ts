@@ -3,7 +3,13 @@
  * text a client may see. Adapters use these for their JSON error bodies and to tell client errors
  * (4xx, not reported as failures) from server errors (5xx).
  */
-import { STATUS_CODES } from 'node:http';
+import { load } from '../lazy.js';
+
+/**
+ * Node's status texts, required as CommonJS: an ES `import` of `node:http` builds its ESM facade, which
+ * reads every export, including the lazy `WebSocket` getter that loads undici (~40 ms of start-up).
+ */
+const { STATUS_CODES } = load('node:http') as typeof import('node:http');
 
 /**
  * The status an error asks for: its `status` or `statusCode` (http-errors, body parsers, Koa and

@@ -17,13 +17,17 @@
  *   {@link RequestObserver.ignorePath} are neither logged, traced nor measured.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Context, context, isSpanContextValid, type Span, trace } from '@opentelemetry/api';
-import { getRPCMetadata, type RPCMetadata } from '@opentelemetry/core';
+import type { Context, Span } from '@opentelemetry/api';
+import type { RPCMetadata } from '@opentelemetry/core';
 import { withRequestId } from '../context.js';
 import { type RequestErrors, withRequestErrors } from '../errors/request.js';
 import type { ObsLogger } from '../logging/logger.js';
+import { opentelemetry, otelCore } from '../otel.js';
 import { recordError } from '../tracing/spans.js';
 import { REQUEST_ID_HEADER, requestIdFrom } from './request-id.js';
+
+const { context, isSpanContextValid, trace } = opentelemetry;
+const { getRPCMetadata } = otelCore;
 
 /** What an adapter gets back for one request. */
 export interface ObservedRequest {

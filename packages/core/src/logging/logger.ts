@@ -4,12 +4,14 @@
  * names of the OpenTelemetry spec "Trace Context in Non-OTLP Log Formats") and `request_id`.
  * Secrets are redacted before a line is written (see ./redact.ts).
  */
-import { context, isSpanContextValid, trace } from '@opentelemetry/api';
 import type { DestinationStream, Logger, LoggerOptions } from 'pino';
 import { activeRequestId } from '../context.js';
 import { noteLoggedError } from '../errors/request.js';
 import { load } from '../lazy.js';
+import { opentelemetry } from '../otel.js';
 import { createRedactor, type Redactor } from './redact.js';
+
+const { context, isSpanContextValid, trace } = opentelemetry;
 
 /** The logger type @obs hands out: a plain pino logger. */
 export type ObsLogger = Logger;

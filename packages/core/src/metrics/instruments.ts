@@ -11,8 +11,10 @@
  * each metric is capped at the SDK's cardinality limit (2000 series) and overflow is folded into
  * one `otel.metric.overflow` series.
  */
-import { metrics } from '@opentelemetry/api';
 import { warn } from '../diag.js';
+import { opentelemetry } from '../otel.js';
+
+const { metrics } = opentelemetry;
 
 /** Attribute values allowed on metrics. */
 export type LabelValue = string | number | boolean;

@@ -4,19 +4,22 @@
  * `OTEL_EXPORTER_PROMETHEUS_PORT` is set), plus periodic OTLP or console push when
  * `OTEL_METRICS_EXPORTER` asks for it.
  */
-import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import type { Resource } from '@opentelemetry/resources';
-import {
-  ConsoleMetricExporter,
-  type IMetricReader,
-  MeterProvider,
-  PeriodicExportingMetricReader,
-  type PushMetricExporter,
-} from '@opentelemetry/sdk-metrics';
+import type { IMetricReader, MeterProvider, PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { ObsConfig } from '../config/resolve.js';
 import { DATA_VIEWS } from '../data/pools.js';
 import { diagnose } from '../diag.js';
+import { load } from '../lazy.js';
+import { sdkMetrics } from '../otel.js';
 import { createOtlpExporter } from '../otlp.js';
+
+const { ConsoleMetricExporter, PeriodicExportingMetricReader } = sdkMetrics;
+
+// Required as CommonJS: the package's ES build imports `http`, and an ES import of a builtin reads
+// every export, including node:http's lazy `WebSocket` getter that loads undici (~40 ms of start-up).
+const { PrometheusExporter, PrometheusSerializer } = load(
+  '@opentelemetry/exporter-prometheus',
+) as typeof import('@opentelemetry/exporter-prometheus');
 
 /** Content type of the Prometheus text exposition format 0.0.4. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -72,7 +75,7 @@ export function createMetricsPipeline(config: ObsConfig, resource: Resource): Me
       }),
     );
   }
-  const meterProvider = new MeterProvider({ resource, readers, views: DATA_VIEWS });
+  const meterProvider = new sdkMetrics.MeterProvider({ resource, readers, views: DATA_VIEWS });
   const serializer = new PrometheusSerializer();
 
   return {

@@ -5,7 +5,7 @@
  * instrumentations still put the route template on the server span and on
  * `http.server.request.duration`.
  */
-import { type Instrumentation, InstrumentationNodeModuleFile } from '@opentelemetry/instrumentation';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { InstrumentationName } from '../config/resolve.js';
 import { activeRequestId } from '../context.js';
 import { measureDbOperations } from '../data/db-spans.js';
@@ -15,6 +15,11 @@ import { sanitizeSql } from '../data/sql.js';
 import { load } from '../lazy.js';
 import { DEFAULT_REDACT_KEYS } from '../logging/redact.js';
 import { DeferredFastifyInstrumentation } from './fastify.js';
+
+// CommonJS build: see ../otel.ts
+const { InstrumentationNodeModuleFile } = load(
+  '@opentelemetry/instrumentation',
+) as typeof import('@opentelemetry/instrumentation');
 
 /** Hooks the rest of core hands to the instrumentations. */
 export interface InstrumentationHooks {

@@ -4,20 +4,21 @@
  * `OTEL_TRACES_EXPORTER`.
  */
 import type { Resource } from '@opentelemetry/resources';
-import {
+import type { Sampler, SpanExporter, SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import type { ObsConfig } from '../config/resolve.js';
+import { load } from '../lazy.js';
+import { createOtlpExporter, deferredExporter } from '../otlp.js';
+
+// CommonJS build: see ../otel.ts
+const sdkTrace = load('@opentelemetry/sdk-trace') as typeof import('@opentelemetry/sdk-trace');
+const {
   AlwaysOffSampler,
   AlwaysOnSampler,
   BatchSpanProcessor,
   ConsoleSpanExporter,
   ParentBasedSampler,
-  type Sampler,
-  type SpanExporter,
-  type SpanProcessor,
   TraceIdRatioBasedSampler,
-  TracerProvider,
-} from '@opentelemetry/sdk-trace';
-import type { ObsConfig } from '../config/resolve.js';
-import { createOtlpExporter, deferredExporter } from '../otlp.js';
+} = sdkTrace;
 
 function createSampler(config: ObsConfig): Sampler {
   const ratio = config.traces.samplerRatio;
@@ -57,7 +58,7 @@ export function createTracerProvider(config: ObsConfig, resource: Resource): Tra
       }),
   );
   const spanLimits = Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
-  return new TracerProvider({
+  return new sdkTrace.TracerProvider({
     resource,
     sampler: createSampler(config),
     spanLimits,

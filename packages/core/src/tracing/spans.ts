@@ -3,7 +3,10 @@
  * (or rejected promise) as an exception event, sets status ERROR, ends the span and re-throws, so the
  * caller's error handling is unchanged.
  */
-import { type Attributes, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { Attributes, Span, SpanKind } from '@opentelemetry/api';
+import { opentelemetry } from '../otel.js';
+
+const { SpanStatusCode, trace } = opentelemetry;
 
 const TRACER = '@obs/app';
 
@@ -31,7 +34,10 @@ export function withSpan<T>(name: string, fn: (span: Span) => T, options: SpanOp
   const tracer = trace.getTracer(TRACER);
   return tracer.startActiveSpan(
     name,
-    { kind: options.kind ?? SpanKind.INTERNAL, ...(options.attributes ? { attributes: options.attributes } : {}) },
+    {
+      kind: options.kind ?? opentelemetry.SpanKind.INTERNAL,
+      ...(options.attributes ? { attributes: options.attributes } : {}),
+    },
     (span) => {
       let result: T;
       try {
