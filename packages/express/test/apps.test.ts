@@ -240,6 +240,31 @@ describe('lifecycle and pipelines', () => {
     }
   });
 
+  it('loads one copy of OpenTelemetry at start-up, and no exporter or SDK part the configuration does not use', async () => {
+    const child = spawn(process.execPath, ['--import', './record-loads.mjs', '--import', '@obs/register', 'job.mjs'], {
+      cwd: FIXTURES,
+      env: { PATH: process.env.PATH, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '60000' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    await once(child, 'exit');
+    const loaded = out
+      .slice(out.indexOf('LOADED\n') + 7)
+      .split('\n')
+      .filter(Boolean);
+    const otel = loaded.filter((u) => u.includes('/@opentelemetry/'));
+    expect(otel.length).toBeGreaterThan(100);
+    // the instrumentations require the CommonJS builds; an ES import in @obs would load each package twice
+    expect(otel.filter((u) => u.endsWith('.mjs'))).toEqual([]);
+    // job.mjs exports its span at exit: the OTLP exporter is created then, not at start-up
+    expect(otel.some((u) => u.includes('/exporter-trace-otlp-proto/'))).toBe(true);
+    expect(otel.filter((u) => /\/sdk-logs\/|\/exporter-logs-/.test(u))).toEqual([]);
+    expect(loaded.filter((u) => u.includes('/@fastify/otel/'))).toEqual([]);
+  });
+
   it('ends on SIGTERM, running signal-exit cleanups, when the app uses signal-exit', async () => {
     service = await startService({
       cwd: FIXTURES,
