@@ -45,6 +45,19 @@ describe('logger (real pino with @obs options)', () => {
     expect(line).not.toHaveProperty('request_id');
   });
 
+  it('stamps each line with the current millisecond', async () => {
+    const { logger, lines } = memoryLogger();
+    const before = Date.now();
+    logger.info('first');
+    await new Promise((r) => setTimeout(r, 5));
+    logger.info('second');
+    const after = Date.now();
+    const [first, second] = lines.map((l) => Date.parse(l.time as string));
+    expect(first).toBeGreaterThanOrEqual(before);
+    expect(second).toBeGreaterThanOrEqual((first as number) + 4);
+    expect(second).toBeLessThanOrEqual(after);
+  });
+
   it('uses level labels for every level', () => {
     const { logger, lines } = memoryLogger();
     logger.trace('t');
