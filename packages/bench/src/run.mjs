@@ -1,4 +1,4 @@
-// @obs benchmark runner. `pnpm --filter @obs/bench bench [--quick] [--collector-down] [--only=<regex>]`
+// @obs benchmark runner. `pnpm --filter @obs/bench bench [--quick] [--collector-down] [--only=<regex>] [--startup]`
 // Runs every variant one after another (server and load generator in separate processes), prints
 // tables with ratios to the bare app of the same run, and saves raw JSON under results/.
 import { spawn, spawnSync } from 'node:child_process';
@@ -15,6 +15,8 @@ const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
 const COLLECTOR_DOWN = args.includes('--collector-down');
 const ONLY = args.find((a) => a.startsWith('--only='))?.slice(7);
+// --startup: only start-up, first response and /metrics render (no load variants)
+const STARTUP_ONLY = args.includes('--startup');
 const CONNECTIONS = 32;
 const WARMUP = QUICK ? 1 : 3;
 const DURATION = QUICK ? 3 : 10;
@@ -245,7 +247,7 @@ async function loadSuite() {
   for (const fw of ['express', 'fastify', 'koa', 'nestjs']) {
     let bare;
     for (const v of variants(fw)) {
-      if (ONLY && !new RegExp(ONLY).test(v.name)) continue;
+      if (STARTUP_ONLY || (ONLY && !new RegExp(ONLY).test(v.name))) continue;
       process.stderr.write(`load: ${v.name} ...`);
       const r = await measure(v);
       if (v.bare) bare = r;
@@ -262,6 +264,12 @@ function startupSuite() {
   const cases = [
     { name: 'bare node', flags: [] },
     { name: 'node --import @obs/register', flags: OBS_PRELOAD, env: { OTEL_SERVICE_NAME: 'bench' } },
+    // A container's first start: nothing in Node's compile cache yet (@obs/register turns the cache on).
+    {
+      name: 'node --import @obs/register (empty compile cache)',
+      flags: OBS_PRELOAD,
+      env: { OTEL_SERVICE_NAME: 'bench', NODE_DISABLE_COMPILE_CACHE: '1' },
+    },
     // Default detectors include the cloud ones, which wait for metadata endpoints offline (8.5 s here):
     // use the same local detectors as the load runs.
     { name: 'node --import OTel auto-instrumentations', flags: OTEL_PRELOAD, env: OTEL_ENV },
@@ -288,6 +296,51 @@ function startupSuite() {
     wallMs: median(runs[j].map((r) => r.ms)),
     maxRssMiB: median(runs[j].map((r) => r.rssMiB)),
     exitCodes: [...new Set(runs[j].map((r) => r.status))],
+  }));
+}
+
+/**
+ * Time from spawn to the first 200 from the Express app (bare app without a preload, the @obs app
+ * under the preload, the bare app under the OTel preload): what a readiness probe waits for, including
+ * whatever the preload leaves for later (the OTLP exporter is created at the first export, 5 s on).
+ */
+async function firstResponseSuite() {
+  const cases = [
+    { name: 'express bare', app: 'express-bare.mjs', flags: [] },
+    { name: 'express @obs', app: 'express-obs.mjs', flags: OBS_PRELOAD, env: OBS_ENV },
+    { name: 'express OTel zero-code', app: 'express-bare.mjs', flags: OTEL_PRELOAD, env: OTEL_ENV },
+  ];
+  const runs = cases.map(() => []);
+  for (let i = 0; i < STARTUP_RUNS + 1; i++) {
+    for (const [j, c] of cases.entries()) {
+      const port = nextPort++;
+      const t0 = performance.now();
+      const child = spawn(NODE, [...c.flags, join(APPS, c.app)], {
+        cwd: ROOT,
+        env: baseEnv({ PORT: String(port), OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${nextPort++}`, ...c.env }),
+        stdio: 'ignore',
+      });
+      for (;;) {
+        try {
+          const r = await fetch(`http://127.0.0.1:${port}/users/1`);
+          await r.arrayBuffer();
+          if (r.ok) break;
+        } catch {}
+        if (child.exitCode !== null || performance.now() - t0 > 30_000) break;
+        await sleep(5);
+      }
+      const ms = performance.now() - t0;
+      const { rss } = readStatus(child.pid);
+      await stopServer(child);
+      if (i > 0) runs[j].push({ ms, rssMiB: rss / MiB });
+    }
+  }
+  const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return cases.map((c, j) => ({
+    name: c.name,
+    runs: runs[j].length,
+    firstResponseMs: median(runs[j].map((r) => r.ms)),
+    rssMiB: median(runs[j].map((r) => r.rssMiB)),
   }));
 }
 
@@ -402,6 +455,22 @@ if (COLLECTOR_DOWN) {
           fmt(r.maxRssMiB, 1),
           `+${fmt(r.maxRssMiB - b.maxRssMiB, 1)} MiB`,
           r.exitCodes.join(','),
+        ]),
+      ),
+    );
+    process.stderr.write('first response ...\n');
+    report.firstResponse = await firstResponseSuite();
+    const fb = report.firstResponse[0];
+    print(`\nSpawn to first 200 response, Express app (median of ${STARTUP_RUNS}, polled every 5 ms)`);
+    print(
+      table(
+        ['app', 'ms', 'vs bare', 'RSS MiB then', 'vs bare'],
+        report.firstResponse.map((r) => [
+          r.name,
+          fmt(r.firstResponseMs),
+          `+${fmt(r.firstResponseMs - fb.firstResponseMs)} ms`,
+          fmt(r.rssMiB, 1),
+          `+${fmt(r.rssMiB - fb.rssMiB, 1)} MiB`,
         ]),
       ),
     );

@@ -51,6 +51,21 @@ if (r.startup) {
       ]),
     );
 }
+if (r.firstResponse) {
+  console.log(row(['app', 'spawn to first 200, ms (median)', 'vs bare', 'RSS then MiB', 'vs bare']));
+  console.log(row(Array(5).fill('---')));
+  const b = r.firstResponse[0];
+  for (const x of r.firstResponse)
+    console.log(
+      row([
+        x.name,
+        fmt(x.firstResponseMs),
+        `+${fmt(x.firstResponseMs - b.firstResponseMs)}`,
+        fmt(x.rssMiB, 1),
+        `+${fmt(x.rssMiB - b.rssMiB, 1)}`,
+      ]),
+    );
+}
 if (r.metrics) console.log(JSON.stringify(r.metrics));
 if (r.collectorDown) {
   const up = Object.fromEntries(r.collectorDown.filter((x) => x.collector === 'ok').map((x) => [x.framework, x]));
