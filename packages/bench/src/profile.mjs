@@ -36,11 +36,18 @@ for (let i = 0; i < 200; i++) {
   } catch {}
   await new Promise((r) => setTimeout(r, 50));
 }
-spawnSync(process.execPath, [join(ROOT, 'src', 'load.mjs'), `http://127.0.0.1:${port}/users/42`, '32', '2', seconds], {
-  stdio: 'inherit',
+const url = `http://127.0.0.1:${port}/users/42`;
+spawnSync(process.execPath, [join(ROOT, 'src', 'load.mjs'), url, '32', '0', '2'], { stdio: 'ignore' }); // warm-up
+server.kill('SIGUSR2'); // start profiling
+await new Promise((r) => setTimeout(r, 200));
+const load = spawnSync(process.execPath, [join(ROOT, 'src', 'load.mjs'), url, '32', '0', seconds], {
+  encoding: 'utf8',
 });
-server.kill('SIGUSR2');
+process.stdout.write(load.stdout);
+server.kill('SIGUSR2'); // stop and write
 await new Promise((r) => setTimeout(r, 3000));
 server.kill('SIGKILL');
 sink.kill('SIGKILL');
+const { total } = JSON.parse(load.stdout);
+spawnSync(process.execPath, [join(ROOT, 'src', 'breakdown.mjs'), `${out}=${total}`], { stdio: 'inherit' });
 spawnSync(process.execPath, [join(ROOT, 'src', 'summarize.mjs'), out, '40'], { stdio: 'inherit' });
