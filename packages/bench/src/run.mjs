@@ -17,6 +17,10 @@ const COLLECTOR_DOWN = args.includes('--collector-down');
 const ONLY = args.find((a) => a.startsWith('--only='))?.slice(7);
 // --startup: only start-up, first response and /metrics render (no load variants)
 const STARTUP_ONLY = args.includes('--startup');
+// --rounds=N: run each framework's variants round-robin N times and report medians. On a shared or
+// virtualised machine the same variant can differ by 2x between two runs minutes apart; medians of
+// interleaved rounds keep the ratios within a run comparable.
+const ROUNDS = Math.max(1, Number(args.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 1));
 const CONNECTIONS = 32;
 const WARMUP = QUICK ? 1 : 3;
 const DURATION = QUICK ? 3 : 10;
@@ -242,18 +246,39 @@ function machine() {
   };
 }
 
+/** The median run of a variant by req/s, with every round's req/s and CPU µs/req kept. */
+function medianRun(runs) {
+  const sorted = [...runs].sort((a, b) => a.rps - b.rps);
+  const mid = sorted[Math.floor(sorted.length / 2)];
+  const cpu = runs.map((r) => r.cpuUsPerReq).sort((a, b) => a - b);
+  return {
+    ...mid,
+    cpuUsPerReq: cpu[Math.floor(cpu.length / 2)],
+    peakRssMiB: Math.max(...runs.map((r) => r.peakRssMiB)),
+    rounds: runs.map((r) => ({ rps: r.rps, cpuUsPerReq: r.cpuUsPerReq, peakRssMiB: r.peakRssMiB })),
+  };
+}
+
 async function loadSuite() {
   const results = [];
   for (const fw of ['express', 'fastify', 'koa', 'nestjs']) {
+    const selected = variants(fw).filter((v) => !STARTUP_ONLY && (!ONLY || new RegExp(ONLY).test(v.name)));
+    const runs = selected.map(() => []);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [i, v] of selected.entries()) {
+        process.stderr.write(`load${ROUNDS > 1 ? ` (round ${round + 1}/${ROUNDS})` : ''}: ${v.name} ...`);
+        const r = await measure(v);
+        process.stderr.write(` ${fmt(r.rps)} req/s, ${fmt(r.cpuUsPerReq)} µs/req, peak ${fmt(r.peakRssMiB)} MiB\n`);
+        runs[i].push(r);
+      }
+    }
     let bare;
-    for (const v of variants(fw)) {
-      if (STARTUP_ONLY || (ONLY && !new RegExp(ONLY).test(v.name))) continue;
-      process.stderr.write(`load: ${v.name} ...`);
-      const r = await measure(v);
+    for (const [i, v] of selected.entries()) {
+      const r = medianRun(runs[i]);
       if (v.bare) bare = r;
       r.rpsRatio = bare ? r.rps / bare.rps : undefined;
       r.rssRatio = bare ? r.peakRssMiB / bare.peakRssMiB : undefined;
-      process.stderr.write(` ${fmt(r.rps)} req/s, peak ${fmt(r.peakRssMiB)} MiB\n`);
+      r.cpuRatio = bare ? r.cpuUsPerReq / bare.cpuUsPerReq : undefined;
       results.push(r);
     }
   }
@@ -409,7 +434,10 @@ if (COLLECTOR_DOWN) {
   );
 } else {
   report.load = await loadSuite();
-  print(`\nLoad (autocannon -c ${CONNECTIONS}, ${DURATION} s after ${WARMUP} s warm-up, GET /users/:id)`);
+  print(
+    `\nLoad (autocannon -c ${CONNECTIONS}, ${DURATION} s after ${WARMUP} s warm-up, GET /users/:id` +
+      `${ROUNDS > 1 ? `; median of ${ROUNDS} interleaved rounds, peak RSS the highest` : ''})`,
+  );
   print(
     table(
       [
@@ -421,6 +449,7 @@ if (COLLECTOR_DOWN) {
         'peak RSS MiB',
         'RSS vs bare',
         'server CPU µs/req',
+        'CPU vs bare',
         'errors',
         'log lines',
         'OTLP posts',
@@ -434,6 +463,7 @@ if (COLLECTOR_DOWN) {
         fmt(r.peakRssMiB),
         r.rssRatio === undefined ? '-' : `${r.rssRatio.toFixed(2)}x`,
         fmt(r.cpuUsPerReq),
+        r.cpuRatio === undefined ? '-' : `${r.cpuRatio.toFixed(2)}x`,
         r.errors + r.non2xx,
         r.logLines,
         r.otlpRequests ? Object.values(r.otlpRequests).reduce((a, b) => a + b, 0) : '-',

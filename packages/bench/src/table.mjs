@@ -16,10 +16,12 @@ if (r.load) {
       'peak RSS MiB',
       'RSS vs bare',
       'server CPU µs/req',
+      'CPU vs bare',
+      'req/s per round',
       'load avg',
     ]),
   );
-  console.log(row(Array(9).fill('---')));
+  console.log(row(Array(11).fill('---')));
   for (const x of r.load) {
     console.log(
       row([
@@ -31,6 +33,8 @@ if (r.load) {
         fmt(x.peakRssMiB),
         x.rssRatio ? `${x.rssRatio.toFixed(2)}x` : '-',
         fmt(x.cpuUsPerReq),
+        x.cpuRatio ? `${x.cpuRatio.toFixed(2)}x` : '-',
+        x.rounds ? x.rounds.map((y) => fmt(y.rps)).join(', ') : '-',
         fmt(x.loadavg1, 1),
       ]),
     );
