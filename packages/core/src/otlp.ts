@@ -27,6 +27,15 @@ const EXPORTERS = {
 } as const;
 
 /**
+ * Exports one exporter may have in flight (the OTLP exporters' `concurrencyLimit`, default 30). The
+ * batch processors hand over one batch at a time while the collector answers; when it refuses or hangs,
+ * every batch waits out its retries and timeout, and with 30 of them in flight a busy Express service
+ * held ~100 MiB more heap after a minute (docs/performance.md, collector down). At 2, further batches
+ * fail at once and their spans are dropped and counted, which is what a collector outage should cost.
+ */
+export const OTLP_CONCURRENCY_LIMIT = 2;
+
+/**
  * Create the OTLP exporter for `signal`.
  * @param extra exporter-specific options (e.g. `temporalityPreference` for metrics)
  * @returns an instance of the signal's `OTLP*Exporter`; the caller knows its interface
@@ -44,6 +53,7 @@ export function createOtlpExporter<T>(
     headers: otlp.headers,
     timeoutMillis: otlp.timeoutMs,
     compression: otlp.compression,
+    concurrencyLimit: OTLP_CONCURRENCY_LIMIT,
     ...extra,
   });
 }

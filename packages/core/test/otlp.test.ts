@@ -1,6 +1,8 @@
+import type { AddressInfo } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { captureDiagnostics } from '../src/diag.js';
-import { type BatchExporter, deferredExporter } from '../src/otlp.js';
+import { type BatchExporter, createOtlpExporter, deferredExporter, OTLP_CONCURRENCY_LIMIT } from '../src/otlp.js';
 
 type Result = { code: number; error?: Error };
 
@@ -71,5 +73,33 @@ describe('deferredExporter', () => {
     expect(lines[0]).toMatch(/warn.*could not create the OTLP exporter.*Cannot find module/);
     expect(await exportOnce(exporter, ['b'])).toEqual({ code: 0 });
     expect(log).toEqual(['export b']);
+  });
+});
+
+describe('createOtlpExporter', () => {
+  it(`keeps at most ${OTLP_CONCURRENCY_LIMIT} exports in flight: with a collector that never answers, more batches fail at once`, async () => {
+    const sockets: Socket[] = [];
+    const server = createServer((socket) => sockets.push(socket)); // accepts, never answers
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    const exporter = createOtlpExporter<BatchExporter<unknown>>('traces', {
+      url: `http://127.0.0.1:${port}/v1/traces`,
+      protocol: 'http/protobuf',
+      headers: {},
+      timeoutMs: 60_000,
+      compression: 'none',
+    });
+    const results: { code: number; error?: Error }[] = [];
+    for (let i = 0; i < OTLP_CONCURRENCY_LIMIT + 3; i++) exporter.export([], (r) => results.push(r));
+    await new Promise((r) => setTimeout(r, 200));
+    // the ones over the limit were answered right away; those in flight are still waiting
+    expect(results).toHaveLength(3);
+    for (const r of results) {
+      expect(r.code).toBe(1);
+      expect(r.error?.message).toMatch(/concurrent export limit/i);
+    }
+    // no shutdown: it would wait for the two pending exports
+    for (const s of sockets) s.destroy();
+    server.close();
   });
 });
