@@ -16,3 +16,7 @@ export const opentelemetry = load('@opentelemetry/api') as typeof import('@opent
 export const otelCore = load('@opentelemetry/core') as typeof import('@opentelemetry/core');
 /** `@opentelemetry/sdk-metrics` (CommonJS build). */
 export const sdkMetrics = load('@opentelemetry/sdk-metrics') as typeof import('@opentelemetry/sdk-metrics');
+/** `@opentelemetry/instrumentation` (CommonJS build): the base every instrumentation package requires. */
+export const otelInstrumentation = load(
+  '@opentelemetry/instrumentation',
+) as typeof import('@opentelemetry/instrumentation');

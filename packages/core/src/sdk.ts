@@ -15,7 +15,7 @@ import { diagnose } from './diag.js';
 import { load } from './lazy.js';
 import { createLoggerProvider } from './logging/export.js';
 import { createMetricsPipeline, type MetricsPipeline } from './metrics/pipeline.js';
-import { opentelemetry, otelCore } from './otel.js';
+import { opentelemetry, otelCore, otelInstrumentation } from './otel.js';
 import { createInstrumentations, type InstrumentationHooks } from './tracing/instrumentations.js';
 import { createTracerProvider } from './tracing/provider.js';
 
@@ -25,9 +25,7 @@ const { AsyncLocalStorageContextManager } = load(
   '@opentelemetry/context-async-hooks',
 ) as typeof import('@opentelemetry/context-async-hooks');
 const { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } = otelCore;
-const { registerInstrumentations } = load(
-  '@opentelemetry/instrumentation',
-) as typeof import('@opentelemetry/instrumentation');
+const { registerInstrumentations } = otelInstrumentation;
 const {
   defaultResource,
   detectResources,

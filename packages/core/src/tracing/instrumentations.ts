@@ -14,12 +14,10 @@ import { amqpHooks } from '../data/queue.js';
 import { sanitizeSql } from '../data/sql.js';
 import { load } from '../lazy.js';
 import { DEFAULT_REDACT_KEYS } from '../logging/redact.js';
+import { otelInstrumentation } from '../otel.js';
 import { DeferredFastifyInstrumentation } from './fastify.js';
 
-// CommonJS build: see ../otel.ts
-const { InstrumentationNodeModuleFile } = load(
-  '@opentelemetry/instrumentation',
-) as typeof import('@opentelemetry/instrumentation');
+const { InstrumentationNodeModuleFile } = otelInstrumentation;
 
 /** Hooks the rest of core hands to the instrumentations. */
 export interface InstrumentationHooks {
