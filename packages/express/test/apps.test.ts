@@ -11,7 +11,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, type OtlpReceiver, type Service, startOtlpReceiver, startService } from '@obs/testkit';
+import { freePort, type OtlpReceiver, runNode, type Service, startOtlpReceiver, startService } from '@obs/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures', import.meta.url));
@@ -182,26 +182,15 @@ describe('lifecycle and pipelines', () => {
 
   it('flushes when a script ends by itself, keeps its exit code, and starts nothing in worker threads', async () => {
     const port = await freePort();
-    const job = spawn(process.execPath, ['--import', '@obs/register', 'job.mjs'], {
+    const { code, stdout, stderr } = await runNode(['--import', '@obs/register', 'job.mjs'], {
       cwd: FIXTURES,
       env: {
-        PATH: process.env.PATH,
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
         OTEL_BSP_SCHEDULE_DELAY: '60000',
         // A worker thread that started @obs again would fail to bind this port a second time.
         OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let stdout = '';
-    let stderr = '';
-    job.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    job.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const [code] = (await once(job, 'exit')) as [number | null];
     expect(code).toBe(3);
     expect(stdout).toContain('from the transport worker');
     const [span] = receiver.spans.filter((s) => s.name === 'nightly-job');
@@ -215,19 +204,13 @@ describe('lifecycle and pipelines', () => {
     const dir = mkdtempSync(join(tmpdir(), 'obs-cc-'));
     const cacheDir = async (preload: boolean, extra: Record<string, string> = {}) => {
       const script = 'console.log(require("node:module").getCompileCacheDir() ?? "none")';
-      const child = spawn(process.execPath, [...(preload ? ['--import', '@obs/register'] : []), '-e', script], {
+      const { code, stdout } = await runNode([...(preload ? ['--import', '@obs/register'] : []), '-e', script], {
         cwd: FIXTURES,
         // os.tmpdir() follows TMPDIR: the default cache directory is <tmpdir>/node-compile-cache
-        env: { PATH: process.env.PATH, TMPDIR: dir, OTEL_TRACES_EXPORTER: 'none', ...extra },
-        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { TMPDIR: dir, OTEL_TRACES_EXPORTER: 'none', ...extra },
       });
-      let out = '';
-      child.stdout.on('data', (d) => {
-        out += d;
-      });
-      const [code] = (await once(child, 'exit')) as [number | null];
       expect(code).toBe(0);
-      return out.split('\n').find((l) => !l.startsWith('{')) ?? '';
+      return stdout.split('\n').find((l) => !l.startsWith('{')) ?? '';
     };
     try {
       expect(await cacheDir(false)).toBe('none');
@@ -241,16 +224,10 @@ describe('lifecycle and pipelines', () => {
   });
 
   it('loads one copy of OpenTelemetry at start-up, and no exporter or SDK part the configuration does not use', async () => {
-    const child = spawn(process.execPath, ['--import', './record-loads.mjs', '--import', '@obs/register', 'job.mjs'], {
+    const { stdout: out } = await runNode(['--import', './record-loads.mjs', '--import', '@obs/register', 'job.mjs'], {
       cwd: FIXTURES,
-      env: { PATH: process.env.PATH, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '60000' },
-      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '60000' },
     });
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    await once(child, 'exit');
     const loaded = out
       .slice(out.indexOf('LOADED\n') + 7)
       .split('\n')

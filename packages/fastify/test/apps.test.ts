@@ -4,10 +4,8 @@
  * streams, `app.inject()`, the app without `obsFastifyOptions()`, custom probe paths, `@fastify/otel`
  * disabled, a disabled SDK, and the SIGTERM flush.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { type OtlpReceiver, type Service, startOtlpReceiver, startService } from '@obs/testkit';
+import { type OtlpReceiver, runNode, type Service, startOtlpReceiver, startService } from '@obs/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { duplicateKeys, jsonLines } from './json-keys.js';
 
@@ -326,17 +324,11 @@ describe('duplicateKeys', () => {
 describe('start-up', () => {
   it('loads @fastify/otel only once the app creates a Fastify instance', async () => {
     const loaded = async (script: string) => {
-      const child = spawn(process.execPath, ['--import', '@obs/register', '--input-type=module', '-e', script], {
+      const { stdout } = await runNode(['--import', '@obs/register', '--input-type=module', '-e', script], {
         cwd: FIXTURES,
-        env: { PATH: process.env.PATH, OTEL_TRACES_EXPORTER: 'none' },
-        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { OTEL_TRACES_EXPORTER: 'none' },
       });
-      let out = '';
-      child.stdout.on('data', (d) => {
-        out += d;
-      });
-      await once(child, 'exit');
-      return out.split('\n').find((l) => l === 'true' || l === 'false');
+      return stdout.split('\n').find((l) => l === 'true' || l === 'false');
     };
     const probe = `import { createRequire } from 'node:module';
       const isLoaded = () => Object.keys(createRequire(import.meta.url).cache).some((f) => f.includes('@fastify/otel'));`;

@@ -30,6 +30,8 @@ export {
   type ExitInfo,
   freePort,
   type LogLine,
+  type NodeRun,
+  runNode,
   type Service,
   type ServiceOptions,
   startService,

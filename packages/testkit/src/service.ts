@@ -195,3 +195,37 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     await sleep(50);
   }
 }
+
+/** What {@link runNode} returns once the process has exited. */
+export interface NodeRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Run `node <args>` to completion (a script or `-e` code, usually with `--import @obs/register`) and
+ * collect its output. The environment is exactly `PATH` plus `env`, so no OTEL_ or OBS_ variable of
+ * the test process leaks in. Never rejects on a non-zero exit: the caller asserts the code.
+ */
+export async function runNode(
+  args: string[],
+  options: { cwd: string; env?: Record<string, string> },
+): Promise<NodeRun> {
+  const child = spawn(process.execPath, args, {
+    cwd: options.cwd,
+    env: { PATH: process.env.PATH, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+  return { code, signal, stdout, stderr };
+}
