@@ -1,11 +1,18 @@
 // Load generator, run as its own process so the server under test keeps its own core.
-// Usage: node load.mjs <url> <connections> <warmupSeconds> <seconds>
+// Usage: node load.mjs <url> <connections> <warmupSeconds> <seconds> [requestsPerSecond]
+// Without a rate, as fast as the server answers; with one, that many requests per second overall.
 // Prints one JSON line: requests/s, latency percentiles (ms), errors, non-2xx.
 import autocannon from 'autocannon';
 
-const [url, connections, warmup, duration] = process.argv.slice(2);
+const [url, connections, warmup, duration, rate] = process.argv.slice(2);
 const run = (seconds) =>
-  autocannon({ url, connections: Number(connections), duration: Number(seconds), pipelining: 1 });
+  autocannon({
+    url,
+    connections: Number(connections),
+    duration: Number(seconds),
+    pipelining: 1,
+    ...(rate ? { overallRate: Number(rate) } : {}),
+  });
 
 if (Number(warmup) > 0) await run(warmup);
 const r = await run(duration);

@@ -21,6 +21,15 @@ const STARTUP_ONLY = args.includes('--startup');
 // virtualised machine the same variant can differ by 2x between two runs minutes apart; medians of
 // interleaved rounds keep the ratios within a run comparable.
 const ROUNDS = Math.max(1, Number(args.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 1));
+// --variant='<name>|<app.mjs>|<obs|otel|none>[|K=V,K=V]' (repeatable): load only these ad-hoc variants,
+// interleaved, the first one the baseline of the ratios. For ablations: the same app with one piece
+// switched off by an environment variable, e.g.
+//   --variant='obs|express-obs.mjs|obs' --variant='no routes|express-obs.mjs|obs|BENCH_NO_ROUTES=1'
+const CUSTOM_SPECS = args.filter((a) => a.startsWith('--variant=')).map((a) => a.slice(10));
+// --rate=N: the measured load at N requests/s instead of as fast as possible. Server CPU per request
+// is then comparable between variants at the same load (at saturation, a slower server also pays
+// more per socket write: the load generator has to be woken for each response; see docs/performance.md).
+const RATE = args.find((a) => a.startsWith('--rate='))?.slice(7);
 const CONNECTIONS = 32;
 const WARMUP = QUICK ? 1 : 3;
 const DURATION = QUICK ? 3 : 10;
@@ -126,7 +135,14 @@ function runLoad(url, warmup, seconds) {
   return new Promise((resolve, reject) => {
     const child = spawn(
       NODE,
-      [join(ROOT, 'src', 'load.mjs'), url, String(CONNECTIONS), String(warmup), String(seconds)],
+      [
+        join(ROOT, 'src', 'load.mjs'),
+        url,
+        String(CONNECTIONS),
+        String(warmup),
+        String(seconds),
+        ...(RATE ? [RATE] : []),
+      ],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
       },
@@ -209,7 +225,29 @@ const OTEL_ENV = {
   OTEL_NODE_RESOURCE_DETECTORS: 'env,host,os,process',
 };
 
+function customVariant(spec) {
+  const [name, app, preload = 'none', vars = ''] = spec.split('|');
+  const env = { obs: OBS_ENV, otel: OTEL_ENV, none: {} }[preload];
+  if (!name || !app || !env) throw new Error(`--variant='<name>|<app.mjs>|<obs|otel|none>[|K=V,...]', got ${spec}`);
+  for (const kv of vars.split(',').filter(Boolean)) {
+    const i = kv.indexOf('=');
+    env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return {
+    name,
+    framework: 'custom',
+    app,
+    flags: { obs: OBS_PRELOAD, otel: OTEL_PRELOAD, none: [] }[preload],
+    env: { ...env },
+    otlp: preload !== 'none',
+    promPort: preload === 'otel',
+  };
+}
+
+const CUSTOM = CUSTOM_SPECS.map(customVariant);
+
 function variants(fw) {
+  if (CUSTOM.length > 0) return fw === 'custom' ? CUSTOM.map((v, i) => ({ ...v, bare: i === 0 })) : [];
   const list = [
     { name: `${fw} bare`, framework: fw, app: `${fw}-bare.mjs`, bare: true },
     { name: `${fw} @obs 100%`, framework: fw, app: `${fw}-obs.mjs`, flags: OBS_PRELOAD, env: OBS_ENV, otlp: true },
@@ -261,7 +299,7 @@ function medianRun(runs) {
 
 async function loadSuite() {
   const results = [];
-  for (const fw of ['express', 'fastify', 'koa', 'nestjs']) {
+  for (const fw of ['express', 'fastify', 'koa', 'nestjs', 'custom']) {
     const selected = variants(fw).filter((v) => !STARTUP_ONLY && (!ONLY || new RegExp(ONLY).test(v.name)));
     const runs = selected.map(() => []);
     for (let round = 0; round < ROUNDS; round++) {
@@ -435,7 +473,7 @@ if (COLLECTOR_DOWN) {
 } else {
   report.load = await loadSuite();
   print(
-    `\nLoad (autocannon -c ${CONNECTIONS}, ${DURATION} s after ${WARMUP} s warm-up, GET /users/:id` +
+    `\nLoad (autocannon -c ${CONNECTIONS}${RATE ? `, ${RATE} req/s` : ''}, ${DURATION} s after ${WARMUP} s warm-up, GET /users/:id` +
       `${ROUNDS > 1 ? `; median of ${ROUNDS} interleaved rounds, peak RSS the highest` : ''})`,
   );
   print(
@@ -470,7 +508,7 @@ if (COLLECTOR_DOWN) {
       ]),
     ),
   );
-  if (!ONLY) {
+  if (!ONLY && CUSTOM.length === 0) {
     process.stderr.write('start-up ...\n');
     report.startup = startupSuite();
     const b = report.startup[0];

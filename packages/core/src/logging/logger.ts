@@ -28,7 +28,7 @@ export interface LoggerSetup {
    * is active, since it adds them (and forwards records to OTLP) for every pino logger in the process.
    */
   correlate: boolean;
-  /** Where lines go. Default: stdout through pino's synchronous destination (sonic-boom, `sync: true`). */
+  /** Where lines go. Default: stdout, written synchronously (sonic-boom with `sync: true`). */
   destination?: DestinationStream;
 }
 
@@ -104,11 +104,11 @@ function hostname(): string {
 }
 
 /**
- * Create a logger. Lines are written to stdout synchronously, one `write(2)` per line (pino's default
- * sonic-boom destination, `sync: true`): a line is out before the call returns, so nothing is lost when
- * the process exits or crashes. Measured against `sync: false` on the benchmark machine it also costs
- * less CPU per line (6.3 against 9.4-13.5 µs): the asynchronous destination hands each batch to the
- * libuv thread pool and measures its pending buffer again on every write (docs/performance.md). A
+ * Create a logger. Lines are written to stdout synchronously, one `write(2)` per line (sonic-boom with
+ * `sync: true`; pino's own default is asynchronous): a line is out before the call returns, so nothing
+ * is lost when the process exits, crashes or is killed. The asynchronous destination costs about the
+ * same CPU per line on the benchmark machines (6.3 against 9.4-13.5 µs on one, 10.5 against 8.1-8.8 µs
+ * on another, docs/performance.md), which does not pay for losing the lines of a killed process. A
  * stdout that stops draining (a stuck pipe) slows the writing process down instead of filling memory.
  */
 export function createLogger(setup: LoggerSetup): ObsLogger {
