@@ -4,6 +4,7 @@
  */
 export {
   type BatchConfig,
+  DEFAULT_INSTRUMENTATIONS,
   type Env,
   INSTRUMENTATION_NAMES,
   type InstrumentationName,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  DEFAULT_INSTRUMENTATIONS,
   type Env,
-  INSTRUMENTATION_NAMES,
   type ObsConfig,
   type ObsOptions,
   resolveConfig,
@@ -63,7 +63,7 @@ const DEFAULTS = {
     redactKeys: [],
   },
   propagators: ['tracecontext', 'baggage'],
-  instrumentations: [...INSTRUMENTATION_NAMES],
+  instrumentations: [...DEFAULT_INSTRUMENTATIONS],
   diagLevel: 'warn',
   shutdownTimeoutMs: 5000,
   handleSignals: true,
@@ -324,15 +324,18 @@ const VARIABLES: VariableCase[] = [
   {
     variable: 'OTEL_NODE_ENABLED_INSTRUMENTATIONS',
     path: 'instrumentations',
-    fallback: [...INSTRUMENTATION_NAMES],
-    valid: [['http, PG', ['http', 'pg']]],
+    fallback: [...DEFAULT_INSTRUMENTATIONS],
+    valid: [
+      ['http, PG', ['http', 'pg']],
+      ['http,fastify', ['http', 'fastify']],
+    ],
     bad: ['mongodb'],
   },
   {
     variable: 'OTEL_NODE_DISABLED_INSTRUMENTATIONS',
     path: 'instrumentations',
-    fallback: [...INSTRUMENTATION_NAMES],
-    valid: [['runtime-node,amqplib', INSTRUMENTATION_NAMES.filter((n) => n !== 'runtime-node' && n !== 'amqplib')]],
+    fallback: [...DEFAULT_INSTRUMENTATIONS],
+    valid: [['runtime-node,amqplib', DEFAULT_INSTRUMENTATIONS.filter((n) => n !== 'runtime-node' && n !== 'amqplib')]],
     bad: ['fs'],
   },
 ];

@@ -14,9 +14,11 @@
  * ```
  * Start the process with `node --import @obs/register server.js`.
  *
- * How a request is observed. `@obs/register` loads `@fastify/otel`, which adds its own `onRequest`
- * hook to every Fastify instance as it is created (so before any plugin's hooks) and then runs every
- * hook and handler in a context it saved at that moment. A plugin that started observing in its
+ * How a request is observed. The route template goes on the server span and
+ * `http.server.request.duration` from this plugin's `onRequest` hook. `@fastify/otel` (opt-in:
+ * `OTEL_NODE_ENABLED_INSTRUMENTATIONS` with `fastify`) adds its own `onRequest` hook to every Fastify
+ * instance as it is created (so before any plugin's hooks) and then runs every hook and handler in a
+ * context it saved at that moment. A plugin that started observing in its
  * own `onRequest` hook would therefore (1) see `@fastify/otel`'s INTERNAL spans instead of the
  * SERVER span and (2) never get the request id into the context handlers run in. So the plugin
  * begins observing one step earlier, in the HTTP server's `request` listener (which it wraps), inside
@@ -204,7 +206,7 @@ const plugin: FastifyPluginCallback<ObsPluginOptions> = (app, options, done) => 
         'Fastify request.id differs from the @obs request id (X-Request-Id): create Fastify with obsFastifyOptions()',
       );
     }
-    // The template also without @fastify/otel (it is an instrumentation the environment can disable).
+    // The route template for the server span and the metric (@fastify/otel, when enabled, sets it too).
     const template = request.routeOptions.url;
     if (template && !request.is404) observed.setRoute(template);
     // @fastify/otel runs hooks and handlers in the context it saved; when that context carries the

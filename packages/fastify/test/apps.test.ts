@@ -1,8 +1,8 @@
 /**
  * The plugin in a fixture app (test/fixtures/app.mjs) started with `node --import @obs/register`:
  * nested prefixes, the app's own pino logger, bodies, route log levels, client errors, aborts,
- * streams, `app.inject()`, the app without `obsFastifyOptions()`, custom probe paths, `@fastify/otel`
- * disabled, a disabled SDK, and the SIGTERM flush.
+ * streams, `app.inject()`, the app without `obsFastifyOptions()`, custom probe paths, without and with
+ * `@fastify/otel` (opt-in), a disabled SDK, and the SIGTERM flush.
  */
 import { fileURLToPath } from 'node:url';
 import { type OtlpReceiver, runNode, type Service, startOtlpReceiver, startService } from '@obs/testkit';
@@ -11,6 +11,7 @@ import { duplicateKeys, jsonLines } from './json-keys.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures', import.meta.url));
 const SERVER = 2;
+const INTERNAL = 1;
 const TEMPLATE = '/api/v1/tenants/:tenant/users/:id';
 
 const echo = (headers: Record<string, string> = {}): RequestInit => ({
@@ -164,15 +165,11 @@ describe('the plugin in other set-ups', () => {
     await receiver?.close();
   });
 
-  it('labels routes and keeps request ids with the @fastify/otel instrumentation disabled', async () => {
+  it('labels routes and keeps request ids without @fastify/otel (the default)', async () => {
     service = await startService({
       cwd: FIXTURES,
       entry: 'app.mjs',
-      env: {
-        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-        OTEL_BSP_SCHEDULE_DELAY: '100',
-        OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'fastify',
-      },
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '100' },
     });
     await service.fetch('/api/v1/tenants/t/users/1', { headers: { 'x-request-id': 'plain-get' } });
     // A body that arrives in pieces: its chunks are read in events outside the request's context.
@@ -206,6 +203,36 @@ describe('the plugin in other set-ups', () => {
     expect(metrics).toContain(`http_route="${TEMPLATE}"`);
   });
 
+  it('with @fastify/otel enabled: its spans are INTERNAL under the one SERVER span, request ids reach handlers', async () => {
+    service = await startService({
+      cwd: FIXTURES,
+      entry: 'app.mjs',
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+        OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,fastify,pino',
+      },
+    });
+    const res = await service.fetch('/api/v1/tenants/acme/users/42', { headers: { 'x-request-id': 'with-otel-1' } });
+    expect(res.status).toBe(200);
+    const lookup = await service.waitForLog((l) => l.msg === 'looking up user' && l.request_id === 'with-otel-1');
+    const line = await service.waitForLog((l) => l.msg === 'request completed' && l.request_id === 'with-otel-1');
+    expect(line['http.route']).toBe(TEMPLATE);
+    const [server] = await receiver.waitForSpans((s) => s.kind === SERVER && s.traceId === line.trace_id);
+    expect(server?.attributes['http.route']).toBe(TEMPLATE);
+    expect(line.span_id).toBe(server?.spanId);
+    const [request] = await receiver.waitForSpans(
+      (s) => s.scope.name === '@fastify/otel' && s.traceId === line.trace_id,
+    );
+    expect(request?.kind).toBe(INTERNAL);
+    expect(request?.parentSpanId).toBe(server?.spanId);
+    // the handler's line belongs to @fastify/otel's request span, under the SERVER span
+    expect(lookup.trace_id).toBe(line.trace_id);
+    expect([server?.spanId, request?.spanId]).toContain(lookup.span_id);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(receiver.spans.filter((s) => s.kind === SERVER && s.traceId === line.trace_id)).toHaveLength(1);
+  });
+
   it('gives the probes no @fastify/otel span when the http instrumentation is disabled', async () => {
     service = await startService({
       cwd: FIXTURES,
@@ -213,7 +240,7 @@ describe('the plugin in other set-ups', () => {
       env: {
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
         OTEL_BSP_SCHEDULE_DELAY: '100',
-        OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'http',
+        OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'fastify,pino',
       },
     });
     for (const path of ['/health/live', '/health/ready', '/metrics']) {
@@ -322,21 +349,20 @@ describe('duplicateKeys', () => {
 });
 
 describe('start-up', () => {
-  it('loads @fastify/otel only once the app creates a Fastify instance', async () => {
-    const loaded = async (script: string) => {
+  it('loads @fastify/otel only when enabled, and then only once the app creates a Fastify instance', async () => {
+    const loaded = async (script: string, env: Record<string, string> = {}) => {
       const { stdout } = await runNode(['--import', '@obs/register', '--input-type=module', '-e', script], {
         cwd: FIXTURES,
-        env: { OTEL_TRACES_EXPORTER: 'none' },
+        env: { OTEL_TRACES_EXPORTER: 'none', ...env },
       });
       return stdout.split('\n').find((l) => l === 'true' || l === 'false');
     };
     const probe = `import { createRequire } from 'node:module';
       const isLoaded = () => Object.keys(createRequire(import.meta.url).cache).some((f) => f.includes('@fastify/otel'));`;
-    expect(await loaded(`${probe} console.log(isLoaded());`)).toBe('false');
-    expect(
-      await loaded(
-        `${probe} const { default: Fastify } = await import('fastify'); Fastify(); console.log(isLoaded());`,
-      ),
-    ).toBe('true');
+    const withInstance = `${probe} const { default: Fastify } = await import('fastify'); Fastify(); console.log(isLoaded());`;
+    expect(await loaded(withInstance)).toBe('false');
+    const enabled = { OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,fastify' };
+    expect(await loaded(`${probe} console.log(isLoaded());`, enabled)).toBe('false');
+    expect(await loaded(withInstance, enabled)).toBe('true');
   });
 });

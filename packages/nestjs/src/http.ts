@@ -4,12 +4,13 @@
  * @obs/core's request observer is started from the HTTP server's `request` listener, before Express
  * or Fastify see the request: the request id, the context that carries it and the completion line
  * then cover everything the platform does (body parsing errors, Fastify's hooks, guards, the not-found
- * handler), and Fastify's OpenTelemetry plugin, which builds its request context from the active one,
- * keeps the request id too. The server span is the http instrumentation's, active in that listener.
+ * handler), and Fastify's OpenTelemetry plugin (`@fastify/otel`, opt-in), which builds its request
+ * context from the active one, keeps the request id too. The server span is the http instrumentation's, active in that listener.
  *
- * What the platform knows is collected on the way: the route template (Express `req.route`, Fastify
- * `request.routeOptions.url`; the instrumentations also hand it over through the OpenTelemetry RPC
- * metadata), whether Nest's not-found handler answered, and the exception Nest's pipeline handled.
+ * What the platform knows is collected on the way: the route template (Express `req.route`, which the
+ * express instrumentation also hands to the server span through the OpenTelemetry RPC metadata;
+ * Fastify `request.routeOptions.url`, which this module hands over itself), whether Nest's not-found
+ * handler answered, and the exception Nest's pipeline handled.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { getObs, type ObservedRequest, opentelemetry, REQUEST_ID_HEADER } from '@obs/core';
@@ -108,6 +109,10 @@ function begin(platform: string, req: IncomingMessage, res: ServerResponse): Req
   if (!res.headersSent) res.setHeader(REQUEST_ID_HEADER, state.observed.id);
   res.once('prefinish', () => {
     // 'prefinish': the response is complete, the server span not yet ended.
+    // platform-fastify: the route template for the server span and `http.server.request.duration`
+    // (`@fastify/otel` would hand it over too, but it is opt-in: OTEL_NODE_ENABLED_INSTRUMENTATIONS).
+    const url = state.unmatched ? undefined : state.fastify?.routeOptions?.url;
+    if (typeof url === 'string') state.observed.setRoute(url);
     if (!state.exception) return;
     if (res.statusCode >= 500) state.observed.recordError(state.exception.value);
     // a client error: reported to error tracking only when configured for 4xx (OBS_SENTRY_MIN_STATUS);
@@ -171,7 +176,7 @@ type FastifyHook = (request: { raw: IncomingMessage }, reply: unknown, done: () 
 
 /**
  * On platform-fastify, keep the Fastify request of each observed request, for its route template
- * (`request.routeOptions.url`) when no instrumentation hands it over (`OTEL_SDK_DISABLED=true`).
+ * (`request.routeOptions.url`): on the server span, the metric and the completion line.
  */
 export function collectFastifyRequests(instance: unknown): void {
   const fastify = instance as { addHook?: (name: string, hook: FastifyHook) => unknown };
@@ -183,7 +188,7 @@ export function collectFastifyRequests(instance: unknown): void {
       done();
     });
   } catch (err) {
-    // Fastify refuses hooks once it is ready: completion lines then rely on the instrumentation's route.
+    // Fastify refuses hooks once it is ready: routes then come only from `@fastify/otel`, if enabled.
     getObs().logger.warn({ err }, '@obs/nestjs: could not add its Fastify onRequest hook');
   }
 }

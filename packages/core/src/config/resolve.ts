@@ -45,6 +45,17 @@ export const INSTRUMENTATION_NAMES = [
 /** A short instrumentation name, e.g. `http` for `@opentelemetry/instrumentation-http`. */
 export type InstrumentationName = (typeof INSTRUMENTATION_NAMES)[number];
 
+/**
+ * What loads when `OTEL_NODE_ENABLED_INSTRUMENTATIONS` is not set: every known instrumentation but
+ * `fastify` (`@fastify/otel`). The Fastify and NestJS adapters put the route template on the server
+ * span and the metric themselves; `@fastify/otel` adds an INTERNAL span per request (and, when asked,
+ * per hook) at ~50-70 µs of CPU per request (docs/performance.md), so it is opt-in, as it is in
+ * OpenTelemetry's `auto-instrumentations-node`.
+ */
+export const DEFAULT_INSTRUMENTATIONS: readonly InstrumentationName[] = INSTRUMENTATION_NAMES.filter(
+  (name) => name !== 'fastify',
+);
+
 export const SAMPLERS = [
   'always_on',
   'always_off',
@@ -128,7 +139,10 @@ export interface ObsOptions {
   samplerRatio?: number;
   /** `OTEL_PROPAGATORS`. Default `tracecontext,baggage`. */
   propagators?: PropagatorName[];
-  /** `OTEL_NODE_ENABLED_INSTRUMENTATIONS` / `OTEL_NODE_DISABLED_INSTRUMENTATIONS`. */
+  /**
+   * `OTEL_NODE_ENABLED_INSTRUMENTATIONS` / `OTEL_NODE_DISABLED_INSTRUMENTATIONS`. Default: enabled
+   * {@link DEFAULT_INSTRUMENTATIONS} (all but `fastify`), none disabled.
+   */
   instrumentations?: { enabled?: InstrumentationName[]; disabled?: InstrumentationName[] };
   /** `OTEL_LOG_LEVEL`: the OpenTelemetry SDK's own diagnostics. Default `warn`. */
   diagLevel?: DiagLevel;
@@ -460,7 +474,7 @@ export function resolveConfig(options: ObsOptions = {}, env: Env = process.env):
     options.instrumentations?.enabled ?? env.OTEL_NODE_ENABLED_INSTRUMENTATIONS,
     'OTEL_NODE_ENABLED_INSTRUMENTATIONS',
     INSTRUMENTATION_NAMES,
-    INSTRUMENTATION_NAMES,
+    DEFAULT_INSTRUMENTATIONS,
   );
   const disabledInstr = parseList(
     options.instrumentations?.disabled ?? env.OTEL_NODE_DISABLED_INSTRUMENTATIONS,
