@@ -227,9 +227,11 @@ const OTEL_ENV = {
 
 function customVariant(spec) {
   const [name, app, preload = 'none', vars = ''] = spec.split('|');
-  const env = { obs: OBS_ENV, otel: OTEL_ENV, none: {} }[preload];
-  if (!name || !app || !env) throw new Error(`--variant='<name>|<app.mjs>|<obs|otel|none>[|K=V,...]', got ${spec}`);
-  for (const kv of vars.split(',').filter(Boolean)) {
+  const base = { obs: OBS_ENV, otel: OTEL_ENV, none: {} }[preload];
+  if (!name || !app || !base) throw new Error(`--variant='<name>|<app.mjs>|<obs|otel|none>[|K=V,...]', got ${spec}`);
+  const env = { ...base };
+  // K=V pairs separated by commas; a comma not followed by `NAME=` belongs to the value (a=x,y,B=z)
+  for (const kv of vars.split(/,(?=[A-Za-z_][A-Za-z0-9_]*=)/).filter(Boolean)) {
     const i = kv.indexOf('=');
     env[kv.slice(0, i)] = kv.slice(i + 1);
   }
@@ -238,7 +240,7 @@ function customVariant(spec) {
     framework: 'custom',
     app,
     flags: { obs: OBS_PRELOAD, otel: OTEL_PRELOAD, none: [] }[preload],
-    env: { ...env },
+    env,
     otlp: preload !== 'none',
     promPort: preload === 'otel',
   };

@@ -77,10 +77,17 @@ export type ObsMiddleware<StateT = Koa.DefaultState, ContextT = Koa.DefaultConte
 /** Koa's context as the functions here see it. */
 type Ctx = Koa.ParameterizedContext<Koa.DefaultState, Koa.DefaultContext>;
 
-/** The observed request of each context (set by `observe()`). */
-const OBSERVED = new WeakMap<object, ObservedRequest>();
+/**
+ * The observed request of each context (set by `observe()`), on the context under a symbol. Not a
+ * WeakMap keyed by the context: V8 keeps the values of young WeakMap keys through scavenges, so every
+ * request's state was promoted and left to full GCs (~100 µs of CPU per request and 2-3x the peak RSS
+ * under load; docs/performance.md).
+ */
+const OBSERVED = Symbol('@obs/koa.observed');
+type Tagged = { [OBSERVED]?: ObservedRequest };
+const observedOf = (ctx: object): ObservedRequest | undefined => (ctx as Tagged)[OBSERVED];
 /** Contexts whose failure was logged without an observed request (unobserved or ignored paths). */
-const FAILURE_LOGGED = new WeakSet<object>();
+const FAILURE_LOGGED = Symbol('@obs/koa.failure-logged');
 /** Apps whose `error` event {@link logErrors} already listens to. */
 const ERROR_LOGGING = new WeakSet<object>();
 
@@ -153,7 +160,7 @@ export function observe<StateT = Koa.DefaultState, ContextT = Koa.DefaultContext
   const installErrorLogging = options.logErrors ?? true;
   return async function obsObserve(koaCtx, next) {
     const ctx = koaCtx as unknown as Ctx;
-    if (OBSERVED.has(ctx)) {
+    if (observedOf(ctx)) {
       // mounted twice (e.g. in a sub-app): the outer one observes
       await next();
       return;
@@ -164,7 +171,7 @@ export function observe<StateT = Koa.DefaultState, ContextT = Koa.DefaultContext
       resolveRoute: () => matchedRoute(ctx),
       routeMatched: () => matchedRoute(ctx) !== undefined,
     });
-    OBSERVED.set(ctx, observed);
+    (ctx as Tagged)[OBSERVED] = observed;
     ctx.log = observed.log;
     ctx.state.requestId = observed.id;
     ctx.set(REQUEST_ID_HEADER, observed.id);
@@ -207,14 +214,15 @@ function keepRequestIdHeader(err: unknown, id: string): void {
  * line.
  */
 function recordFailure(obs: Obs, ctx: Ctx | undefined, err: unknown): void {
-  const observed = ctx ? OBSERVED.get(ctx) : undefined;
+  const observed = ctx ? observedOf(ctx) : undefined;
   if (ctx && observed && !obs.http.isIgnored(ctx.path)) {
     observed.recordError(err);
     return;
   }
   if (ctx) {
-    if (FAILURE_LOGGED.has(ctx)) return;
-    FAILURE_LOGGED.add(ctx);
+    const tagged = ctx as { [FAILURE_LOGGED]?: true };
+    if (tagged[FAILURE_LOGGED]) return;
+    tagged[FAILURE_LOGGED] = true;
   }
   const log = () => obs.logger.error({ err }, 'request failed');
   if (observed) context.with(observed.context, log);
@@ -305,7 +313,7 @@ export function errorHandler<StateT = Koa.DefaultState, ContextT = Koa.DefaultCo
       if (ctx.headerSent || !ctx.writable) throw err;
       const status = errorStatus(err);
       if (status >= 500) recordFailure(obs, ctx, err);
-      else OBSERVED.get(ctx)?.noteError(err);
+      else observedOf(ctx)?.noteError(err);
       const e = err as { expose?: unknown; message?: unknown; headers?: Record<string, string> } | null;
       // As Koa's own error response: reset the headers the failed handler may have set, then apply
       // err.headers; the request id stays.

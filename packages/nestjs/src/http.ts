@@ -30,9 +30,17 @@ interface RequestState {
   exception?: { value: unknown };
 }
 
-const STATES = new WeakMap<IncomingMessage, RequestState>();
-/** Exceptions {@link noteException} saw: @obs reports them, Nest's ExceptionsHandler need not. */
-const noted = new WeakSet<object>();
+/**
+ * Per-request state lives on Node's request object under a symbol, and noted exceptions carry a
+ * symbol too: a WeakMap keyed by per-request objects makes V8 keep the values of young keys through
+ * scavenges, so per-request state was promoted and collected by full GCs (on Koa, where @obs/koa did
+ * the same: ~100 µs of CPU per request and 2-3x the peak RSS; docs/performance.md).
+ */
+const STATE = Symbol('@obs/nestjs.request');
+type Tagged = { [STATE]?: RequestState };
+const NOTED = Symbol('@obs/nestjs.noted');
+/** Noted exceptions that cannot carry {@link NOTED} (frozen, non-extensible, a refusing proxy). */
+const notedSealed = new WeakSet<object>();
 const WRAPPED = Symbol.for('@obs/nestjs.observed-server');
 const PATCHED = Symbol.for('@obs/nestjs.not-found-patched');
 
@@ -45,13 +53,13 @@ type RequestListener = (this: Server, req: IncomingMessage, res: ServerResponse)
 export function rawRequestOf(req: unknown): IncomingMessage | undefined {
   if (!req || typeof req !== 'object') return undefined;
   const raw = (req as { raw?: unknown }).raw;
-  if (raw && typeof raw === 'object' && STATES.has(raw as IncomingMessage)) return raw as IncomingMessage;
-  return STATES.has(req as IncomingMessage) ? (req as IncomingMessage) : undefined;
+  if (raw && typeof raw === 'object' && (raw as Tagged)[STATE]) return raw as IncomingMessage;
+  return (req as Tagged)[STATE] ? (req as IncomingMessage) : undefined;
 }
 
 function stateOf(req: unknown): RequestState | undefined {
   const raw = rawRequestOf(req);
-  return raw ? STATES.get(raw) : undefined;
+  return raw ? (raw as Tagged)[STATE] : undefined;
 }
 
 /**
@@ -73,12 +81,20 @@ export function noteException(req: unknown, exception: unknown): void {
   const state = stateOf(req);
   if (!state) return;
   state.exception = { value: exception };
-  if (exception && typeof exception === 'object') noted.add(exception);
+  if (exception && typeof exception === 'object') {
+    try {
+      // not enumerable: invisible to serializers and error reporters
+      Object.defineProperty(exception, NOTED, { value: true, configurable: true });
+    } catch {
+      notedSealed.add(exception); // frozen, sealed or a proxy that refuses
+    }
+  }
 }
 
 /** Was this exception noted for a request by {@link noteException} (so that @obs, not Nest, reports it)? */
 export function wasNoted(exception: unknown): boolean {
-  return !!exception && typeof exception === 'object' && noted.has(exception);
+  if (!exception || typeof exception !== 'object') return false;
+  return (exception as { [NOTED]?: true })[NOTED] === true || notedSealed.has(exception);
 }
 
 function routeOf(req: IncomingMessage, state: RequestState): string | undefined {
@@ -105,7 +121,7 @@ function begin(platform: string, req: IncomingMessage, res: ServerResponse): Req
     resolveRoute: () => routeOf(req, state),
     routeMatched: () => routeMatched(req, state),
   });
-  STATES.set(req, state);
+  (req as Tagged)[STATE] = state;
   if (!res.headersSent) res.setHeader(REQUEST_ID_HEADER, state.observed.id);
   res.once('prefinish', () => {
     // 'prefinish': the response is complete, the server span not yet ended.
@@ -183,7 +199,7 @@ export function collectFastifyRequests(instance: unknown): void {
   if (typeof fastify?.addHook !== 'function') return;
   try {
     fastify.addHook('onRequest', function obsFastifyRequest(request, _reply, done) {
-      const state = STATES.get(request.raw);
+      const state = (request.raw as Tagged)[STATE];
       if (state) state.fastify = request as RequestState['fastify'];
       done();
     });
