@@ -249,7 +249,8 @@ function customVariant(spec) {
 const CUSTOM = CUSTOM_SPECS.map(customVariant);
 
 function variants(fw) {
-  if (CUSTOM.length > 0) return fw === 'custom' ? CUSTOM.map((v, i) => ({ ...v, bare: i === 0 })) : [];
+  if (fw === 'custom') return CUSTOM.map((v, i) => ({ ...v, bare: i === 0 }));
+  if (CUSTOM.length > 0) return [];
   const list = [
     { name: `${fw} bare`, framework: fw, app: `${fw}-bare.mjs`, bare: true },
     { name: `${fw} @obs 100%`, framework: fw, app: `${fw}-obs.mjs`, flags: OBS_PRELOAD, env: OBS_ENV, otlp: true },
