@@ -49,7 +49,7 @@ export type InstrumentationName = (typeof INSTRUMENTATION_NAMES)[number];
  * What loads when `OTEL_NODE_ENABLED_INSTRUMENTATIONS` is not set: every known instrumentation but
  * `fastify` (`@fastify/otel`). The Fastify and NestJS adapters put the route template on the server
  * span and the metric themselves; `@fastify/otel` adds an INTERNAL span per request (and, when asked,
- * per hook) at ~50-70 µs of CPU per request (docs/performance.md), so it is opt-in, as it is in
+ * per hook) at ~30-50 µs of CPU per request (docs/performance.md), so it is opt-in, as it is in
  * OpenTelemetry's `auto-instrumentations-node`.
  */
 export const DEFAULT_INSTRUMENTATIONS: readonly InstrumentationName[] = INSTRUMENTATION_NAMES.filter(
