@@ -268,6 +268,10 @@ describe.each(TARGETS)('$name', (target) => {
     await pending;
     const line = await service.waitForLog((l) => l.request_id === id);
     expect(line).toMatchObject({ msg: 'request aborted', aborted: true, level: 'warn' });
+    expect(line['http.route']).toBe('/api/v1/slow');
+    // the server span ends when the connection closes, before the handler is done: the route is on it
+    const [span] = await receiver.waitForSpans((s) => s.kind === SERVER && s.traceId === line.trace_id);
+    expect(span?.attributes['http.route']).toBe('/api/v1/slow');
     await new Promise((r) => setTimeout(r, 800));
     expect(service.logs().filter((l) => l.request_id === id)).toHaveLength(1);
   });

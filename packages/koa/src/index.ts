@@ -172,6 +172,7 @@ export function observe<StateT = Koa.DefaultState, ContextT = Koa.DefaultContext
       routeMatched: () => matchedRoute(ctx) !== undefined,
     });
     (ctx as Tagged)[OBSERVED] = observed;
+    labelRouteOnMatch(ctx, observed);
     ctx.log = observed.log;
     ctx.state.requestId = observed.id;
     ctx.set(REQUEST_ID_HEADER, observed.id);
@@ -195,6 +196,30 @@ export function observe<StateT = Koa.DefaultState, ContextT = Koa.DefaultContext
  * Koa's error response (`ctx.onerror`) removes every header before it sets the ones in `err.headers`:
  * add the request id there, so an error answered by Koa still echoes it.
  */
+/**
+ * Hand the route template to the server span as soon as @koa/router matches (it sets
+ * `ctx._matchedRoute` before calling the route's handler), not only once the middleware chain has
+ * settled: the server span ends when the connection closes, which for a client that went away is
+ * before the handler is done.
+ */
+function labelRouteOnMatch(ctx: Ctx, observed: ObservedRequest): void {
+  let value: unknown = (ctx as unknown as RouterState)._matchedRoute;
+  try {
+    Object.defineProperty(ctx, '_matchedRoute', {
+      configurable: true,
+      enumerable: true,
+      get: () => value,
+      set(next: unknown) {
+        value = next;
+        const route = matchedRoute(ctx);
+        if (route !== undefined) observed.setRoute(route);
+      },
+    });
+  } catch {
+    // a context that refuses the property: the route is set when the chain settles
+  }
+}
+
 function keepRequestIdHeader(err: unknown, id: string): void {
   if (err === null || typeof err !== 'object') return;
   try {

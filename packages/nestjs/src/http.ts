@@ -13,6 +13,7 @@
  * handler answered, and the exception Nest's pipeline handled.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { types } from 'node:util';
 import { getObs, type ObservedRequest, opentelemetry, REQUEST_ID_HEADER } from '@obs/core';
 
 // @obs/core's (CommonJS) build of the API: one copy of OpenTelemetry in the process
@@ -39,7 +40,7 @@ interface RequestState {
 const STATE = Symbol('@obs/nestjs.request');
 type Tagged = { [STATE]?: RequestState };
 const NOTED = Symbol('@obs/nestjs.noted');
-/** Noted exceptions that cannot carry {@link NOTED} (frozen, non-extensible, a refusing proxy). */
+/** Noted exceptions that cannot carry {@link NOTED}: proxies (their traps are never run), frozen or non-extensible objects. */
 const notedSealed = new WeakSet<object>();
 const WRAPPED = Symbol.for('@obs/nestjs.observed-server');
 const PATCHED = Symbol.for('@obs/nestjs.not-found-patched');
@@ -82,11 +83,15 @@ export function noteException(req: unknown, exception: unknown): void {
   if (!state) return;
   state.exception = { value: exception };
   if (exception && typeof exception === 'object') {
+    if (types.isProxy(exception)) {
+      notedSealed.add(exception); // never run a proxy's traps
+      return;
+    }
     try {
       // not enumerable: invisible to serializers and error reporters
       Object.defineProperty(exception, NOTED, { value: true, configurable: true });
     } catch {
-      notedSealed.add(exception); // frozen, sealed or a proxy that refuses
+      notedSealed.add(exception); // frozen, sealed or non-extensible
     }
   }
 }
@@ -94,7 +99,9 @@ export function noteException(req: unknown, exception: unknown): void {
 /** Was this exception noted for a request by {@link noteException} (so that @obs, not Nest, reports it)? */
 export function wasNoted(exception: unknown): boolean {
   if (!exception || typeof exception !== 'object') return false;
-  return (exception as { [NOTED]?: true })[NOTED] === true || notedSealed.has(exception);
+  if (notedSealed.has(exception)) return true;
+  // own property only (an object created from a noted one is not noted); proxies are in the WeakSet
+  return !types.isProxy(exception) && Object.hasOwn(exception, NOTED);
 }
 
 function routeOf(req: IncomingMessage, state: RequestState): string | undefined {
@@ -125,10 +132,6 @@ function begin(platform: string, req: IncomingMessage, res: ServerResponse): Req
   if (!res.headersSent) res.setHeader(REQUEST_ID_HEADER, state.observed.id);
   res.once('prefinish', () => {
     // 'prefinish': the response is complete, the server span not yet ended.
-    // platform-fastify: the route template for the server span and `http.server.request.duration`
-    // (`@fastify/otel` would hand it over too, but it is opt-in: OTEL_NODE_ENABLED_INSTRUMENTATIONS).
-    const url = state.unmatched ? undefined : state.fastify?.routeOptions?.url;
-    if (typeof url === 'string') state.observed.setRoute(url);
     if (!state.exception) return;
     if (res.statusCode >= 500) state.observed.recordError(state.exception.value);
     // a client error: reported to error tracking only when configured for 4xx (OBS_SENTRY_MIN_STATUS);
@@ -188,11 +191,21 @@ export function markNotFoundHandler(adapter: AdapterLike): void {
   adapter.setNotFoundHandler = patched;
 }
 
-type FastifyHook = (request: { raw: IncomingMessage }, reply: unknown, done: () => void) => void;
+interface FastifyRequestLike {
+  raw: IncomingMessage;
+  is404?: boolean;
+  routeOptions?: { url?: string };
+}
+type FastifyHook = (request: FastifyRequestLike, reply: unknown, done: () => void) => void;
 
 /**
- * On platform-fastify, keep the Fastify request of each observed request, for its route template
- * (`request.routeOptions.url`): on the server span, the metric and the completion line.
+ * On platform-fastify, keep the Fastify request of each observed request and put its route template
+ * (`request.routeOptions.url`, which Fastify knows before any hook runs) on the server span, the
+ * metric and the completion line, from an `onRequest` hook: in place even when the response never
+ * finishes (the client went away), since the server span ends on `close`. Nest registers its
+ * middleware runner (middie) while the application is created, before any module code runs, so a
+ * request that a Nest middleware answers itself (a 401, a 429) never reaches this hook and carries no
+ * route, as on platform-express (where the route is known only once a route handler runs).
  */
 export function collectFastifyRequests(instance: unknown): void {
   const fastify = instance as { addHook?: (name: string, hook: FastifyHook) => unknown };
@@ -200,7 +213,11 @@ export function collectFastifyRequests(instance: unknown): void {
   try {
     fastify.addHook('onRequest', function obsFastifyRequest(request, _reply, done) {
       const state = (request.raw as Tagged)[STATE];
-      if (state) state.fastify = request as RequestState['fastify'];
+      if (state) {
+        state.fastify = request;
+        const url = request.routeOptions?.url;
+        if (typeof url === 'string' && !request.is404) state.observed.setRoute(url);
+      }
       done();
     });
   } catch (err) {
