@@ -115,6 +115,30 @@ describe('logger (real pino with @obs options)', () => {
     expect(lines[0]?.msg).toBe('call failed');
   });
 
+  it('serializes frozen errors, and errors with a frozen cause, instead of throwing', () => {
+    const { logger, lines, raw } = memoryLogger();
+    const cause = Object.freeze(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+    const err = Object.freeze(
+      Object.assign(new TypeError('frozen failure', { cause }), { token: 'frozen-secret', status: 502 }),
+    );
+    expect(() => logger.error({ err }, 'request failed')).not.toThrow();
+    expect(() => logger.error({ error: Object.seal(new Error('sealed failure')) }, 'sealed')).not.toThrow();
+    expect(raw.join('')).not.toContain('frozen-secret');
+    expect(lines).toHaveLength(2);
+    const e = lines[0]?.err as Record<string, unknown>;
+    // pino's serializer appends the causes' messages, as for any error with a cause
+    expect(e).toMatchObject({
+      type: 'TypeError',
+      message: 'frozen failure: socket hang up',
+      status: 502,
+      token: REDACTED,
+    });
+    expect(e.stack).toEqual(expect.stringContaining('TypeError: frozen failure\n    at '));
+    expect(e.stack).toEqual(expect.stringContaining('caused by: Error: socket hang up\n    at '));
+    expect(lines[1]?.error).toMatchObject({ message: 'sealed failure' });
+    expect(Object.isFrozen(err)).toBe(true); // the app's error is left as it was
+  });
+
   it('does not leak a secret through a circular structure', () => {
     const { logger, raw } = memoryLogger();
     const obj: Record<string, unknown> = { password: 'cyclic-secret' };

@@ -39,9 +39,51 @@ export function loadPino(): PinoModule {
   return load('pino') as PinoModule;
 }
 
+type ErrorSerializer = (err: Error) => unknown;
+
+/**
+ * pino's error serializer (`type`, `message`, `stack`, `cause`, own enumerable properties), made safe
+ * for errors it cannot handle: it tags every error it visits with a symbol, which throws on a frozen,
+ * sealed or non-extensible error (or one with such a `cause`), and the logging call would then throw
+ * in the app. Those are serialized from an extensible copy; the app's error is not touched. An error
+ * that cannot even be copied (a revoked proxy) becomes `{ type, message }`.
+ */
+export function safeErrorSerializer(stdErr: ErrorSerializer): ErrorSerializer {
+  return (err) => {
+    try {
+      return stdErr(err);
+    } catch {
+      try {
+        return stdErr(extensibleCopy(err, 0));
+      } catch {
+        return { type: 'Error', message: '[error could not be serialized]' };
+      }
+    }
+  };
+}
+
+/** A copy of `err` with its prototype and own properties (errors among them copied too, 5 deep). */
+function extensibleCopy(err: Error, depth: number): Error {
+  const copy = Object.create(Object.getPrototypeOf(err)) as Error;
+  for (const key of Reflect.ownKeys(err)) {
+    const descriptor = Object.getOwnPropertyDescriptor(err, key);
+    if (!descriptor) continue;
+    // V8's `stack` is an accessor on the error itself: read it through its getter
+    let value: unknown = 'value' in descriptor ? descriptor.value : Reflect.get(err, key);
+    if (value instanceof Error && depth < 5) value = extensibleCopy(value, depth + 1);
+    Object.defineProperty(copy, key, {
+      value,
+      enumerable: descriptor.enumerable ?? false,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return copy;
+}
+
 /** pino options carrying @obs's formatting, redaction and correlation rules. */
 export function loggerOptions(setup: LoggerSetup, pino: PinoModule = loadPino()): LoggerOptions {
-  const stdErr = pino.stdSerializers.err;
+  const stdErr = safeErrorSerializer(pino.stdSerializers.err);
   const redact: Redactor = createRedactor(setup.redactKeys, { serializeError: stdErr });
   const correlate = setup.correlate;
   return {
@@ -117,7 +159,7 @@ export function createLogger(setup: LoggerSetup): ObsLogger {
   const logger = pino(loggerOptions(setup, pino), destination);
   // pino applies `formatters.bindings` to the root logger only; redact child bindings here. Children
   // are created with Object.create(parent), so grandchildren inherit this wrapper.
-  const redact = createRedactor(setup.redactKeys, { serializeError: pino.stdSerializers.err });
+  const redact = createRedactor(setup.redactKeys, { serializeError: safeErrorSerializer(pino.stdSerializers.err) });
   const child = logger.child;
   logger.child = function redactedChild(this: ObsLogger, bindings, options) {
     return child.call(this, redact(bindings) as typeof bindings, options);
