@@ -193,10 +193,6 @@ export function observe<StateT = Koa.DefaultState, ContextT = Koa.DefaultContext
 }
 
 /**
- * Koa's error response (`ctx.onerror`) removes every header before it sets the ones in `err.headers`:
- * add the request id there, so an error answered by Koa still echoes it.
- */
-/**
  * Hand the route template to the server span as soon as @koa/router matches (it sets
  * `ctx._matchedRoute` before calling the route's handler), not only once the middleware chain has
  * settled: the server span ends when the connection closes, which for a client that went away is
@@ -220,6 +216,10 @@ function labelRouteOnMatch(ctx: Ctx, observed: ObservedRequest): void {
   }
 }
 
+/**
+ * Koa's error response (`ctx.onerror`) removes every header before it sets the ones in `err.headers`:
+ * add the request id there, so an error answered by Koa still echoes it.
+ */
 function keepRequestIdHeader(err: unknown, id: string): void {
   if (err === null || typeof err !== 'object') return;
   try {

@@ -5,7 +5,8 @@
  * or Fastify see the request: the request id, the context that carries it and the completion line
  * then cover everything the platform does (body parsing errors, Fastify's hooks, guards, the not-found
  * handler), and Fastify's OpenTelemetry plugin (`@fastify/otel`, opt-in), which builds its request
- * context from the active one, keeps the request id too. The server span is the http instrumentation's, active in that listener.
+ * context from the active one, keeps the request id too. The server span is the http
+ * instrumentation's, active in that listener.
  *
  * What the platform knows is collected on the way: the route template (Express `req.route`, which the
  * express instrumentation also hands to the server span through the OpenTelemetry RPC metadata;
@@ -25,8 +26,6 @@ interface RequestState {
   observed: ObservedRequest;
   /** Nest's not-found handler answered: no route matched. */
   unmatched: boolean;
-  /** The Fastify request (platform-fastify), for its route template. */
-  fastify?: { routeOptions?: { url?: string } };
   /** The last exception the Nest pipeline handled for this request (see {@link noteException}). */
   exception?: { value: unknown };
 }
@@ -110,8 +109,7 @@ function routeOf(req: IncomingMessage, state: RequestState): string | undefined 
   if (expressReq.route && typeof expressReq.route.path === 'string') {
     return `${typeof expressReq.baseUrl === 'string' ? expressReq.baseUrl : ''}${expressReq.route.path}`;
   }
-  const url = state.fastify?.routeOptions?.url;
-  return typeof url === 'string' ? url : undefined;
+  return undefined; // platform-fastify: set from the onRequest hook (labelFastifyRoutes)
 }
 
 function routeMatched(req: IncomingMessage, state: RequestState): boolean {
@@ -199,7 +197,7 @@ interface FastifyRequestLike {
 type FastifyHook = (request: FastifyRequestLike, reply: unknown, done: () => void) => void;
 
 /**
- * On platform-fastify, keep the Fastify request of each observed request and put its route template
+ * On platform-fastify, put the route template of each observed request
  * (`request.routeOptions.url`, which Fastify knows before any hook runs) on the server span, the
  * metric and the completion line, from an `onRequest` hook: in place even when the response never
  * finishes (the client went away), since the server span ends on `close`. Nest registers its
@@ -207,17 +205,14 @@ type FastifyHook = (request: FastifyRequestLike, reply: unknown, done: () => voi
  * request that a Nest middleware answers itself (a 401, a 429) never reaches this hook and carries no
  * route, as on platform-express (where the route is known only once a route handler runs).
  */
-export function collectFastifyRequests(instance: unknown): void {
+export function labelFastifyRoutes(instance: unknown): void {
   const fastify = instance as { addHook?: (name: string, hook: FastifyHook) => unknown };
   if (typeof fastify?.addHook !== 'function') return;
   try {
     fastify.addHook('onRequest', function obsFastifyRequest(request, _reply, done) {
       const state = (request.raw as Tagged)[STATE];
-      if (state) {
-        state.fastify = request;
-        const url = request.routeOptions?.url;
-        if (typeof url === 'string' && !request.is404) state.observed.setRoute(url);
-      }
+      const url = request.routeOptions?.url;
+      if (state && typeof url === 'string' && !request.is404) state.observed.setRoute(url);
       done();
     });
   } catch (err) {

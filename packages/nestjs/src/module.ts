@@ -14,7 +14,7 @@ import { APP_FILTER, APP_INTERCEPTOR, ApplicationConfig, HttpAdapterHost } from 
 import { getObs } from '@obs/core';
 import { applyRoutePaths, createObsController, servedPaths } from './controller.js';
 import { ObsExceptionFilter, ObsExceptionInterceptor } from './errors.js';
-import { type AdapterLike, collectFastifyRequests, markNotFoundHandler, observeServer } from './http.js';
+import { type AdapterLike, labelFastifyRoutes, markNotFoundHandler, observeServer } from './http.js';
 import { ObsLoggerService } from './logger.js';
 import {
   normalizePath,
@@ -50,7 +50,7 @@ class ObsHttpWiring implements OnModuleInit {
     if (!adapter) return; // an application context without HTTP
     const platform = adapter.getType();
     markNotFoundHandler(adapter);
-    if (platform === 'fastify') collectFastifyRequests(adapter.getInstance());
+    if (platform === 'fastify') labelFastifyRoutes(adapter.getInstance());
     const server = adapter.getHttpServer();
     if (server) shutDownWith(adapter, server as Parameters<typeof shutDownWith>[1]);
     if (!server || !observeServer(server as Parameters<typeof observeServer>[0], platform)) {
