@@ -13,6 +13,8 @@ import { type ErrorReporter, NO_ERROR_REPORTER, startErrorReporting } from './er
 import type { ErrorReporting } from './errors/types.js';
 import { HealthRegistry } from './health/registry.js';
 import { RequestObserver } from './http/observer.js';
+import { instrumentServers } from './http/server-hook.js';
+import { serverTelemetry } from './http/server-telemetry.js';
 import { Lifecycle, type LifecycleControl, type ShutdownHook } from './lifecycle/lifecycle.js';
 import { createLogger, flushLogger, type ObsLogger } from './logging/logger.js';
 import { instruments } from './metrics/instruments.js';
@@ -67,8 +69,11 @@ function build(config: ObsConfig, options: ObsOptions = {}): Obs {
   if (isMainThread) {
     telemetry = startTelemetry(config, {
       ignoreIncomingPath: (p) => observer.isIgnored(p),
+      httpIncoming: config.httpServerInstrumentation === 'otel',
       redactKeys: config.logs.redactKeys,
     });
+    observer.useTelemetry(serverTelemetry(config), telemetry.enterContext);
+    instrumentServers(observer);
   }
   // Created after the instrumentations are registered, so the pino instrumentation sees it.
   logger = createLogger({
@@ -86,6 +91,7 @@ function build(config: ObsConfig, options: ObsOptions = {}): Obs {
       shutdownTelemetry: () => telemetry?.shutdown() ?? Promise.resolve(),
       flushTelemetry: () => telemetry?.forceFlush() ?? Promise.resolve(),
       flushLogs: (timeoutMs) => flushLogger(log, timeoutMs),
+      cutRequest: (response) => observer.cutByServer(response),
       began: ({ signal, delayMs, drainTimeoutMs }) =>
         log.info({ signal, delay_ms: delayMs, drain_timeout_ms: drainTimeoutMs }, 'shutting down'),
     },

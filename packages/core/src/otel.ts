@@ -20,3 +20,7 @@ export const sdkMetrics = load('@opentelemetry/sdk-metrics') as typeof import('@
 export const otelInstrumentation = load(
   '@opentelemetry/instrumentation',
 ) as typeof import('@opentelemetry/instrumentation');
+/** `@opentelemetry/semantic-conventions` (CommonJS build): attribute and metric names. */
+export const semconv = load(
+  '@opentelemetry/semantic-conventions',
+) as typeof import('@opentelemetry/semantic-conventions');

@@ -5,7 +5,8 @@
  * so that configuration is read exactly once (by ../config) and only the exporters a service uses
  * are loaded.
  */
-import type { Attributes, DiagLogLevel, TextMapPropagator } from '@opentelemetry/api';
+import type { AsyncLocalStorage } from 'node:async_hooks';
+import type { Attributes, Context, DiagLogLevel, TextMapPropagator } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { Resource, ResourceDetector } from '@opentelemetry/resources';
 import type { LoggerProvider } from '@opentelemetry/sdk-logs';
@@ -35,6 +36,20 @@ const {
   serviceInstanceIdDetector,
 } = load('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
 
+/**
+ * The AsyncLocalStorage context manager, plus {@link RequestContextManager.enter}: the server hook
+ * (./http/server-hook.ts) makes each request's context active where no function can be wrapped.
+ */
+class RequestContextManager extends AsyncLocalStorageContextManager {
+  /**
+   * Make `ctx` active for the rest of the current synchronous run and everything it schedules
+   * (`AsyncLocalStorage#enterWith`), without a token to restore the previous one.
+   */
+  enter(ctx: Context): void {
+    (this as unknown as { _asyncLocalStorage: AsyncLocalStorage<Context> })._asyncLocalStorage.enterWith(ctx);
+  }
+}
+
 /** The running pipeline. */
 export interface Telemetry {
   readonly resource: Resource;
@@ -44,6 +59,11 @@ export interface Telemetry {
   readonly instrumentations: readonly Instrumentation[];
   /** True when `@opentelemetry/instrumentation-pino` is active (it then correlates every pino logger). */
   readonly pinoInstrumented: boolean;
+  /**
+   * Makes a context active for the rest of the current synchronous run; undefined when another
+   * context manager was installed first (then only `context.with` works).
+   */
+  readonly enterContext: ((ctx: Context) => void) | undefined;
   /** Export everything buffered. Never rejects. */
   forceFlush(): Promise<void>;
   /** Flush and stop every provider. Never rejects. */
@@ -177,8 +197,12 @@ async function settle(label: string, work: Promise<unknown> | undefined): Promis
  */
 export function startTelemetry(config: ObsConfig, hooks: InstrumentationHooks): Telemetry {
   installDiag(config.diagLevel);
-  const contextManager = new AsyncLocalStorageContextManager().enable();
-  if (!context.setGlobalContextManager(contextManager)) contextManager.disable();
+  const contextManager = new RequestContextManager().enable();
+  let enterContext: ((ctx: Context) => void) | undefined = (ctx) => contextManager.enter(ctx);
+  if (!context.setGlobalContextManager(contextManager)) {
+    contextManager.disable();
+    enterContext = undefined;
+  }
 
   const resource = createResource(config);
   if (config.disabled) {
@@ -189,6 +213,7 @@ export function startTelemetry(config: ObsConfig, hooks: InstrumentationHooks): 
       loggerProvider: undefined,
       instrumentations: [],
       pinoInstrumented: false,
+      enterContext,
       forceFlush: async () => {},
       shutdown: async () => {},
     };
@@ -220,6 +245,7 @@ export function startTelemetry(config: ObsConfig, hooks: InstrumentationHooks): 
     loggerProvider,
     instrumentations,
     pinoInstrumented: config.instrumentations.includes('pino'),
+    enterContext,
     async forceFlush() {
       await Promise.all([
         settle('flushing spans', tracerProvider?.forceFlush()),

@@ -67,6 +67,7 @@ const DEFAULTS = {
   diagLevel: 'warn',
   shutdownTimeoutMs: 5000,
   handleSignals: true,
+  httpServerInstrumentation: 'obs',
   sentry: { dsn: undefined, release: undefined, environment: undefined, minStatus: 500, tracesSampleRate: undefined },
   shutdownDelayMs: 0,
   drainTimeoutMs: 10000,
@@ -263,6 +264,16 @@ const VARIABLES: VariableCase[] = [
     fallback: true,
     valid: [['false', false]],
     bad: ['no', '0'],
+  },
+  {
+    variable: 'OBS_HTTP_SERVER_INSTRUMENTATION',
+    path: 'httpServerInstrumentation',
+    fallback: 'obs',
+    valid: [
+      ['otel', 'otel'],
+      ['OTEL', 'otel'],
+    ],
+    bad: ['instrumentation-http', 'none'],
   },
   {
     variable: 'OBS_SHUTDOWN_DELAY_MS',

@@ -16,7 +16,9 @@
  * ```
  * Start the process with `node --import @obs/register server.js`.
  */
+import type { IncomingMessage } from 'node:http';
 import {
+  type BeginOptions,
   errorMessage,
   errorStatus,
   getObs,
@@ -62,6 +64,17 @@ export {
 
 const OBSERVED = Symbol('@obs/express.observed');
 
+type ExpressRequest = IncomingMessage & { route?: { path?: unknown }; baseUrl?: string };
+
+/** What Express knows of a request's route: `req.route`, set when a route (app.get, router.post, ...) handles it. */
+const EXPRESS_ROUTES: BeginOptions = {
+  resolveRoute: (req) => {
+    const { route, baseUrl } = req as ExpressRequest;
+    return route ? `${baseUrl ?? ''}${String(route.path)}` : undefined;
+  },
+  routeMatched: (req) => (req as ExpressRequest).route !== undefined,
+};
+
 /** Options for {@link observe}. */
 export interface ObserveOptions {
   /** The @obs instance. Default: the one `@obs/register` started (or a new one from the environment). */
@@ -78,16 +91,15 @@ export function observe(options: ObserveOptions = {}): RequestHandler {
   const observer = obs.http;
   return function obsObserve(req, res, next) {
     servingOn(obs, req); // the server to drain at shutdown; the app has started
-    const observed = observer.begin(req, res, {
-      resolveRoute: () => (req.route ? `${req.baseUrl}${String(req.route.path)}` : undefined),
-      // Express sets req.route when a route (app.get, router.post, ...) handles the request.
-      routeMatched: () => req.route !== undefined,
-    });
+    const observed = observer.begin(req, res, EXPRESS_ROUTES);
     req.id = observed.id;
     req.log = observed.log;
     (req as unknown as Record<symbol, ObservedRequest>)[OBSERVED] = observed;
     res.setHeader(REQUEST_ID_HEADER, observed.id);
-    context.with(observed.context, next);
+    // @obs's server hook has made the request's context active already, unless another context
+    // manager is installed or the request did not come through a server (tests)
+    if (context.active() === observed.context) next();
+    else context.with(observed.context, next);
   };
 }
 

@@ -14,25 +14,22 @@
  * ```
  * Start the process with `node --import @obs/register server.js`.
  *
- * How a request is observed. The route template goes on the server span and
- * `http.server.request.duration` from this plugin's `onRequest` hook. `@fastify/otel` (opt-in:
- * `OTEL_NODE_ENABLED_INSTRUMENTATIONS` with `fastify`) adds its own `onRequest` hook to every Fastify
- * instance as it is created (so before any plugin's hooks) and then runs every hook and handler in a
- * context it saved at that moment. A plugin that started observing in its
- * own `onRequest` hook would therefore (1) see `@fastify/otel`'s INTERNAL spans instead of the
- * SERVER span and (2) never get the request id into the context handlers run in. So the plugin
- * begins observing one step earlier, in the HTTP server's `request` listener (which it wraps), inside
- * the SERVER span's context; everything Fastify and `@fastify/otel` do next inherits the request id.
- * Requests that do not come through the server (`app.inject()`) are observed from `onRequest`.
+ * How a request is observed. @obs/core's server hook starts every request's observation (request id,
+ * SERVER span, the context that carries them) before Fastify sees it, so Fastify's hooks, the handlers
+ * and `@fastify/otel` (opt-in: `OTEL_NODE_ENABLED_INSTRUMENTATIONS` with `fastify`; it builds its
+ * request context from the active one) all run inside it. This plugin adds what only Fastify knows:
+ * the route template (`request.routeOptions.url`, from its `onRequest` hook), whether the 404 handler
+ * answered, and the errors of the `onError` hook. Requests that do not come through a server
+ * (`app.inject()`) are observed from `onRequest`.
  */
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import {
   activeRequestId,
+  type BeginOptions,
   errorMessage,
   errorStatus,
   getObs,
   type Obs,
-  type ObservedRequest,
   type ObsLogger,
   opentelemetry,
   REQUEST_ID_HEADER,
@@ -70,28 +67,21 @@ export {
   withSpan,
 } from '@obs/core';
 
-/** Per raw request: what the plugin knows about it. `Symbol.for` so that two copies of this package agree. */
-const STATE = Symbol.for('@obs/fastify.request');
-/** Marks a server whose `request` listeners are already wrapped. */
-const WRAPPED = Symbol.for('@obs/fastify.server');
+/** The Fastify request of a raw request, once the plugin's `onRequest` hook has seen it. */
+const FASTIFY_REQUEST = Symbol.for('@obs/fastify.request');
+type Tagged = IncomingMessage & { [FASTIFY_REQUEST]?: FastifyRequest };
 
-interface RequestState {
-  observed: ObservedRequest;
-  /** The Fastify request, once the plugin's `onRequest` hook has seen it. */
-  request?: FastifyRequest;
-}
+/** What Fastify knows of a request's route: its `routeOptions.url`, and `is404` for the 404 handler's. */
+const FASTIFY_ROUTES: BeginOptions = {
+  resolveRoute: (req) => (req as Tagged)[FASTIFY_REQUEST]?.routeOptions.url,
+  routeMatched: (req) => !((req as Tagged)[FASTIFY_REQUEST]?.is404 ?? false),
+};
 
 /** Fastify's `childLoggerFactory` option (the type is not exported by name). */
 type ChildLoggerFactory = NonNullable<FastifyServerOptions['childLoggerFactory']>;
 
-type Tagged = IncomingMessage & { [STATE]?: RequestState };
-
 /** What `@fastify/otel` decorates requests with (`request.opentelemetry()`), when it is loaded. */
 type WithOtel = { opentelemetry?: () => { context?: Context | null } };
-
-function stateOf(req: IncomingMessage): RequestState | undefined {
-  return (req as Tagged)[STATE];
-}
 
 /** Options for {@link obsFastifyOptions}. */
 export interface ObsFastifyOptionsInput {
@@ -129,7 +119,7 @@ export function obsFastifyOptions(options: ObsFastifyOptionsInput = {}): {
   return {
     loggerInstance: obs.logger,
     childLoggerFactory: obsChildLogger,
-    genReqId: (req) => stateOf(req)?.observed.id ?? requestIdFrom(req.headers[REQUEST_ID_HEADER]),
+    genReqId: (req) => obs.http.observationOf(req)?.id ?? requestIdFrom(req.headers[REQUEST_ID_HEADER]),
     requestIdHeader: false,
     ...(controller ? { logController: controller } : { disableRequestLogging: true }),
   };
@@ -177,28 +167,20 @@ const plugin: FastifyPluginCallback<ObsPluginOptions> = (app, options, done) => 
   const metricsPath = options.metricsPath ?? '/metrics';
   for (const path of [livePath, readyPath, startedPath, metricsPath]) if (path) obs.http.ignorePath(path);
 
-  wrapServer(app.server, obs);
   shutDownWith(app, obs);
 
   app.addHook('onRequest', function obsOnRequest(request, reply, next) {
-    let state = stateOf(request.raw);
+    const raw = request.raw;
+    (raw as Tagged)[FASTIFY_REQUEST] = request;
     const otel = (request as WithOtel).opentelemetry?.();
-    if (!state) {
-      // Not through the wrapped server (app.inject(), a server created elsewhere): observe from here.
-      const created: RequestState = {} as RequestState;
-      created.observed = context.with(otel?.context ?? context.active(), () =>
-        obs.http.begin(request.raw, reply.raw, {
-          requestId: request.id,
-          resolveRoute: () => created.request?.routeOptions.url,
-          routeMatched: () => !(created.request?.is404 ?? false),
-        }),
-      );
-      (request.raw as Tagged)[STATE] = created;
-      reply.header(REQUEST_ID_HEADER, created.observed.id);
-      state = created;
-    }
-    state.request = request;
-    const { observed } = state;
+    const seen = obs.http.observationOf(raw);
+    // Not through a server (app.inject()): observe from here, inside @fastify/otel's context if any.
+    const observed = seen
+      ? obs.http.begin(raw, reply.raw, FASTIFY_ROUTES)
+      : context.with(otel?.context ?? context.active(), () =>
+          obs.http.begin(raw, reply.raw, { ...FASTIFY_ROUTES, requestId: request.id }),
+        );
+    reply.header(REQUEST_ID_HEADER, observed.id);
     if (request.id !== observed.id && !warnedIdMismatch) {
       warnedIdMismatch = true;
       obs.logger.warn(
@@ -210,14 +192,15 @@ const plugin: FastifyPluginCallback<ObsPluginOptions> = (app, options, done) => 
     const template = request.routeOptions.url;
     if (template && !request.is404) observed.setRoute(template);
     // @fastify/otel runs hooks and handlers in the context it saved; when that context carries the
-    // request id (it does when the request came through the wrapped server), keep its request span.
+    // request id (it does when the request came through a server), keep its request span.
     const rest = otel?.context && activeRequestId(otel.context) === observed.id ? otel.context : observed.context;
-    context.with(rest, next);
+    if (context.active() === rest) next();
+    else context.with(rest, next);
   });
 
   app.addHook('onError', function obsOnError(request, reply, err, next) {
     const status = reply.statusCode >= 400 ? reply.statusCode : errorStatus(err);
-    const observed = stateOf(request.raw)?.observed;
+    const observed = obs.http.observationOf(request.raw);
     if (status >= 500) {
       if (observed) observed.recordError(err);
       else obs.logger.error({ err }, 'request failed');
@@ -272,34 +255,6 @@ function shutDownWith(app: FastifyInstance, obs: Obs): void {
   });
   app.addHook('onClose', async () => {
     unregister?.();
-  });
-}
-
-/**
- * Start observing every request on the server in its SERVER span's context, before Fastify routes
- * it: take or make the request id, echo it in `X-Request-Id`, and run Fastify (and `@fastify/otel`)
- * inside a context that carries the id. Idempotent per server.
- */
-function wrapServer(server: Server | undefined, obs: Obs): void {
-  if (!server || typeof server.listeners !== 'function') return;
-  const marked = server as Server & { [WRAPPED]?: true };
-  if (marked[WRAPPED]) return;
-  const listeners = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
-  if (listeners.length === 0) return;
-  marked[WRAPPED] = true;
-  server.removeAllListeners('request');
-  server.on('request', function obsRequest(this: Server, req: IncomingMessage, res: ServerResponse) {
-    const state: RequestState = {} as RequestState;
-    state.observed = obs.http.begin(req, res, {
-      resolveRoute: () => state.request?.routeOptions.url,
-      // Only a request Fastify handed to its 404 handler is unmatched.
-      routeMatched: () => !(state.request?.is404 ?? false),
-    });
-    (req as Tagged)[STATE] = state;
-    res.setHeader(REQUEST_ID_HEADER, state.observed.id);
-    context.with(state.observed.context, () => {
-      for (const listener of listeners) listener.call(this, req, res);
-    });
   });
 }
 

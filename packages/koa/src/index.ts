@@ -23,7 +23,9 @@
  */
 
 import type { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import {
+  type BeginOptions,
   errorMessage,
   errorStatus,
   getObs,
@@ -128,6 +130,22 @@ export function matchedRoute(ctx: Koa.ExtendableContext): string | undefined {
   return route ? String(route.path) : undefined;
 }
 
+/** The Koa context of a raw request, for {@link KOA_ROUTES}. */
+const KOA_CONTEXT = Symbol('@obs/koa.context');
+type KoaRequest = IncomingMessage & { [KOA_CONTEXT]?: Koa.ExtendableContext };
+
+/** What Koa knows of a request's route: {@link matchedRoute}; unmatched (404, 405) without one. */
+const KOA_ROUTES: BeginOptions = {
+  resolveRoute: (req) => {
+    const ctx = (req as KoaRequest)[KOA_CONTEXT];
+    return ctx ? matchedRoute(ctx) : undefined;
+  },
+  routeMatched: (req) => {
+    const ctx = (req as KoaRequest)[KOA_CONTEXT];
+    return ctx ? matchedRoute(ctx) !== undefined : true;
+  },
+};
+
 /** Options for {@link observe}. */
 export interface ObserveOptions {
   /** The @obs instance. Default: the one `@obs/register` started (or a new one from the environment). */
@@ -167,17 +185,18 @@ export function observe<StateT = Koa.DefaultState, ContextT = Koa.DefaultContext
     }
     if (installErrorLogging) logErrors(ctx.app, { obs });
     servingOn(obs, ctx.req); // the server to drain at shutdown; the app has started
-    const observed = obs.http.begin(ctx.req, ctx.res, {
-      resolveRoute: () => matchedRoute(ctx),
-      routeMatched: () => matchedRoute(ctx) !== undefined,
-    });
+    (ctx.req as KoaRequest)[KOA_CONTEXT] = ctx;
+    const observed = obs.http.begin(ctx.req, ctx.res, KOA_ROUTES);
     (ctx as Tagged)[OBSERVED] = observed;
     labelRouteOnMatch(ctx, observed);
     ctx.log = observed.log;
     ctx.state.requestId = observed.id;
     ctx.set(REQUEST_ID_HEADER, observed.id);
     try {
-      await context.with(observed.context, next);
+      // @obs's server hook has made the request's context active already, unless another context
+      // manager is installed or the request did not come through a server (tests)
+      if (context.active() === observed.context) await next();
+      else await context.with(observed.context, next);
     } catch (err) {
       if (errorStatus(err) >= 500) recordFailure(obs, ctx, err);
       // a client error: reported to error tracking only when configured for 4xx (OBS_SENTRY_MIN_STATUS)

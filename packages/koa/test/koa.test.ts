@@ -333,7 +333,12 @@ describe.each([
       'http.response.status_code': 200,
     });
     await new Promise((r) => setTimeout(r, 500));
-    expect(service.logs().filter((l) => l.request_id === id)).toHaveLength(1);
+    // @obs's own lines for the request: the abort, once; the app's error listener line (json mode),
+    // written while the request's context is active, carries its id too
+    const lines = service.logs().filter((l) => l.request_id === id);
+    expect(lines.filter((l) => l.msg !== 'app error listener')).toHaveLength(1);
+    if (mode === 'json')
+      expect(lines.find((l) => l.msg === 'app error listener')).toMatchObject({ seen: 'Premature close' });
     expect(service.stderr()).toBe('');
   });
 });

@@ -1,12 +1,12 @@
 /**
  * Request observation for NestJS on platform-express and platform-fastify.
  *
- * @obs/core's request observer is started from the HTTP server's `request` listener, before Express
- * or Fastify see the request: the request id, the context that carries it and the completion line
- * then cover everything the platform does (body parsing errors, Fastify's hooks, guards, the not-found
- * handler), and Fastify's OpenTelemetry plugin (`@fastify/otel`, opt-in), which builds its request
- * context from the active one, keeps the request id too. The server span is the http
- * instrumentation's, active in that listener.
+ * @obs/core's server hook starts each request's observation (request id, SERVER span, the context
+ * that carries them) before Express or Fastify see the request, so the completion line and the
+ * context cover everything the platform does (body parsing errors, Fastify's hooks, guards, the
+ * not-found handler), and Fastify's OpenTelemetry plugin (`@fastify/otel`, opt-in), which builds its
+ * request context from the active one, keeps the request id too. A `request` listener placed before
+ * the platform's hands over what Nest knows (see {@link observeServer}).
  *
  * What the platform knows is collected on the way: the route template (Express `req.route`, which the
  * express instrumentation also hands to the server span through the OpenTelemetry RPC metadata;
@@ -15,10 +15,7 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { types } from 'node:util';
-import { getObs, type ObservedRequest, opentelemetry, REQUEST_ID_HEADER } from '@obs/core';
-
-// @obs/core's (CommonJS) build of the API: one copy of OpenTelemetry in the process
-const { context } = opentelemetry;
+import { type BeginOptions, getObs, type ObservedRequest, REQUEST_ID_HEADER } from '@obs/core';
 
 /** What @obs/nestjs keeps about one request, keyed by Node's request object. */
 interface RequestState {
@@ -43,8 +40,6 @@ const NOTED = Symbol('@obs/nestjs.noted');
 const notedSealed = new WeakSet<object>();
 const WRAPPED = Symbol.for('@obs/nestjs.observed-server');
 const PATCHED = Symbol.for('@obs/nestjs.not-found-patched');
-
-type RequestListener = (this: Server, req: IncomingMessage, res: ServerResponse) => void;
 
 /**
  * Node's request object behind a platform request: Express's request is Node's, Fastify's has it as
@@ -120,43 +115,54 @@ function routeMatched(req: IncomingMessage, state: RequestState): boolean {
   return true;
 }
 
+/** What the platform knows of a request's route (see {@link routeOf}, {@link routeMatched}). */
+const NEST_ROUTES: BeginOptions = {
+  resolveRoute: (req) => {
+    const state = (req as Tagged)[STATE];
+    return state ? routeOf(req, state) : undefined;
+  },
+  routeMatched: (req) => {
+    const state = (req as Tagged)[STATE];
+    return state ? routeMatched(req, state) : true;
+  },
+};
+
+/** 'prefinish': the response is complete, the server span not yet ended: record the noted exception. */
+function recordNotedException(this: ServerResponse): void {
+  const state = (this.req as (IncomingMessage & Tagged) | undefined)?.[STATE];
+  if (!state?.exception) return;
+  if (this.statusCode >= 500) state.observed.recordError(state.exception.value);
+  // a client error: reported to error tracking only when configured for 4xx (OBS_SENTRY_MIN_STATUS);
+  // not the not-found handler's NotFoundException (no route is no error, as on the other adapters)
+  else if (!state.unmatched) state.observed.noteError(state.exception.value);
+}
+
 function begin(platform: string, req: IncomingMessage, res: ServerResponse): RequestState {
   const state = { platform, unmatched: false } as RequestState;
-  state.observed = getObs().http.begin(req, res, {
-    resolveRoute: () => routeOf(req, state),
-    routeMatched: () => routeMatched(req, state),
-  });
   (req as Tagged)[STATE] = state;
+  state.observed = getObs().http.begin(req, res, NEST_ROUTES);
   if (!res.headersSent) res.setHeader(REQUEST_ID_HEADER, state.observed.id);
-  res.once('prefinish', () => {
-    // 'prefinish': the response is complete, the server span not yet ended.
-    if (!state.exception) return;
-    if (res.statusCode >= 500) state.observed.recordError(state.exception.value);
-    // a client error: reported to error tracking only when configured for 4xx (OBS_SENTRY_MIN_STATUS);
-    // not the not-found handler's NotFoundException (no route is no error, as on the other adapters)
-    else if (!state.unmatched) state.observed.noteError(state.exception.value);
-  });
+  res.once('prefinish', recordNotedException);
   return state;
 }
 
 /**
- * Observe every request `server` receives: take over its `request` listeners (Express's app or
- * Fastify's handler) and call them inside the request's context. Idempotent.
+ * Observe every request `server` receives: a `request` listener placed before the platform's (Express's
+ * app or Fastify's handler) collects what Nest knows of the request. @obs/core's server hook has
+ * started the request's observation and made its context active by then. Idempotent.
  * @param platform `express` or `fastify` (the Nest adapter's `getType()`)
  * @returns false when the server has no request listener (nothing to observe)
  */
 export function observeServer(server: Server, platform: string): boolean {
   const holder = server as Server & { [WRAPPED]?: true };
   if (holder[WRAPPED]) return true;
-  const listeners = server.listeners('request') as RequestListener[];
-  if (listeners.length === 0) return false;
+  if (server.listenerCount('request') === 0) return false;
   holder[WRAPPED] = true;
-  server.removeAllListeners('request');
-  server.on('request', function obsObserveRequest(this: Server, req: IncomingMessage, res: ServerResponse) {
-    const state = begin(platform, req, res);
-    context.with(state.observed.context, () => {
-      for (const listener of listeners) listener.call(this, req, res);
-    });
+  server.prependListener('request', function obsObserveRequest(req: IncomingMessage, res: ServerResponse) {
+    begin(platform, req, res);
+    // the platform's listener runs next, in this synchronous run: in the request's context, even
+    // when a library that wraps the server's emit (Sentry) replaced it
+    getObs().http.reenter(req);
   });
   return true;
 }

@@ -155,6 +155,12 @@ export interface ObsOptions {
   /** `OBS_HANDLE_SIGNALS`: flush on SIGTERM/SIGINT and then end the process as Node would. Default true. */
   handleSignals?: boolean;
   /**
+   * `OBS_HTTP_SERVER_INSTRUMENTATION`: who makes the SERVER span and `http.server.request.duration`
+   * of incoming requests. `obs` (default): @obs's request observer, one observation per request.
+   * `otel`: `@opentelemetry/instrumentation-http`'s incoming side, for apps that need its hooks.
+   */
+  httpServerInstrumentation?: HttpServerInstrumentation;
+  /**
    * `OBS_SHUTDOWN_DELAY_MS`: after a termination signal, readiness fails at once but the server keeps
    * serving this long (load balancers notice) before it stops accepting connections. Default 5000 in
    * Kubernetes (`KUBERNETES_SERVICE_HOST` set), else 0.
@@ -235,6 +241,8 @@ export interface ObsConfig {
   readonly diagLevel: DiagLevel;
   readonly shutdownTimeoutMs: number;
   readonly handleSignals: boolean;
+  /** Who makes the SERVER span of incoming requests (`OBS_HTTP_SERVER_INSTRUMENTATION`). */
+  readonly httpServerInstrumentation: HttpServerInstrumentation;
   /** Error reporting to Sentry (`SENTRY_*`, `OBS_SENTRY_MIN_STATUS`). */
   readonly sentry: {
     /** The DSN; undefined when unset or invalid (Sentry is then not loaded). */
@@ -259,6 +267,10 @@ export interface ObsConfig {
     readonly details: boolean;
   };
 }
+
+/** Values of `OBS_HTTP_SERVER_INSTRUMENTATION`. */
+export const HTTP_SERVER_INSTRUMENTATIONS = ['obs', 'otel'] as const;
+export type HttpServerInstrumentation = (typeof HTTP_SERVER_INSTRUMENTATIONS)[number];
 
 /** An environment: `process.env` or a test's own record. */
 export type Env = Record<string, string | undefined>;
@@ -578,6 +590,12 @@ export function resolveConfig(options: ObsOptions = {}, env: Env = process.env):
       { min: 1 },
     ),
     handleSignals: parseBoolean(options.handleSignals ?? env.OBS_HANDLE_SIGNALS, 'OBS_HANDLE_SIGNALS', true),
+    httpServerInstrumentation: parseEnum(
+      options.httpServerInstrumentation ?? env.OBS_HTTP_SERVER_INSTRUMENTATION,
+      'OBS_HTTP_SERVER_INSTRUMENTATION',
+      HTTP_SERVER_INSTRUMENTATIONS,
+      'obs',
+    ),
     sentry: resolveSentry(env, options, serviceName, resourceAttributes),
     shutdownDelayMs: parseNonNegativeInt(
       options.shutdownDelayMs ?? env.OBS_SHUTDOWN_DELAY_MS,

@@ -1,33 +1,30 @@
 /**
- * The request observer: everything @obs does for an HTTP request except learning about it, which is
- * the adapters' job. An adapter calls {@link RequestObserver.begin} from its framework's first hook;
- * the observer then
- * - takes or makes the request id (see ./request-id.ts) and puts it in the context, so every log line
- *   written while handling the request carries `request_id`;
- * - hands the route template to the server span and `http.server.request.duration` through the
- *   OpenTelemetry RPC metadata (the mechanism `@opentelemetry/instrumentation-http` reads);
- * - records a handler error once (log line at level error with the stack; exception event and status
- *   ERROR on the server span);
- * - when error reporting is on (Sentry), reports at most one error per request when the response is
- *   done: the recorded error, else an error logged at level error while handling a 5xx request (see
- *   ../errors/request.ts for the rule);
- * - writes one completion line when the response is done, or when the client went away first
- *   (`request aborted`, level warn): method, route template, path, status code, `duration_ms`,
- *   `request_id`, `trace_id`, `span_id`. Health and metrics routes registered with
- *   {@link RequestObserver.ignorePath} are neither logged, traced nor measured.
+ * The request observer: everything @obs does for an HTTP server request. It is fed from one place,
+ * the server hook (./server-hook.ts), which hands it every request a `node:http(s)` server receives
+ * before the app's `request` listener runs; the adapters only add what their framework knows (the
+ * route template, the error a handler threw) through {@link RequestObserver.begin}.
+ *
+ * One observation per request (./observation.ts) feeds every pillar:
+ * - the SERVER span (W3C trace context and baggage extracted from the headers, sampling as
+ *   configured, stable HTTP semantic-convention attributes, named `METHOD /route`), made the active
+ *   context for everything the request runs, with the request id (./request-id.ts);
+ * - `http.server.request.duration` (seconds, semconv buckets, one cached attribute set per series);
+ * - one completion line per request (`request completed`, `request aborted` when the client went
+ *   away, `request cut at shutdown` when the drain timeout closed it);
+ * - error recording (log line, exception event, span status) and error reporting (Sentry).
+ * Health and metrics routes registered with {@link RequestObserver.ignorePath} are neither logged,
+ * traced nor measured, and nothing they call (a database ping) is traced either.
+ *
+ * With `OBS_HTTP_SERVER_INSTRUMENTATION=otel`, `@opentelemetry/instrumentation-http` makes the
+ * SERVER span and the metric instead (for its hooks); the observer then adopts its span.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Context, Span } from '@opentelemetry/api';
-import type { RPCMetadata } from '@opentelemetry/core';
-import { withRequestId } from '../context.js';
-import { type RequestErrors, withRequestErrors } from '../errors/request.js';
+import type { Context } from '@opentelemetry/api';
 import type { ObsLogger } from '../logging/logger.js';
-import { opentelemetry, otelCore } from '../otel.js';
-import { recordError } from '../tracing/spans.js';
-import { REQUEST_ID_HEADER, requestIdFrom } from './request-id.js';
+import { opentelemetry } from '../otel.js';
+import { type ErrorTracking, Observation, type ServerTelemetry } from './observation.js';
 
-const { context, isSpanContextValid, trace } = opentelemetry;
-const { getRPCMetadata } = otelCore;
+export type { ErrorTracking, ServerTelemetry } from './observation.js';
 
 /** What an adapter gets back for one request. */
 export interface ObservedRequest {
@@ -49,22 +46,29 @@ export interface ObservedRequest {
   noteError(err: unknown): void;
 }
 
-/** Options for {@link RequestObserver.begin}. */
+/**
+ * Options for {@link RequestObserver.begin}: what the framework knows. Pass one object per adapter
+ * (its functions receive the request), not a new one per request.
+ */
 export interface BeginOptions {
   /**
    * The request id when the framework already assigned one with @obs's rules (Fastify's `request.id`
-   * from `genReqId`). Default: taken from `X-Request-Id` when well-formed, else a new UUID.
+   * from `genReqId`). Only used for requests the server hook did not see (`app.inject()`). Default:
+   * taken from `X-Request-Id` when well-formed, else a new UUID.
    */
   requestId?: string;
   /** Called at completion when no route was set: the framework's own idea of the template, if any. */
-  resolveRoute?: () => string | undefined;
+  resolveRoute?: (req: IncomingMessage) => string | undefined;
   /**
-   * Asked just before the response finishes: did a route handle this request? When it answers false
-   * (a 404 from a catch-all), any route a framework instrumentation recorded from a router's mount
-   * path (`/api/v1` for `/api/v1/nowhere`) is removed, so unmatched requests carry no `http.route`.
+   * Asked at completion: did a route handle this request? When it answers false (a 404 from a
+   * catch-all), any route recorded from a router's mount path (`/api/v1` for `/api/v1/nowhere`) is
+   * dropped, so unmatched requests carry no `http.route`.
    */
-  routeMatched?: () => boolean;
+  routeMatched?: (req: IncomingMessage) => boolean;
 }
+
+const OBSERVATION = Symbol.for('@obs/core.observation');
+type Tagged = { [OBSERVATION]?: Observation };
 
 function pathOf(url: string | undefined): string {
   if (!url) return '/';
@@ -77,10 +81,9 @@ function normalisePath(path: string): string {
   return lower.length > 1 && lower.endsWith('/') ? lower.slice(0, -1) : lower;
 }
 
-/** What the observer needs of error reporting (../errors/reporter.ts). */
-export interface ErrorTracking {
-  /** The tracker of a request that begins now, or undefined when errors are not reported. */
-  track(): RequestErrors | undefined;
+/** Ends the observation of the response it is a listener of. One function for every response. */
+function onResponseClose(this: ServerResponse): void {
+  (this as ServerResponse & Tagged)[OBSERVATION]?.complete();
 }
 
 /** The observer. One per process, owned by the @obs instance. */
@@ -88,6 +91,8 @@ export class RequestObserver {
   readonly #log: () => ObsLogger;
   readonly #errors: (() => ErrorTracking | undefined) | undefined;
   readonly #ignored = new Set<string>();
+  #telemetry: ServerTelemetry | undefined;
+  #enter: ((ctx: Context) => void) | undefined;
 
   /**
    * @param log returns the process logger (lazily: the logger is created after the SDK starts)
@@ -96,6 +101,17 @@ export class RequestObserver {
   constructor(log: () => ObsLogger, errors?: () => ErrorTracking | undefined) {
     this.#log = log;
     this.#errors = errors;
+  }
+
+  /**
+   * Give the observer what it records with (called once by the @obs instance when telemetry starts).
+   * Without it, requests still get ids, context and completion lines, but no span or metric.
+   * @param enter makes a context active for the rest of the current synchronous run (the context
+   *   manager's `enterWith`); undefined when another context manager was installed first
+   */
+  useTelemetry(telemetry: ServerTelemetry, enter: ((ctx: Context) => void) | undefined): void {
+    this.#telemetry = telemetry;
+    this.#enter = enter;
   }
 
   /**
@@ -111,101 +127,69 @@ export class RequestObserver {
     return this.#ignored.size > 0 && this.#ignored.has(normalisePath(path));
   }
 
-  /** Start observing a request. Call once per request, from the framework's first hook. */
+  /**
+   * A request arrived (the server hook calls this before the server's `request` listeners run):
+   * start its observation and make its context active for the rest of this synchronous run.
+   */
+  arrive(req: IncomingMessage, res: ServerResponse): void {
+    this.#enter?.(this.#start(req, res, undefined, true).context);
+  }
+
+  /**
+   * Make `req`'s context active again for the rest of the current synchronous run, when a library
+   * between the server and the framework replaced it (Sentry's `emit` wrapper re-extracts the
+   * incoming trace context over it). For adapters that cannot wrap the framework's entry point.
+   * @returns false when it cannot (no observation, or another context manager is installed)
+   */
+  reenter(req: IncomingMessage): boolean {
+    const observation = (req as IncomingMessage & Tagged)[OBSERVATION];
+    if (!observation || !this.#enter) return false;
+    if (opentelemetry.context.active() !== observation.context) this.#enter(observation.context);
+    return true;
+  }
+
+  /**
+   * The observation of a request, started by the server hook or, for requests it did not see
+   * (`app.inject()`, a server in another copy of Node's http), started now from the active context.
+   * Call from the framework's first hook; `options` say what the framework knows.
+   */
   begin(req: IncomingMessage, res: ServerResponse, options: BeginOptions = {}): ObservedRequest {
-    const started = performance.now();
-    const id = options.requestId ?? requestIdFrom(req.headers[REQUEST_ID_HEADER]);
-    const active = context.active();
-    const rpc: RPCMetadata | undefined = getRPCMetadata(active);
-    // The SERVER span the http instrumentation started, even when a framework span is active.
-    const span: Span | undefined = rpc?.span ?? trace.getSpan(active);
-    const log = this.#log();
-    const path = pathOf(req.url);
-    if (this.isIgnored(path)) {
-      return { id, log, context: withRequestId(active, id), setRoute() {}, recordError() {}, noteError() {} };
+    const existing = (req as IncomingMessage & Tagged)[OBSERVATION];
+    if (existing) {
+      existing.adopt(options);
+      return existing;
     }
-    const errors = this.#errors?.()?.track();
-    const ctx = errors ? withRequestErrors(withRequestId(active, id), errors) : withRequestId(active, id);
-    let route: string | undefined;
-    let failed = false;
-    let unmatched = false;
-    const { routeMatched } = options;
-    if (routeMatched) {
-      res.once('prefinish', () => {
-        if (routeMatched()) return;
-        unmatched = true;
-        route = undefined;
-        if (rpc) rpc.route = undefined;
-      });
-    }
+    const observation = this.#start(req, res, options.requestId, false);
+    observation.adopt(options);
+    return observation;
+  }
 
-    res.once('close', () => {
-      const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
-      const template = unmatched ? undefined : (route ?? rpc?.route ?? options.resolveRoute?.());
-      const sc = span?.spanContext();
-      // Not finished and not destroyed with an error by the server: the client went away.
-      const serverError = res.writableFinished ? undefined : (res.errored ?? undefined);
-      const aborted = !res.writableFinished && serverError === undefined;
-      const line: Record<string, unknown> = {
-        'http.request.method': req.method,
-        'http.route': template,
-        'url.path': path,
-        'http.response.status_code': aborted && !res.headersSent ? undefined : res.statusCode,
-        duration_ms: durationMs,
-        request_id: id,
-      };
-      if (sc && isSpanContextValid(sc)) {
-        line.trace_id = sc.traceId;
-        line.span_id = sc.spanId;
-        line.trace_flags = `0${sc.traceFlags.toString(16)}`;
-      }
-      if (aborted) {
-        line.aborted = true;
-        log.warn(line, 'request aborted');
-      } else if (serverError) {
-        // the server destroyed the response (a failing stream): not the client's doing
-        line['error.type'] = serverError.name;
-        log.error(line, 'request completed');
-      } else if (res.statusCode >= 500) {
-        log.error(line, 'request completed');
-      } else {
-        log.info(line, 'request completed');
-      }
-      if (errors) {
-        try {
-          errors.complete({
-            method: req.method,
-            route: template,
-            path,
-            requestId: id,
-            statusCode: aborted && !res.headersSent ? undefined : res.statusCode,
-            serverError,
-            context: ctx,
-          });
-        } catch {
-          // error reporting never breaks the request's completion
-        }
-      }
+  /** The observation of `req`, if it has one. */
+  observationOf(req: IncomingMessage): ObservedRequest | undefined {
+    return (req as IncomingMessage & Tagged)[OBSERVATION];
+  }
+
+  /**
+   * The server is closing `res`'s connection before the response finished (the drain timeout at
+   * shutdown): its completion says so, its span ends with an error, and it is exported.
+   */
+  cutByServer(res: ServerResponse): void {
+    (res as ServerResponse & Tagged)[OBSERVATION]?.cutByServer();
+  }
+
+  #start(req: IncomingMessage, res: ServerResponse, requestId: string | undefined, fromServer: boolean): Observation {
+    const ignored = this.isIgnored(pathOf(req.url));
+    const observation = new Observation(req, res, {
+      log: this.#log(),
+      telemetry: this.#telemetry,
+      errors: ignored ? undefined : this.#errors?.()?.track(),
+      ignored,
+      fromServer,
+      requestId,
     });
-
-    return {
-      id,
-      log,
-      context: ctx,
-      setRoute(template) {
-        route = template;
-        if (rpc) rpc.route = template;
-      },
-      recordError(err) {
-        if (failed) return;
-        failed = true;
-        errors?.recorded(err, context.active());
-        if (span) recordError(span, err);
-        context.with(ctx, () => log.error({ err }, 'request failed'));
-      },
-      noteError(err) {
-        errors?.noted(err, context.active());
-      },
-    };
+    (req as IncomingMessage & Tagged)[OBSERVATION] = observation;
+    (res as ServerResponse & Tagged)[OBSERVATION] = observation;
+    res.on('close', onResponseClose);
+    return observation;
   }
 }

@@ -42,6 +42,11 @@ export interface LifecycleParts {
   flushTelemetry(): Promise<void>;
   /** Drain the log destination (last thing before exit); within `timeoutMs`, then synchronously. */
   flushLogs(timeoutMs: number): Promise<void>;
+  /**
+   * The drain timeout is about to close `response`'s connection before it finished: the request was
+   * cut by the server, not abandoned by its client (the request observer records it so).
+   */
+  cutRequest?(response: ServerResponse): void;
   /** Told once when shutdown begins (to log it). */
   began?(info: { signal?: NodeJS.Signals; delayMs: number; drainTimeoutMs: number }): void;
 }
@@ -279,6 +284,7 @@ export class Lifecycle implements LifecycleControl {
         'warn',
         `requests still in flight after ${this.#drainTimeoutMs} ms (OBS_DRAIN_TIMEOUT_MS); closing their connections`,
       );
+      for (const response of entry.inFlight) this.#parts.cutRequest?.(response);
       if (typeof server.closeAllConnections === 'function') server.closeAllConnections();
       await withTimeout(closed, FORCED_CLOSE_WAIT_MS);
     } finally {

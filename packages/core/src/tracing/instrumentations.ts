@@ -23,6 +23,12 @@ const { InstrumentationNodeModuleFile } = otelInstrumentation;
 export interface InstrumentationHooks {
   /** True for requests @obs should not trace or measure (its own health and metrics routes). */
   ignoreIncomingPath(path: string): boolean;
+  /**
+   * True when `@opentelemetry/instrumentation-http` makes the SERVER spans too
+   * (`OBS_HTTP_SERVER_INSTRUMENTATION=otel`); by default @obs's request observer does, and the
+   * instrumentation only sees outgoing requests.
+   */
+  httpIncoming?: boolean;
   /** Extra keys redacted in logs (`OBS_REDACT_KEYS`); also redacted from query strings on spans. */
   redactKeys: readonly string[];
   /**
@@ -76,6 +82,7 @@ const FACTORIES: Record<InstrumentationName, Factory> = {
     const { HttpInstrumentation } = load('@opentelemetry/instrumentation-http');
     const redacted = queryParamsToRedact(hooks.redactKeys);
     return new HttpInstrumentation({
+      disableIncomingRequestInstrumentation: hooks.httpIncoming !== true,
       ignoreIncomingRequestHook: (req: { url?: string }) => hooks.ignoreIncomingPath(pathOf(req.url)),
       redactedQueryParams: redacted,
       redactedQueryParamsServer: redacted,
