@@ -4,6 +4,7 @@
  * request ids, redaction, shutdown). Each target runs as a real process under the preload, exporting
  * OTLP/HTTP to an embedded receiver.
  */
+import { request } from 'node:http';
 import { type OtlpReceiver, type ReceivedSpan, type Service, startOtlpReceiver, startService } from '@obs/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TARGETS } from './targets.js';
@@ -17,6 +18,27 @@ const json = (body: unknown, headers: Record<string, string> = {}): RequestInit 
   headers: { 'content-type': 'application/json', ...headers },
   body: JSON.stringify(body),
 });
+
+/** A request through node:http, which can send what fetch cannot: absolute-form targets, fragments, any method. */
+function rawGet(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+  method = 'GET',
+): Promise<{ status: number | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method, headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 const traceparent = () => {
   const hex = (n: number) => Array.from({ length: n }, () => Math.floor(Math.random() * 16).toString(16)).join('');
@@ -274,6 +296,54 @@ describe.each(TARGETS)('$name', (target) => {
     expect(span?.attributes['http.route']).toBe('/api/v1/slow');
     await new Promise((r) => setTimeout(r, 800));
     expect(service.logs().filter((l) => l.request_id === id)).toHaveLength(1);
+  });
+
+  it('keeps userinfo and fragments out of url.path, and routes absolute-form targets', async () => {
+    const absolute = traceparent();
+    const res = await rawGet(service.port, 'http://alice:userinfo-s3cret@example.test/api/v1/users/3', {
+      traceparent: absolute.header,
+      'x-request-id': `absolute-${target.name}`,
+    });
+    expect(res.status).toBe(200);
+    const line = await service.waitForLog(
+      (l) => l.request_id === `absolute-${target.name}` && l.msg === 'request completed',
+    );
+    expect(line['url.path']).toBe('/api/v1/users/3');
+    expect(line['http.route']).toBe('/api/v1/users/:id');
+    const span = await serverSpanOf(absolute.traceId);
+    expect(span.attributes['url.path']).toBe('/api/v1/users/3');
+    expect(span.attributes['http.route']).toBe('/api/v1/users/:id');
+
+    const fragment = traceparent();
+    await rawGet(service.port, '/api/v1/users/4?page=1#access_token=fragment-secret', {
+      traceparent: fragment.header,
+      'x-request-id': `fragment-${target.name}`,
+    });
+    const fragmentLine = await service.waitForLog(
+      (l) => l.request_id === `fragment-${target.name}` && l.msg === 'request completed',
+    );
+    expect(fragmentLine['url.path']).toBe('/api/v1/users/4');
+    const fragmentSpan = await serverSpanOf(fragment.traceId);
+    expect(fragmentSpan.attributes['url.path']).toBe('/api/v1/users/4');
+    expect(fragmentSpan.attributes['url.query']).toBe('page=1');
+    const everything = JSON.stringify([service.logs(), receiver.spans], (_k, v) =>
+      typeof v === 'bigint' ? String(v) : v,
+    );
+    expect(everything).not.toContain('userinfo-s3cret');
+    expect(everything).not.toContain('fragment-secret');
+  });
+
+  it('names the SERVER span HTTP for a method outside the semantic conventions, and labels it _OTHER', async () => {
+    const tp = traceparent();
+    const res = await rawGet(service.port, '/api/v1/users/5', { traceparent: tp.header }, 'PURGE');
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    const span = await serverSpanOf(tp.traceId);
+    expect(span.name).toBe('HTTP');
+    expect(span.attributes['http.request.method']).toBe('_OTHER');
+    expect(span.attributes['http.request.method_original']).toBe('PURGE');
+    const metrics = await (await service.fetch('/metrics')).text();
+    expect(metrics).toMatch(/http_server_request_duration_count\{[^}]*http_request_method="_OTHER"/);
+    expect(metrics).not.toContain('PURGE');
   });
 
   it('flushes the last spans on SIGTERM and ends by that signal, promptly', async () => {

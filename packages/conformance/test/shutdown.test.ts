@@ -195,6 +195,43 @@ describe.each(TARGETS)('$name', (target) => {
     }
   });
 
+  it('records requests the drain timeout cuts as cut by the server: one error line each, SERVER spans in ERROR, exported', async () => {
+    const service = await start({ OBS_SHUTDOWN_DELAY_MS: '0', OBS_DRAIN_TIMEOUT_MS: '1000' });
+    const count = 10;
+    const traces = Array.from({ length: count }, () => traceparent());
+    try {
+      const pending = traces.map((tp, i) =>
+        service.fetch('/api/v1/slow?ms=5000', { headers: { traceparent: tp.header, 'x-request-id': `cut-${i}` } }).then(
+          (res) => res.status,
+          (err: unknown) => (err instanceof Error ? err.name : 'error'),
+        ),
+      );
+      // a request on a later connection answered: the server has read the slow ones before it
+      expect(await freshGet(service.port, '/api/v1/users/1')).toBe(200);
+      service.child.kill('SIGTERM');
+      const outcomes = await Promise.all(pending);
+      expect(outcomes).toEqual(Array(count).fill('TypeError')); // fetch failed: the connection was closed
+      const exit = await service.exited;
+      expect(exit.signal).toBe('SIGTERM');
+
+      const cut = service.logs().filter((l) => String(l.request_id).startsWith('cut-'));
+      expect(cut).toHaveLength(count);
+      for (const line of cut) {
+        expect(line).toMatchObject({ msg: 'request cut at shutdown', level: 'error', 'error.type': 'server_shutdown' });
+        expect(line.aborted).toBeUndefined();
+      }
+      const spans = receiver.spans.filter((s) => s.kind === SERVER && traces.some((t) => t.traceId === s.traceId));
+      expect(spans).toHaveLength(count);
+      for (const span of spans) {
+        expect(span.status.code).toBe(2);
+        expect(span.attributes['error.type']).toBe('server_shutdown');
+        expect(span.attributes['http.route']).toBe('/api/v1/slow');
+      }
+    } finally {
+      await service.stop('SIGKILL');
+    }
+  });
+
   it('answers 503 within its deadline naming a dependency down or never answering, keeps serving, and ends at once on a second signal', async () => {
     const service = await start(
       {

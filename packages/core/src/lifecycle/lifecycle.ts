@@ -152,6 +152,12 @@ interface ServerEntry {
 const ENTRIES = new WeakMap<Server, ServerEntry>();
 let channelSubscribed = false;
 
+/** Resolves when `response` has emitted 'close' (at once if it has). */
+function closeOf(response: ServerResponse): Promise<void> {
+  if ((response as { closed?: boolean }).closed) return Promise.resolve();
+  return new Promise((resolve) => response.once('close', () => resolve()));
+}
+
 /** Answer with `Connection: close`: the client does not send another request on the connection. */
 function closeAfter(response: ServerResponse): void {
   try {
@@ -284,9 +290,11 @@ export class Lifecycle implements LifecycleControl {
         'warn',
         `requests still in flight after ${this.#drainTimeoutMs} ms (OBS_DRAIN_TIMEOUT_MS); closing their connections`,
       );
-      for (const response of entry.inFlight) this.#parts.cutRequest?.(response);
+      const cut = [...entry.inFlight];
+      for (const response of cut) this.#parts.cutRequest?.(response);
       if (typeof server.closeAllConnections === 'function') server.closeAllConnections();
-      await withTimeout(closed, FORCED_CLOSE_WAIT_MS);
+      // the server may report itself closed before its responses do: their spans end on 'close'
+      await withTimeout(Promise.all([closed, ...cut.map(closeOf)]), FORCED_CLOSE_WAIT_MS);
     } finally {
       clearInterval(sweeper);
       entry.draining = false;
