@@ -1,4 +1,5 @@
-// Profile one app under load: node src/profile.mjs <app.mjs> [obs|otel|none] [seconds]
+// Profile one app under load: node src/profile.mjs <app.mjs> [obs|otel|none] [seconds] [requests/s]
+// Without a rate, at saturation; with one (as the bench's --rate), at that fixed load.
 // Writes results/<app>.cpuprofile and prints a summary.
 import { spawn, spawnSync } from 'node:child_process';
 import { openSync } from 'node:fs';
@@ -6,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const [app, preload = 'obs', seconds = '8'] = process.argv.slice(2);
+const [app, preload = 'obs', seconds = '8', rate] = process.argv.slice(2);
 const port = 45000 + Math.floor(Math.random() * 1000);
 const out = join(ROOT, 'results', `${app.replace('.mjs', '')}-${preload}.cpuprofile`);
 const flags = {
@@ -40,9 +41,13 @@ const url = `http://127.0.0.1:${port}/users/42`;
 spawnSync(process.execPath, [join(ROOT, 'src', 'load.mjs'), url, '32', '0', '2'], { stdio: 'ignore' }); // warm-up
 server.kill('SIGUSR2'); // start profiling
 await new Promise((r) => setTimeout(r, 200));
-const load = spawnSync(process.execPath, [join(ROOT, 'src', 'load.mjs'), url, '32', '0', seconds], {
-  encoding: 'utf8',
-});
+const load = spawnSync(
+  process.execPath,
+  [join(ROOT, 'src', 'load.mjs'), url, '32', '0', seconds, ...(rate ? [rate] : [])],
+  {
+    encoding: 'utf8',
+  },
+);
 process.stdout.write(load.stdout);
 server.kill('SIGUSR2'); // stop and write
 await new Promise((r) => setTimeout(r, 3000));

@@ -72,7 +72,12 @@ function build(config: ObsConfig, options: ObsOptions = {}): Obs {
       httpIncoming: config.httpServerInstrumentation === 'otel',
       redactKeys: config.logs.redactKeys,
     });
-    observer.useTelemetry(serverTelemetry(config), telemetry.enterContext);
+    const { instrumentations } = telemetry;
+    observer.useTelemetry(serverTelemetry(config), telemetry.enterContext, (name) => {
+      const instrumentation = instrumentations.find((i) => i.instrumentationName === name);
+      instrumentation?.disable();
+      return instrumentation !== undefined;
+    });
     instrumentServers(observer);
   }
   // Created after the instrumentations are registered, so the pino instrumentation sees it.

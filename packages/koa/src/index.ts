@@ -176,6 +176,7 @@ export function observe<StateT = Koa.DefaultState, ContextT = Koa.DefaultContext
 ): ObsMiddleware<StateT, ContextT> {
   const obs = options.obs ?? getObs();
   const installErrorLogging = options.logErrors ?? true;
+  obs.http.adapterLabelsRoutes('koa'); // KOA_ROUTES and labelRouteOnMatch
   return async function obsObserve(koaCtx, next) {
     const ctx = koaCtx as unknown as Ctx;
     if (observedOf(ctx)) {

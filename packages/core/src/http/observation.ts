@@ -187,7 +187,8 @@ export class Observation implements ObservedRequest {
     const options = this.#options;
     const matched = options.routeMatched ? options.routeMatched(this.#req) : true;
     const route = matched ? (this.#route ?? this.#rpc?.route ?? options.resolveRoute?.(this.#req)) : undefined;
-    if (!matched && this.#rpc) this.#rpc.route = undefined;
+    // the RPC metadata is where instrumentation-http (OBS_HTTP_SERVER_INSTRUMENTATION=otel) reads it
+    if (this.#rpc) this.#rpc.route = route;
     // a response not on a real socket (inject) never "finishes": ended is all it does
     const finished = this.#fromServer ? res.writableFinished : res.writableEnded;
     const serverError = finished ? undefined : (res.errored ?? undefined);
