@@ -73,6 +73,14 @@ export {
   summariseError,
 } from './health/registry.js';
 export { errorMessage, errorStatus } from './http/errors.js';
+export {
+  type ObsAnswer,
+  type ObsRoute,
+  type ObsRoutePaths,
+  type ObsRouteSources,
+  obsRouteAnswers,
+  obsRouteTable,
+} from './http/obs-routes.js';
 export { type BeginOptions, type ObservedRequest, RequestObserver } from './http/observer.js';
 export { isWellFormedRequestId, REQUEST_ID_HEADER, requestIdFrom } from './http/request-id.js';
 export type { LifecycleControl, ServerOptions, ShutdownHook } from './lifecycle/lifecycle.js';

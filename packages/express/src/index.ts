@@ -23,8 +23,9 @@ import {
   errorStatus,
   getObs,
   type Obs,
-  type ObservedRequest,
   type ObsLogger,
+  type ObsRoutePaths,
+  obsRouteTable,
   opentelemetry,
   REQUEST_ID_HEADER,
   servingOn,
@@ -62,8 +63,6 @@ export {
   withSpan,
 } from '@obs/core';
 
-const OBSERVED = Symbol('@obs/express.observed');
-
 type ExpressRequest = IncomingMessage & { route?: { path?: unknown }; baseUrl?: string };
 
 /** What Express knows of a request's route: `req.route`, set when a route (app.get, router.post, ...) handles it. */
@@ -94,7 +93,6 @@ export function observe(options: ObserveOptions = {}): RequestHandler {
     const observed = observer.begin(req, res, EXPRESS_ROUTES);
     req.id = observed.id;
     req.log = observed.log;
-    (req as unknown as Record<symbol, ObservedRequest>)[OBSERVED] = observed;
     res.setHeader(REQUEST_ID_HEADER, observed.id);
     // @obs's server hook has made the request's context active already, unless another context
     // manager is installed or the request did not come through a server (tests)
@@ -104,47 +102,23 @@ export function observe(options: ObserveOptions = {}): RequestHandler {
 }
 
 /** Paths for {@link obsRoutes}. */
-export interface RoutesOptions {
+export interface RoutesOptions extends ObsRoutePaths {
   obs?: Obs;
-  /** Default `/health/live` (Kubernetes liveness probe). */
-  livePath?: string;
-  /** Default `/health/ready` (Kubernetes readiness probe). */
-  readyPath?: string;
-  /** Default `/health/started` (Kubernetes startup probe). */
-  startedPath?: string;
-  /** Default `/metrics` (Prometheus text exposition 0.0.4). `false` to not serve metrics. */
-  metricsPath?: string | false;
 }
 
 /**
- * A Router serving the health probes and the Prometheus scrape. These routes are excluded from
+ * A Router serving the health probes and the Prometheus scrape (@obs/core's route table: `GET
+ * /health/live`, `/health/ready`, `/health/started`, `/metrics`). These routes are excluded from
  * logs, traces and metrics, so probes and scrapes do not drown the service's own traffic.
  */
 export function obsRoutes(options: RoutesOptions = {}): Router {
   const obs = options.obs ?? getObs();
-  const livePath = options.livePath ?? '/health/live';
-  const readyPath = options.readyPath ?? '/health/ready';
-  const startedPath = options.startedPath ?? '/health/started';
-  const metricsPath = options.metricsPath ?? '/metrics';
   const router = Router();
-  for (const path of [livePath, readyPath, startedPath, metricsPath]) if (path) obs.http.ignorePath(path);
-
-  const probes = [
-    [livePath, () => obs.health.live()],
-    [readyPath, () => obs.health.ready()],
-    [startedPath, () => obs.health.startup()],
-  ] as const;
-  for (const [path, answer] of probes) {
-    router.get(path, async (req, res) => {
-      servingOn(obs, req);
-      const { statusCode, body } = await answer();
-      res.status(statusCode).json(body);
-    });
-  }
-  if (metricsPath) {
-    router.get(metricsPath, async (_req, res) => {
-      const { contentType, body } = await obs.metrics.render();
-      res.status(200).type(contentType).send(body);
+  for (const route of obsRouteTable(obs, options)) {
+    router.get(route.path, async (req, res) => {
+      if (route.kind !== 'metrics') servingOn(obs, req);
+      const { statusCode, contentType, body } = await route.answer();
+      res.status(statusCode).type(contentType).send(body);
     });
   }
   return router;
@@ -178,14 +152,7 @@ export function errorHandler(options: ErrorHandlerOptions = {}): ErrorRequestHan
   const respond = options.respond ?? true;
   return function obsErrorHandler(err, req, res, next) {
     const status = errorStatus(err);
-    const observed = (req as unknown as Record<symbol, ObservedRequest | undefined>)[OBSERVED];
-    if (status >= 500) {
-      if (observed) observed.recordError(err);
-      else obs.logger.error({ err }, 'request failed');
-    } else {
-      // a client error: reported to error tracking only when configured for 4xx (OBS_SENTRY_MIN_STATUS)
-      observed?.noteError(err);
-    }
+    obs.http.failed(req, err, status);
     if (!respond || res.headersSent) {
       next(err);
       return;

@@ -31,6 +31,8 @@ import {
   getObs,
   type Obs,
   type ObsLogger,
+  type ObsRoutePaths,
+  obsRouteTable,
   opentelemetry,
   REQUEST_ID_HEADER,
   requestIdFrom,
@@ -143,29 +145,17 @@ function obsLogController(): LogController | undefined {
   return new ObsLogController();
 }
 
-/** Options for {@link obsPlugin}: `app.register(obsPlugin, { ... })`. */
-export interface ObsPluginOptions {
+/** Options for {@link obsPlugin}: `app.register(obsPlugin, { ... })`; the paths of @obs/core's route table. */
+export interface ObsPluginOptions extends ObsRoutePaths {
   /** The @obs instance. Default: the one `@obs/register` started (or a new one from the environment). */
   obs?: Obs;
-  /** Liveness probe path (Kubernetes). Default `/health/live`. */
-  livePath?: string;
-  /** Readiness probe path (Kubernetes); answers 503 once shutdown has started. Default `/health/ready`. */
-  readyPath?: string;
-  /** Startup probe path (Kubernetes); 200 once the app listens. Default `/health/started`. */
-  startedPath?: string;
-  /** Prometheus scrape path (text exposition 0.0.4). Default `/metrics`; `false` to not serve metrics. */
-  metricsPath?: string | false;
 }
 
 let warnedIdMismatch = false;
 
 const plugin: FastifyPluginCallback<ObsPluginOptions> = (app, options, done) => {
   const obs = options.obs ?? getObs();
-  const livePath = options.livePath ?? '/health/live';
-  const readyPath = options.readyPath ?? '/health/ready';
-  const startedPath = options.startedPath ?? '/health/started';
-  const metricsPath = options.metricsPath ?? '/metrics';
-  for (const path of [livePath, readyPath, startedPath, metricsPath]) if (path) obs.http.ignorePath(path);
+  const routes = obsRouteTable(obs, options);
 
   shutDownWith(app, obs);
 
@@ -199,36 +189,16 @@ const plugin: FastifyPluginCallback<ObsPluginOptions> = (app, options, done) => 
   });
 
   app.addHook('onError', function obsOnError(request, reply, err, next) {
-    const status = reply.statusCode >= 400 ? reply.statusCode : errorStatus(err);
-    const observed = obs.http.observationOf(request.raw);
-    if (status >= 500) {
-      if (observed) observed.recordError(err);
-      else obs.logger.error({ err }, 'request failed');
-    } else {
-      // a client error: reported to error tracking only when configured for 4xx (OBS_SENTRY_MIN_STATUS)
-      observed?.noteError(err);
-    }
+    obs.http.failed(request.raw, err, reply.statusCode >= 400 ? reply.statusCode : errorStatus(err));
     next();
   });
 
   // `otel: false`: no @fastify/otel span for probes and scrapes (they have no SERVER span either).
   const config = { otel: false };
-  app.get(livePath, { config }, async (_request, reply) => {
-    const { statusCode, body } = await obs.health.live();
-    return reply.code(statusCode).send(body);
-  });
-  app.get(readyPath, { config }, async (_request, reply) => {
-    const { statusCode, body } = await obs.health.ready();
-    return reply.code(statusCode).send(body);
-  });
-  app.get(startedPath, { config }, async (_request, reply) => {
-    const { statusCode, body } = await obs.health.startup();
-    return reply.code(statusCode).send(body);
-  });
-  if (metricsPath) {
-    app.get(metricsPath, { config }, async (_request, reply) => {
-      const { contentType, body } = await obs.metrics.render();
-      return reply.code(200).type(contentType).send(body);
+  for (const route of routes) {
+    app.get(route.path, { config }, async (_request, reply) => {
+      const { statusCode, contentType, body } = await route.answer();
+      return reply.code(statusCode).type(contentType).send(body);
     });
   }
   done();

@@ -32,6 +32,8 @@ import {
   type Obs,
   type ObservedRequest,
   type ObsLogger,
+  type ObsRoutePaths,
+  obsRouteTable,
   opentelemetry,
   REQUEST_ID_HEADER,
   servingOn,
@@ -390,16 +392,8 @@ function errorText(status: number): string {
 }
 
 /** Paths for {@link obsRoutes}. */
-export interface RoutesOptions {
+export interface RoutesOptions extends ObsRoutePaths {
   obs?: Obs;
-  /** Default `/health/live` (Kubernetes liveness probe). */
-  livePath?: string;
-  /** Default `/health/ready` (Kubernetes readiness probe). */
-  readyPath?: string;
-  /** Default `/health/started` (Kubernetes startup probe). */
-  startedPath?: string;
-  /** Default `/metrics` (Prometheus text exposition 0.0.4). `false` to not serve metrics. */
-  metricsPath?: string | false;
 }
 
 /**
@@ -411,34 +405,16 @@ export function obsRoutes<StateT = Koa.DefaultState, ContextT = Koa.DefaultConte
   options: RoutesOptions = {},
 ): ObsMiddleware<StateT, ContextT> {
   const obs = options.obs ?? getObs();
-  const livePath = options.livePath ?? '/health/live';
-  const readyPath = options.readyPath ?? '/health/ready';
-  const startedPath = options.startedPath ?? '/health/started';
-  const metricsPath = options.metricsPath ?? '/metrics';
-  for (const path of [livePath, readyPath, startedPath, metricsPath]) if (path) obs.http.ignorePath(path);
-  const probes = new Map([
-    [livePath, () => obs.health.live()],
-    [readyPath, () => obs.health.ready()],
-    [startedPath, () => obs.health.startup()],
-  ]);
+  const routes = new Map(obsRouteTable(obs, options).map((route) => [route.path, route]));
 
   return async function obsHealthAndMetrics(ctx, next) {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
-    const probe = probes.get(ctx.path);
-    if (probe) {
-      servingOn(obs, ctx.req);
-      const { statusCode, body } = await probe();
-      ctx.body = body;
-      ctx.status = statusCode;
-      return;
-    }
-    if (metricsPath && ctx.path === metricsPath) {
-      const { contentType, body } = await obs.metrics.render();
-      ctx.body = body;
-      ctx.type = contentType;
-      ctx.status = 200;
-      return;
-    }
-    return next();
+    const route = routes.get(ctx.path);
+    if (!route) return next();
+    if (route.kind !== 'metrics') servingOn(obs, ctx.req);
+    const { statusCode, contentType, body } = await route.answer();
+    ctx.body = body;
+    ctx.type = contentType;
+    ctx.status = statusCode;
   };
 }

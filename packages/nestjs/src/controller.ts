@@ -4,11 +4,14 @@
 import type { Type } from '@nestjs/common';
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { getObs } from '@obs/core';
+import { getObs, type ObsRoute, obsRouteAnswers } from '@obs/core';
 import type { ResolvedObservabilityOptions } from './options.js';
 
-/** The controller's route methods, named as they are on its prototype. */
-type RouteName = 'live' | 'ready' | 'started' | 'metrics';
+/** The controller's route methods, named as they are on its prototype (and as @obs/core's route kinds). */
+type RouteName = ObsRoute['kind'];
+
+/** @obs/core's answers, by route kind (Nest routes by its decorators; the module ignores the paths). */
+let answers: ReturnType<typeof obsRouteAnswers> | undefined;
 
 /**
  * A new controller class for the probes and the scrape. Its routes get their paths from
@@ -21,28 +24,31 @@ export function createObsController(): Type {
 
     /** Liveness: `{"status":"ok","checks":{...}}`, 200 or 503. */
     async live(@Res() res: unknown): Promise<void> {
-      const { statusCode, body } = await getObs().health.live();
-      this.adapterHost.httpAdapter.reply(res, body, statusCode);
+      await this.send(res, 'live');
     }
 
     /** Readiness: as liveness, and 503 once shutdown has started. */
     async ready(@Res() res: unknown): Promise<void> {
-      const { statusCode, body } = await getObs().health.ready();
-      this.adapterHost.httpAdapter.reply(res, body, statusCode);
+      await this.send(res, 'ready');
     }
 
     /** Startup: 503 `starting` until the application listens (and its startup checks pass), then 200. */
     async started(@Res() res: unknown): Promise<void> {
-      const { statusCode, body } = await getObs().health.startup();
-      this.adapterHost.httpAdapter.reply(res, body, statusCode);
+      await this.send(res, 'started');
     }
 
     /** Prometheus text exposition of every metric. */
     async metrics(@Res() res: unknown): Promise<void> {
-      const { contentType, body } = await getObs().metrics.render();
+      await this.send(res, 'metrics');
+    }
+
+    /** Send the answer of @obs/core's route of that kind (its paths are the module's, see applyRoutePaths). */
+    private async send(res: unknown, kind: RouteName): Promise<void> {
+      answers ??= obsRouteAnswers(getObs());
+      const { statusCode, contentType, body } = await answers[kind]();
       const adapter = this.adapterHost.httpAdapter;
       adapter.setHeader(res, 'Content-Type', contentType);
-      adapter.reply(res, body, 200);
+      adapter.reply(res, body, statusCode);
     }
   }
   return ObsController;

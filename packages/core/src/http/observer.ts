@@ -182,6 +182,21 @@ export class RequestObserver {
     return observation;
   }
 
+  /**
+   * An error reached the framework's error handling and is answered with `status` (one rule for every
+   * adapter): 5xx errors are the request's failure, recorded once (`request failed` at level error
+   * with the stack, exception event and status ERROR on the SERVER span, error tracking); 4xx errors
+   * are the client's (a malformed body, a failed validation): only noted, and reported to error
+   * tracking only when `OBS_SENTRY_MIN_STATUS` asks for them. A 5xx error of a request that is not
+   * observed is still logged.
+   */
+  failed(req: IncomingMessage, err: unknown, status: number): void {
+    const observation = (req as IncomingMessage & Tagged)[OBSERVATION];
+    if (status < 500) observation?.noteError(err);
+    else if (observation) observation.recordError(err);
+    else this.#log().error({ err }, 'request failed');
+  }
+
   /** The observation of `req`, if it has one. */
   observationOf(req: IncomingMessage): ObservedRequest | undefined {
     return (req as IncomingMessage & Tagged)[OBSERVATION];
