@@ -40,7 +40,7 @@ const {
  * The AsyncLocalStorage context manager, plus {@link RequestContextManager.enter}: the server hook
  * (./http/server-hook.ts) makes each request's context active where no function can be wrapped.
  */
-class RequestContextManager extends AsyncLocalStorageContextManager {
+export class RequestContextManager extends AsyncLocalStorageContextManager {
   /**
    * Make `ctx` active for the rest of the current synchronous run and everything it schedules
    * (`AsyncLocalStorage#enterWith`), without a token to restore the previous one.
