@@ -203,10 +203,11 @@ describe('server hook', () => {
   it("lets an adapter re-enter the request's context after a library replaced it around the server's emit", async () => {
     let seen: string | undefined;
     const emit = server.emit;
+    const original = emit as (this: Server, event: string, ...args: unknown[]) => boolean;
     // what Sentry's server wrapper does: emit 'request' inside a context of its own
     server.emit = function (this: Server, event: string, ...args: unknown[]) {
-      if (event !== 'request') return emit.call(this, event, ...args);
-      return context.with(ROOT_CONTEXT, () => emit.call(this, event, ...args));
+      if (event !== 'request') return original.call(this, event, ...args);
+      return context.with(ROOT_CONTEXT, () => original.call(this, event, ...args));
     } as Server['emit'];
     const reenter = (req: IncomingMessage) => {
       expect(observer.reenter(req)).toBe(true);
