@@ -8,6 +8,7 @@ export {
   type OtlpReceiver,
   type OtlpReceiverOptions,
   type ReceivedDataPoint,
+  type ReceivedExemplar,
   type ReceivedLog,
   type ReceivedMetric,
   type ReceivedRequest,

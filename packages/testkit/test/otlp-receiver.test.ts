@@ -151,7 +151,8 @@ async function expectEverything(r: OtlpReceiver, ids: Exported): Promise<void> {
   expect(child.kind).toBe(3);
   expect(child.status).toEqual({ code: 2, message: 'connection reset' });
   expect(child.attributes).toEqual({ 'db.system.name': 'postgresql', 'obs.flag': true, 'obs.tags': ['a', 'b'] });
-  expect(child.events).toEqual([{ name: 'retry', attributes: { attempt: 2 } }]);
+  expect(child.events).toEqual([{ name: 'retry', timeUnixNano: expect.any(BigInt), attributes: { attempt: 2 } }]);
+  expect(child.links).toEqual([]);
 
   const log = r.logs[0];
   expect(log).toMatchObject({
@@ -413,6 +414,7 @@ describe('spanTree', () => {
       attributes: {},
       status: { code: 0 },
       events: [],
+      links: [],
       resource: {},
       scope: { name: 't' },
       ...over,
