@@ -136,7 +136,7 @@ function objectiveCheck(value: OptionValue): string | undefined {
 }
 
 /** Names of the commands, for config sections. */
-export const COMMAND_NAMES = ['alerts', 'alertmanager', 'dashboard', 'k8s'] as const;
+export const COMMAND_NAMES = ['alerts', 'alertmanager', 'dashboard', 'k8s', 'dev'] as const;
 
 /** Resolved options of a command, by long name. */
 export type Options = Record<string, OptionValue | undefined>;

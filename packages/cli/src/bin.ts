@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 /** The `obs` executable. */
-import { main } from './main.js';
+import { main, mainDev } from './main.js';
 
-process.exitCode = main(process.argv.slice(2));
+const argv = process.argv.slice(2);
+// `obs dev` runs until stopped; every other command writes its output and returns.
+process.exitCode = argv[0] === 'dev' ? await mainDev(argv.slice(1)) : main(argv);

@@ -39,8 +39,9 @@ export {
   dashboardSettings,
   renderDashboard,
 } from './commands/dashboard.js';
+export { type DevIo, devCommand, runDev } from './commands/dev.js';
 export { buildProbes, type K8sSettings, k8sSettings, probeTimeoutSeconds, renderProbes } from './commands/k8s.js';
-export { COMMANDS, type MainIo, main, mainHelp } from './main.js';
+export { COMMANDS, type MainIo, main, mainDev, mainHelp } from './main.js';
 export * from './selectors.js';
 export * from './slo.js';
 export * from './units.js';

@@ -9,6 +9,7 @@ import { type CommandSpec, helpText, type Options, resolveOptions, UsageError } 
 import { alertmanagerCommand, runAlertmanager } from './commands/alertmanager.js';
 import { alertsCommand, runAlerts } from './commands/alerts.js';
 import { dashboardCommand, runDashboard } from './commands/dashboard.js';
+import { type DevIo, devCommand, runDev } from './commands/dev.js';
 import { k8sCommand, runK8s } from './commands/k8s.js';
 
 /** A command and what runs it. */
@@ -40,6 +41,7 @@ export function mainHelp(): string {
     '',
     'Commands:',
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.spec.short}`),
+    `  ${'dev'.padEnd(width)}${devCommand.short}`,
     '',
     "Run 'obs <command> --help' for a command's options.",
     '',
@@ -106,4 +108,24 @@ export function main(argv: readonly string[], io: MainIo = processIo): number {
     return 1;
   }
   return 0;
+}
+
+/**
+ * Runs `obs dev` with the arguments after `dev`: the long-running viewer (see {@link runDev}).
+ * @returns the exit status: 0 after SIGINT/SIGTERM, 1 when it cannot start, 2 bad usage
+ */
+export async function mainDev(argv: readonly string[], io: DevIo = processIo): Promise<number> {
+  let options: Options;
+  try {
+    options = resolveOptions(devCommand, argv, new Set(devCommand.options.map((o) => o.name)));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    io.stderr(`obs dev: ${err.message}\nRun 'obs dev --help' for the options.\n`);
+    return 2;
+  }
+  if (options.help) {
+    io.stdout(helpText(devCommand));
+    return 0;
+  }
+  return runDev(options, io);
 }
