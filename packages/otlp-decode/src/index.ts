@@ -576,12 +576,27 @@ export type DecodedExport =
 export function decodeExportRequest(signal: Signal, body: Buffer, wire: Wire): DecodedExport {
   const p = loadProtos();
   const decoded = decodeBody(body, wire, signal, p);
-  if (signal === 'traces') return { signal, spans: toSpans(decoded, wire, p) };
-  if (signal === 'logs') return { signal, logs: toLogs(decoded, wire, p) };
-  return { signal, metrics: toMetrics(decoded, wire, p) };
+  try {
+    if (signal === 'traces') return { signal, spans: toSpans(decoded, wire, p) };
+    if (signal === 'logs') return { signal, logs: toLogs(decoded, wire, p) };
+    return { signal, metrics: toMetrics(decoded, wire, p) };
+  } catch (err) {
+    // Whatever the conversion trips over (a malformed int64, nesting too deep) is the body's fault.
+    if (err instanceof BadRequest) throw err;
+    throw new BadRequest(`invalid ${signal} request: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 /** Loads the OTLP protobuf definitions now rather than on the first protobuf request. */
 export function preloadProtos(): void {
   loadProtos();
+}
+
+/**
+ * The protobufjs type of a signal's export request (`ExportTraceServiceRequest`, ...), e.g. to encode
+ * request bodies for tests and benchmarks: `type.encode(type.fromObject(request)).finish()`, with ids
+ * as base64 strings.
+ */
+export function exportRequestType(signal: Signal): Type {
+  return loadProtos().requests[signal];
 }

@@ -211,8 +211,17 @@ CREATE INDEX IF NOT EXISTS points_time ON points (time_us);
 const NS_PER_US = 1000n;
 const us = (ns: bigint): number => Number(ns / NS_PER_US);
 
-/** JSON that copes with bigints (as numbers when safe) and byte arrays (as base64). */
+/** Whether plain JSON.stringify is right for a value: flat, no bigint, no byte array. */
+function isPlain(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return typeof value !== 'bigint';
+  for (const v of Object.values(value))
+    if (typeof v === 'bigint' || (typeof v === 'object' && v !== null)) return false;
+  return !(value instanceof Uint8Array);
+}
+
+/** JSON that copes with bigints (as numbers) and byte arrays (as base64). */
 function toJson(value: unknown): string {
+  if (isPlain(value)) return JSON.stringify(value);
   return JSON.stringify(value, (_k, v) => {
     if (typeof v === 'bigint') return Number(v);
     if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');

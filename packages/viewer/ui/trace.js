@@ -60,7 +60,8 @@ function Waterfall({ rows, startUs, totalUs, selected, onSelect }) {
       <div class="wf-name">Span</div>
       <div class="wf-timeline">
         ${[0, 0.25, 0.5, 0.75, 1].map(
-          (f) => html`<span class="tick" style=${`left:${f * 100}%`}>${formatDuration((totalUs * f) / 1000)}</span>`,
+          (f) =>
+            html`<span class="tick" style=${`left:${f * 100}%`}>${f === 0 ? '0' : formatDuration((totalUs * f) / 1000)}</span>`,
         )}
       </div>
     </div>
