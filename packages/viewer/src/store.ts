@@ -21,7 +21,7 @@ export interface StoreOptions {
   maxAgeMs?: number;
   /**
    * Upper bound of the database's used size, bytes (SQLite pages in use). When exceeded, the oldest
-   * tenth of the data is deleted, repeatedly, until it fits. Default 256 MiB.
+   * data is deleted until it fits (see {@link TelemetryStore.prune}). Default 256 MiB.
    */
   maxBytes?: number;
 }
@@ -726,22 +726,38 @@ export class TelemetryStore extends EventEmitter<{ ingest: [{ spans: number; log
   }
 
   /**
-   * Applies the bounds: deletes data older than `maxAgeMs`, then, while the used size exceeds
-   * `maxBytes`, the oldest tenth of what is left. Counts what it deleted in {@link StoreStats.dropped}.
+   * Applies the bounds: deletes data older than `maxAgeMs`; then, while the used size exceeds
+   * `maxBytes`, the oldest rows of each signal, as many as should bring it to 80% of the bound
+   * (deleted rows leave partly used pages, so it may take a few rounds). Counts what it deleted in
+   * {@link StoreStats.dropped}.
    * @param nowMs the current time, milliseconds since the Unix epoch
    */
   prune(nowMs = Date.now()): void {
     this.deleteBefore((nowMs - this.maxAgeMs) * 1000);
-    for (let i = 0; i < 20 && this.usedBytes() > this.maxBytes; i++) {
-      const range = this.db
-        .prepare(
-          'SELECT min(t) AS lo, max(t) AS hi FROM (SELECT min(start_us) AS t FROM spans UNION ALL SELECT max(start_us) FROM spans UNION ALL SELECT min(time_us) FROM logs UNION ALL SELECT max(time_us) FROM logs UNION ALL SELECT min(time_us) FROM points UNION ALL SELECT max(time_us) FROM points)',
-        )
-        .get();
-      const lo = range?.lo as number | null;
-      const hi = range?.hi as number | null;
-      if (lo === null || hi === null) break;
-      this.deleteBefore(lo + Math.max(1, Math.ceil((hi - lo) / 10)));
+    for (let round = 0; round < 10; round++) {
+      const used = this.usedBytes();
+      if (used <= this.maxBytes) break;
+      const share = Math.min(1, Math.max(0.1, 1 - (0.8 * this.maxBytes) / used));
+      this.transaction(() => {
+        for (const [table, column, key] of [
+          ['spans', 'start_us', 'spans'],
+          ['logs', 'time_us', 'logs'],
+          ['points', 'time_us', 'points'],
+        ] as const) {
+          const rows = this.db.prepare(`SELECT count(*) AS n FROM ${table}`).get()?.n as number;
+          const cut = Math.ceil(rows * share);
+          if (cut === 0) continue;
+          const at = this.db
+            .prepare(`SELECT ${column} AS t FROM ${table} ORDER BY ${column} LIMIT 1 OFFSET ?`)
+            .get(Math.min(cut, rows - 1))?.t as number;
+          const cutoff = cut >= rows ? at + 1 : at;
+          this.dropped[key] += Number(this.db.prepare(`DELETE FROM ${table} WHERE ${column} < ?`).run(cutoff).changes);
+          if (table === 'spans') {
+            this.db.prepare('DELETE FROM trace_tags WHERE start_us < ?').run(cutoff);
+            this.db.prepare('DELETE FROM traces WHERE start_us < ?').run(cutoff);
+          }
+        }
+      });
     }
   }
 
