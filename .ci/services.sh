@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts the services the tests talk to, when they are not running, and installs the Debian tools
-# the alerting tests run (Prometheus, Alertmanager). Idempotent; run as root (CI and dev machines are).
+# the tests run (Prometheus, Alertmanager, Chromium). Idempotent; run as root (CI and dev machines are).
 set -euo pipefail
 
 log() { echo "services: $*" >&2; }
@@ -43,6 +43,8 @@ fi
 missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+# The obs dev viewer's browser tests drive Debian's Chromium headless (playwright-core, no download).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]} from Debian"
   export DEBIAN_FRONTEND=noninteractive

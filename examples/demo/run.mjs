@@ -1,10 +1,14 @@
 /**
- * The @obs demo (`pnpm demo`). No outside services: it starts an embedded OTLP/HTTP receiver, runs
- * the Express reference service against it as a child process, exactly like its `start` script
+ * The @obs demo (`pnpm demo`). No outside services: it starts `obs dev`'s viewer (@obs/viewer: an
+ * OTLP/HTTP receiver, an embedded store and a web UI) in this process, runs the Express reference
+ * service against it as a child process, exactly like its `start` script
  * (`node --import @obs/register src/server.js`), sends it real traffic, and prints what @obs
  * produced: JSON log lines on stdout, the Prometheus scrape, the traces and log records that reached
  * the receiver, and the health probes. Then it stops the service with SIGTERM and checks that the
- * spans flushed at shutdown arrived. Exit code 0 when everything checked out, 1 otherwise.
+ * spans flushed at shutdown arrived.
+ *
+ * Run in a terminal (stdout a TTY, no CI variable), it then keeps the viewer up, with everything the
+ * service sent, until Ctrl-C; otherwise it exits: 0 when everything checked out, 1 otherwise.
  *
  * Needs the packages built: `pnpm -r --filter './packages/*' run build`.
  */
@@ -28,8 +32,47 @@ let service;
  */
 const children = new Set();
 subscribe('child_process', ({ process: child }) => children.add(child));
-/** @type {import('@obs/testkit').OtlpReceiver | undefined} */
-let receiver;
+/** @type {import('@obs/viewer').Viewer | undefined} */
+let viewer;
+/** What reached the viewer's OTLP receiver, decoded, in arrival order. */
+const receiver = {
+  /** @type {import('@obs/testkit').ReceivedSpan[]} */
+  spans: [],
+  /** @type {import('@obs/testkit').ReceivedLog[]} */
+  logs: [],
+};
+/** Interactive: a person at a terminal, who gets the viewer kept up after the checks. */
+const interactive = Boolean(process.stdout.isTTY) && !process.env.CI;
+
+/** Polls `fn` until it is truthy; rejects after `timeoutMs`. */
+async function waitFor(fn, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/**
+ * Starts the viewer: on the standard ports (4318, 4319) when run interactively and they are free,
+ * else on free ports.
+ */
+async function startDemoViewer(startViewer) {
+  const options = {
+    onExport: (data) => {
+      if (data.signal === 'traces') receiver.spans.push(...data.spans);
+      if (data.signal === 'logs') receiver.logs.push(...data.logs);
+    },
+  };
+  if (interactive) {
+    try {
+      return await startViewer(options);
+    } catch (err) {
+      if (err.code !== 'EADDRINUSE') throw err;
+    }
+  }
+  return startViewer({ ...options, otlpPort: 0, uiPort: 0 });
+}
 
 /** Print a section heading. */
 function heading(title) {
@@ -95,12 +138,14 @@ async function main() {
       `cannot load @obs/testkit (${err.message}); build first: pnpm -r --filter './packages/*' run build`,
     );
   });
-  const { freePort, spanTree, startOtlpReceiver, startService } = testkit;
+  const { freePort, spanTree, startService } = testkit;
+  const { startViewer } = await import('@obs/viewer');
   const expressDir = dirname(createRequire(import.meta.url).resolve('@obs/example-express/package.json'));
 
   heading('Start');
-  receiver = await startOtlpReceiver();
-  console.log(`  OTLP receiver   ${receiver.url}`);
+  viewer = await startDemoViewer(startViewer);
+  console.log(`  OTLP receiver   ${viewer.otlpUrl}   (obs dev's viewer, loopback only)`);
+  console.log(`  viewer          ${viewer.uiUrl}`);
   const port = await freePort();
   const spawned = Date.now();
   // Spawns `node --import @obs/register src/server.js` and waits for GET /health/ready to answer 200;
@@ -112,9 +157,12 @@ async function main() {
     readyTimeoutMs: 10_000,
     env: {
       OTEL_SERVICE_NAME: 'demo-express',
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_EXPORTER_OTLP_ENDPOINT: viewer.otlpUrl,
       OTEL_BSP_SCHEDULE_DELAY: '200',
       OTEL_LOGS_EXPORTER: 'otlp',
+      // Also push metrics, so the viewer charts the routes (the /metrics route stays as it is).
+      OTEL_METRICS_EXPORTER: 'otlp',
+      OTEL_METRIC_EXPORT_INTERVAL: '1000',
     },
   });
   const readyMs = Date.now() - spawned;
@@ -173,7 +221,7 @@ async function main() {
   // The exporters' last requests complete before the child exits; the wait only covers a slow receiver.
   const expectedServerSpans = requests.length + 1;
   const serverSpans = () => receiver.spans.filter((s) => s.kind === 2);
-  await receiver.waitFor(() => serverSpans().length >= expectedServerSpans, { timeoutMs: 3000 }).catch(() => {});
+  await waitFor(() => serverSpans().length >= expectedServerSpans, 3000).catch(() => {});
   console.log(`  spans:       ${before.spans} received before SIGTERM, ${receiver.spans.length} after exit`);
   console.log(`  log records: ${before.logs} received before SIGTERM, ${receiver.logs.length} after exit`);
   check(
@@ -236,6 +284,11 @@ async function main() {
   check(leaked.length === 0, 'secrets in logs', leaked.length === 0 ? 'none' : `${leaked.length} found`);
   const stderr = service.stderr().trim();
   if (stderr) console.log(`  service stderr:\n${stderr.replace(/^/gm, '    ')}`);
+
+  heading('Viewer');
+  console.log(`  traces, logs and metrics of this run: ${viewer.uiUrl}`);
+  console.log(`  the declined order:                   ${viewer.uiUrl}#/traces?status=error`);
+  console.log(`  the request with X-Request-Id:        ${viewer.uiUrl}#/traces?lookup=demo-req-0001`);
 }
 
 /** Kill the child if it is still running (every exit path, also while startService is still waiting). */
@@ -262,11 +315,19 @@ try {
   if (stderr) console.error(`\nservice stderr:\n${stderr}`);
 } finally {
   killChild();
-  await receiver?.close();
 }
 
 if (problems.length > 0) {
   console.error(`\ndemo FAILED:\n${problems.map((p) => `  - ${p.trimEnd().replace(/\n/g, '\n    ')}`).join('\n')}`);
-  process.exit(1);
+} else {
+  console.log(`\ndemo ok in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
-console.log(`\ndemo ok in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+if (interactive && viewer) {
+  console.log(`\nThe viewer stays up at ${viewer.uiUrl} (OTLP on ${viewer.otlpUrl}); Ctrl-C stops it.`);
+  await new Promise((resolve) => {
+    process.removeAllListeners('SIGINT');
+    process.once('SIGINT', resolve);
+  });
+}
+await viewer?.close();
+process.exitCode = problems.length > 0 ? 1 : 0;

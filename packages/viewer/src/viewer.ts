@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import {
   BadRequest,
+  type DecodedExport,
   decodeExportRequest,
   decompress,
   preloadProtos,
@@ -35,6 +36,8 @@ export interface ViewerOptions extends StoreOptions {
   pruneIntervalMs?: number;
   /** Where warnings go (a failed write, a failed request). Default: stderr. */
   warn?: (message: string) => void;
+  /** Called with what each accepted export request carried, after it was stored (e.g. for checks). */
+  onExport?: (data: DecodedExport) => void;
 }
 
 /** A running viewer; see {@link startViewer}. */
@@ -176,6 +179,7 @@ export async function startViewer(opts: ViewerOptions = {}): Promise<Viewer> {
     if (decoded.signal === 'traces') store.insertSpans(decoded.spans);
     else if (decoded.signal === 'logs') store.insertLogs(decoded.logs);
     else store.insertMetrics(decoded.metrics);
+    opts.onExport?.(decoded);
     if (wire === 'json') send(res, 200, 'application/json', '{}');
     else send(res, 200, 'application/x-protobuf', Buffer.alloc(0));
   }
