@@ -223,8 +223,16 @@ function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+const snakeCache = new Map<string, string>();
+
+/** The snake_case spelling of a lowerCamelCase field name (cached: the set of names is small). */
 function snake(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  let out = snakeCache.get(key);
+  if (out === undefined) {
+    out = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    if (snakeCache.size < 1000) snakeCache.set(key, out);
+  }
+  return out;
 }
 
 /** Reads `key` (or its snake_case spelling) from an OTLP object. */

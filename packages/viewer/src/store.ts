@@ -273,6 +273,7 @@ export class TelemetryStore extends EventEmitter<{ ingest: [{ spans: number; log
   readonly maxAgeMs: number;
   readonly maxBytes: number;
   private readonly resourceIds = new Map<string, number>();
+  private readonly resourceIdsByObject = new WeakMap<Attributes, number>();
   private readonly dropped = { spans: 0, logs: 0, points: 0 };
   private readonly stmt: Record<string, StatementSync>;
 
@@ -313,12 +314,16 @@ export class TelemetryStore extends EventEmitter<{ ingest: [{ spans: number; log
   }
 
   private resourceId(resource: Attributes): number {
+    // The spans of one resource in a request share its object: serialise it once.
+    const known = this.resourceIdsByObject.get(resource);
+    if (known !== undefined) return known;
     const json = toJson(resource);
     let id = this.resourceIds.get(json);
     if (id === undefined) {
       id = (this.stmt.resource as StatementSync).get(json)?.id as number;
       this.resourceIds.set(json, id);
     }
+    this.resourceIdsByObject.set(resource, id);
     return id;
   }
 
