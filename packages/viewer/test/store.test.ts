@@ -1,4 +1,7 @@
 /** The store's queries and bounds, and the metric arithmetic, on hand-made telemetry. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ReceivedLog, ReceivedMetric, ReceivedSpan } from '@obs/otlp-decode';
 import { describe, expect, it } from 'vitest';
 import { histogramQuantile, routeSeries } from '../src/metric-series.js';
@@ -133,6 +136,28 @@ describe('TelemetryStore traces', () => {
     const [newest, oldest] = store.searchLogs();
     expect(store.searchLogs({ afterId: oldest?.id }).map((l) => l.id)).toEqual([newest?.id]);
     store.close();
+  });
+});
+
+describe('TelemetryStore in a file', () => {
+  it('keeps the data across a restart', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'obs-viewer-store-'));
+    try {
+      const path = join(dir, 'telemetry.sqlite');
+      const traceId = hex(32);
+      const first = new TelemetryStore({ path });
+      first.insertSpans([span({ traceId, name: 'GET /kept', kind: 2 })]);
+      first.insertLogs([log(traceId, { request_id: 'kept-1' })]);
+      first.close();
+      const second = new TelemetryStore({ path });
+      expect(second.listTraces({ requestId: 'kept-1' }).map((t) => t.name)).toEqual(['GET /kept']);
+      second.insertSpans([span({ traceId: hex(32), name: 'GET /new' })]);
+      expect(second.stats()).toMatchObject({ spans: 2, traces: 2, logs: 1 });
+      expect(second.getTrace(traceId).spans[0]?.resource).toEqual({ 'service.name': 'api' });
+      second.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -165,6 +165,18 @@ export function MetricsView({ params }) {
                       if (t) location.hash = `#/trace/${t}`;
                     }}
                   />
+                  ${
+                    route.exemplars.length
+                      ? html`<div class="exemplars" data-testid="exemplars">
+                        Exemplars:
+                        ${route.exemplars.slice(-20).map(
+                          (e) => html`<a key=${e.traceId} class="chip mono" href=${`#/trace/${e.traceId}`}
+                            >${formatDuration(e.valueMs)} · trace ${e.traceId.slice(0, 8)}</a
+                          >`,
+                        )}
+                      </div>`
+                      : null
+                  }
                 </div>`
                 : null
             }
