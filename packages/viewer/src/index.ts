@@ -29,6 +29,7 @@ export {
 export {
   DEFAULT_OTLP_PORT,
   DEFAULT_UI_PORT,
+  hostAllowed,
   isLoopback,
   startViewer,
   type Viewer,

@@ -126,6 +126,19 @@ function loadAssets(): Map<string, { type: string; body: Buffer }> {
   return assets;
 }
 
+/**
+ * Whether a request's `Host` header names this viewer: any host when it listens beyond loopback (the
+ * user chose to expose it), else only loopback names and addresses.
+ */
+export function hostAllowed(hostHeader: string | undefined, boundHost: string): boolean {
+  if (!isLoopback(boundHost)) return true;
+  if (!hostHeader) return false;
+  const name = hostHeader.startsWith('[')
+    ? hostHeader.slice(1, hostHeader.indexOf(']'))
+    : (hostHeader.split(':')[0] ?? '');
+  return isLoopback(name.toLowerCase()) || name.toLowerCase().endsWith('.localhost');
+}
+
 /** No inline script, nothing from elsewhere: markup that slips through as HTML still cannot run. */
 const CSP =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
@@ -153,6 +166,7 @@ export async function startViewer(opts: ViewerOptions = {}): Promise<Viewer> {
   const store = new TelemetryStore(opts);
   const rejected = { badRequests: 0, failures: 0 };
   const assets = loadAssets();
+  const uiHost = opts.uiHost ?? '127.0.0.1';
   const streams = new Set<ServerResponse>();
 
   async function receive(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -261,6 +275,11 @@ export async function startViewer(opts: ViewerOptions = {}): Promise<Viewer> {
 
   function ui(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://x');
+    if (!hostAllowed(req.headers.host, uiHost)) {
+      // A page elsewhere that renamed its host to 127.0.0.1 (DNS rebinding) must not read telemetry.
+      sendText(res, 403, 'forbidden host: open the viewer as http://127.0.0.1 or http://localhost');
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendText(res, 405, 'method not allowed');
       return;
@@ -332,7 +351,7 @@ export async function startViewer(opts: ViewerOptions = {}): Promise<Viewer> {
   let uiUrl: string;
   try {
     otlpUrl = await listen(otlpServer, opts.otlpPort ?? DEFAULT_OTLP_PORT, opts.otlpHost ?? '127.0.0.1');
-    uiUrl = `${await listen(uiServer, opts.uiPort ?? DEFAULT_UI_PORT, opts.uiHost ?? '127.0.0.1')}/`;
+    uiUrl = `${await listen(uiServer, opts.uiPort ?? DEFAULT_UI_PORT, uiHost)}/`;
   } catch (err) {
     await Promise.all([closeServer(otlpServer), closeServer(uiServer)]);
     store.close();

@@ -3,6 +3,7 @@
  * attribute and a 10 000-span trace keep the page responsive, malformed OTLP is answered 400 and the
  * receiver keeps working.
  */
+import { request } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startViewer, type Viewer } from '../src/viewer.js';
@@ -219,6 +220,23 @@ describe('malformed OTLP', () => {
     expect(res.status).toBe(400);
     const after = viewer.store.stats();
     expect([after.spans, after.logs, after.points]).toEqual([before.spans, before.logs, before.points]);
+  });
+
+  it('refuses UI and API requests for another host name (DNS rebinding)', async () => {
+    const get = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(`${viewer.uiUrl}api/traces`, { headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const port = new URL(viewer.uiUrl).port;
+    expect(await get(`evil.example:${port}`)).toBe(403);
+    expect(await get(`127.0.0.1:${port}`)).toBe(200);
+    expect(await get(`localhost:${port}`)).toBe(200);
+    expect(await get(`[::1]:${port}`)).toBe(200);
   });
 
   it('answers 415 to other content types, 405 to GET, 404 elsewhere, and keeps receiving', async () => {
