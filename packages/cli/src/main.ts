@@ -26,8 +26,9 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   k8s: { spec: k8sCommand, run: runK8s },
 };
 
+/** Option names of every command, `dev` included: one config file may serve them all. */
 const ALL_OPTION_NAMES: ReadonlySet<string> = new Set(
-  Object.values(COMMANDS).flatMap((c) => c.spec.options.map((o) => o.name)),
+  [...Object.values(COMMANDS).map((c) => c.spec), devCommand].flatMap((spec) => spec.options.map((o) => o.name)),
 );
 
 /** The top-level `obs --help` text. */
@@ -117,7 +118,7 @@ export function main(argv: readonly string[], io: MainIo = processIo): number {
 export async function mainDev(argv: readonly string[], io: DevIo = processIo): Promise<number> {
   let options: Options;
   try {
-    options = resolveOptions(devCommand, argv, new Set(devCommand.options.map((o) => o.name)));
+    options = resolveOptions(devCommand, argv, ALL_OPTION_NAMES);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     io.stderr(`obs dev: ${err.message}\nRun 'obs dev --help' for the options.\n`);

@@ -3,7 +3,10 @@
  * an OTLP export reaching the UI's API, the UI page, SIGINT, and the start-up errors.
  */
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freePort } from '@obs/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mainDev } from '../src/main.js';
@@ -118,5 +121,27 @@ describe('obs dev', () => {
     expect(await mainDev(['--help'], io)).toBe(0);
     expect(stdout).toContain('--db PATH');
     expect(obs('--help').stdout).toMatch(/^ {2}dev +run the local telemetry viewer/m);
+  });
+
+  it('shares a config file with the other commands', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'obs-dev-config-'));
+    try {
+      const config = join(dir, 'obs.yml');
+      writeFileSync(config, 'job: shop\ndb: telemetry.sqlite\ndev:\n  ui-port: nope\n');
+      expect(obs('alerts', '-c', config).code).toBe(0);
+      let stderr = '';
+      const code = await mainDev(['-c', config], {
+        stdout: () => {},
+        stderr: (t) => {
+          stderr += t;
+        },
+      });
+      // The dev section is read (its bad value is reported); the other commands' keys pass.
+      expect(code).toBe(2);
+      expect(stderr).toContain('ui-port');
+      expect(stderr).not.toContain('unknown key');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
