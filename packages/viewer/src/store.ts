@@ -530,7 +530,7 @@ export class TelemetryStore extends EventEmitter<{ ingest: [{ spans: number; log
       );
       args.push(jsonPath(f.attribute.key), f.attribute.value);
     }
-    const limit = Math.min(Math.max(1, f.limit ?? 100), 1000);
+    const limit = Math.floor(Math.min(Math.max(1, f.limit ?? 100), 1000));
     const sql = `SELECT t.*, (SELECT group_concat(value, char(0)) FROM trace_tags g WHERE g.trace_id = t.trace_id AND g.key = 'service') AS services
       FROM traces t ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY t.start_us DESC LIMIT ${limit}`;
     return this.db
@@ -553,11 +553,12 @@ export class TelemetryStore extends EventEmitter<{ ingest: [{ spans: number; log
   }
 
   /**
-   * One trace: its spans by start time (at most `spanLimit`, default 20 000), the total count, and
-   * its log records (at most 5 000).
+   * One trace: its spans by start time (at most `spanLimit`, default 20 000, at most 100 000), the
+   * total count, and its log records (at most 5 000).
    */
   getTrace(traceId: string, spanLimit = 20_000): { spans: StoredSpan[]; spanCount: number; logs: StoredLog[] } {
     const id = traceId.toLowerCase();
+    const limit = Math.floor(Math.min(Math.max(1, spanLimit), 100_000));
     const resources = new Map<number, Attributes>();
     const resourceOf = (rid: number): Attributes => {
       let r = resources.get(rid);
@@ -567,7 +568,7 @@ export class TelemetryStore extends EventEmitter<{ ingest: [{ spans: number; log
       }
       return r;
     };
-    const spans = (this.stmt.traceSpans as StatementSync).all(id, spanLimit).map(
+    const spans = (this.stmt.traceSpans as StatementSync).all(id, limit).map(
       (r): StoredSpan => ({
         traceId: r.trace_id as string,
         spanId: r.span_id as string,
@@ -587,7 +588,7 @@ export class TelemetryStore extends EventEmitter<{ ingest: [{ spans: number; log
       }),
     );
     const spanCount =
-      spans.length < spanLimit ? spans.length : ((this.stmt.traceSpanCount as StatementSync).get(id)?.n as number);
+      spans.length < limit ? spans.length : ((this.stmt.traceSpanCount as StatementSync).get(id)?.n as number);
     const logs = (this.stmt.traceLogs as StatementSync).all(id, 5000).map(logRow);
     return { spans, spanCount, logs };
   }
@@ -628,7 +629,7 @@ export class TelemetryStore extends EventEmitter<{ ingest: [{ spans: number; log
       where.push('time_us <= ?');
       args.push(Math.round(f.toMs * 1000));
     }
-    const limit = Math.min(Math.max(1, f.limit ?? 200), 2000);
+    const limit = Math.floor(Math.min(Math.max(1, f.limit ?? 200), 2000));
     const sql = `SELECT * FROM logs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY time_us DESC, id DESC LIMIT ${limit}`;
     return this.db
       .prepare(sql)

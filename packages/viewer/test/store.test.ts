@@ -118,6 +118,7 @@ describe('TelemetryStore traces', () => {
     expect(ids({ requestId: 'req-b' })).toEqual([b]);
     expect(ids({ traceId: c.toUpperCase() })).toEqual([c]);
     expect(ids({ limit: 1 })).toEqual([c]);
+    expect(ids({ limit: 1.5 })).toEqual([c]);
     expect(store.routes()).toEqual(['/a', '/b']);
     expect(store.services()).toEqual(['api', 'payments', 'worker']);
     store.close();
