@@ -38,7 +38,7 @@ export function mainHelp(): string {
     'Usage: obs <command> [options]',
     '',
     'Generate alerting, dashboards and probes for services instrumented with @obs, from the metric',
-    'definitions the SDK records with.',
+    'definitions the SDK records with; look at their telemetry locally with `obs dev`.',
     '',
     'Commands:',
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.spec.short}`),

@@ -120,7 +120,7 @@ describe('obs dev', () => {
     expect(stderr).toContain('obs dev: --otlp-port: "nope" is not an integer >= 1');
     expect(await mainDev(['--help'], io)).toBe(0);
     expect(stdout).toContain('--db PATH');
-    expect(obs('--help').stdout).toMatch(/^ {2}dev +run the local telemetry viewer/m);
+    expect(obs('--help').stdout).toMatch(/^ {2}dev +Local telemetry viewer/m);
   });
 
   it('shares a config file with the other commands', async () => {

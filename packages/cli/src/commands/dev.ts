@@ -8,7 +8,7 @@ import type { CommandSpec, Options } from '../args.js';
 /** The options of `obs dev`. */
 export const devCommand: CommandSpec = {
   name: 'dev',
-  short: 'run the local telemetry viewer: OTLP receiver, embedded store and web UI',
+  short: 'Local telemetry viewer: OTLP/HTTP receiver, embedded store and web UI',
   summary:
     'Run a local telemetry viewer: an OTLP/HTTP receiver (protobuf and JSON; traces, metrics, logs), an embedded SQLite store (node:sqlite) and a web UI with traces, logs and metrics.',
   details:
