@@ -38,6 +38,7 @@ export const devCommand: CommandSpec = {
       arg: 'BYTES',
       description: 'delete the oldest data past this size',
       default: 256 * 1024 * 1024,
+      defaultText: '256Mi',
     },
     { name: 'help', short: 'h', type: 'boolean', description: 'show this help' },
   ],
