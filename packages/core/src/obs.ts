@@ -60,34 +60,30 @@ type Holder = { [INSTANCE]?: Obs };
 function build(config: ObsConfig, options: ObsOptions = {}): Obs {
   const health = new HealthRegistry(config.health);
   let logger: ObsLogger | undefined;
-  let errors: ErrorReporter = NO_ERROR_REPORTER;
-  const observer = new RequestObserver(
-    () => logger as ObsLogger,
-    () => errors,
-  );
   let telemetry: Telemetry | undefined;
+  // Created on first use (a process that never logs never loads pino), after the instrumentations
+  // are registered, so the pino instrumentation sees it.
+  const log = (): ObsLogger =>
+    (logger ??= createLogger({
+      level: config.logs.level,
+      serviceName: config.serviceName,
+      redactKeys: config.logs.redactKeys,
+      correlate: !telemetry?.pinoInstrumented,
+    }));
+  let errors: ErrorReporter = NO_ERROR_REPORTER;
+  const observer = new RequestObserver(log, () => errors);
   if (isMainThread) {
     telemetry = startTelemetry(config, {
       ignoreIncomingPath: (p) => observer.isIgnored(p),
       httpIncoming: config.httpServerInstrumentation === 'otel',
       redactKeys: config.logs.redactKeys,
     });
-    const { instrumentations } = telemetry;
-    observer.useTelemetry(serverTelemetry(config), telemetry.enterContext, (name) => {
-      const instrumentation = instrumentations.find((i) => i.instrumentationName === name);
-      instrumentation?.disable();
-      return instrumentation !== undefined;
-    });
+    const started = telemetry;
+    observer.useTelemetry(serverTelemetry(config), telemetry.enterContext, (name) =>
+      started.disableInstrumentation(name),
+    );
     instrumentServers(observer);
   }
-  // Created after the instrumentations are registered, so the pino instrumentation sees it.
-  logger = createLogger({
-    level: config.logs.level,
-    serviceName: config.serviceName,
-    redactKeys: config.logs.redactKeys,
-    correlate: !telemetry?.pinoInstrumented,
-  });
-  const log = logger;
   // After the OpenTelemetry pipeline: Sentry 11 reuses its global providers instead of installing its own.
   if (isMainThread) errors = startErrorReporting(config, { beforeSend: options.sentry?.beforeSend });
   const lifecycle = new Lifecycle(
@@ -95,10 +91,10 @@ function build(config: ObsConfig, options: ObsOptions = {}): Obs {
       markShuttingDown: () => health.markShuttingDown(),
       shutdownTelemetry: () => telemetry?.shutdown() ?? Promise.resolve(),
       flushTelemetry: () => telemetry?.forceFlush() ?? Promise.resolve(),
-      flushLogs: (timeoutMs) => flushLogger(log, timeoutMs),
+      flushLogs: (timeoutMs) => (logger ? flushLogger(logger, timeoutMs) : Promise.resolve()),
       cutRequest: (response) => observer.cutByServer(response),
       began: ({ signal, delayMs, drainTimeoutMs }) =>
-        log.info({ signal, delay_ms: delayMs, drain_timeout_ms: drainTimeoutMs }, 'shutting down'),
+        log().info({ signal, delay_ms: delayMs, drain_timeout_ms: drainTimeoutMs }, 'shutting down'),
     },
     { budgetMs: config.shutdownTimeoutMs, delayMs: config.shutdownDelayMs, drainTimeoutMs: config.drainTimeoutMs },
   );
@@ -107,18 +103,22 @@ function build(config: ObsConfig, options: ObsOptions = {}): Obs {
   const pipeline = telemetry?.metrics;
   const obs: Obs = {
     config,
-    logger: log,
+    get logger() {
+      return log();
+    },
     health,
     http: observer,
     withSpan,
     errors,
-    data: createDataTelemetry(() => log),
+    data: createDataTelemetry(log),
     metrics: {
       ...instruments,
-      render: () =>
-        pipeline
+      render: () => {
+        telemetry?.startRuntimeMetrics();
+        return pipeline
           ? pipeline.render()
-          : Promise.resolve({ contentType: PROMETHEUS_CONTENT_TYPE, body: '# @obs telemetry is disabled\n' }),
+          : Promise.resolve({ contentType: PROMETHEUS_CONTENT_TYPE, body: '# @obs telemetry is disabled\n' });
+      },
     },
     onShutdown: (hook) => lifecycle.onShutdown(hook),
     shutdown: () => lifecycle.shutdown(),

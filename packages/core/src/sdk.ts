@@ -11,13 +11,19 @@ import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { Resource, ResourceDetector } from '@opentelemetry/resources';
 import type { LoggerProvider } from '@opentelemetry/sdk-logs';
 import type { TracerProvider } from '@opentelemetry/sdk-trace';
-import type { DiagLevel, ObsConfig } from './config/resolve.js';
+import type { DiagLevel, InstrumentationName, ObsConfig } from './config/resolve.js';
 import { diagnose } from './diag.js';
 import { load } from './lazy.js';
 import { createLoggerProvider } from './logging/export.js';
 import { createMetricsPipeline, type MetricsPipeline } from './metrics/pipeline.js';
 import { opentelemetry, otelCore, otelInstrumentation } from './otel.js';
-import { createInstrumentations, type InstrumentationHooks } from './tracing/instrumentations.js';
+import { DeferredInstrumentations } from './tracing/deferred-instrumentations.js';
+import {
+  createInstrumentations,
+  DEFERRED_INSTRUMENTATIONS,
+  ESM_HOOKED_MODULES,
+  type InstrumentationHooks,
+} from './tracing/instrumentations.js';
 import { createTracerProvider } from './tracing/provider.js';
 
 // CommonJS builds of the OpenTelemetry packages: see ./otel.ts
@@ -50,13 +56,24 @@ export class RequestContextManager extends AsyncLocalStorageContextManager {
   }
 }
 
+/** Milliseconds after start-up at which the runtime metrics start (or at the first collection). */
+export const RUNTIME_METRICS_DELAY_MS = 1000;
+
 /** The running pipeline. */
 export interface Telemetry {
   readonly resource: Resource;
   readonly tracerProvider: TracerProvider | undefined;
   readonly metrics: MetricsPipeline | undefined;
   readonly loggerProvider: LoggerProvider | undefined;
+  /** The instrumentations created so far (module-patching ones appear when their modules load). */
   readonly instrumentations: readonly Instrumentation[];
+  /** Disable an instrumentation, and never create it if it has not been yet. */
+  disableInstrumentation(name: InstrumentationName): void;
+  /**
+   * Start the runtime metrics now if they have not started: they start {@link RUNTIME_METRICS_DELAY_MS}
+   * after start-up, or at the first collection, whichever comes first.
+   */
+  startRuntimeMetrics(): void;
   /** True when `@opentelemetry/instrumentation-pino` is active (it then correlates every pino logger). */
   readonly pinoInstrumented: boolean;
   /**
@@ -212,6 +229,8 @@ export function startTelemetry(config: ObsConfig, hooks: InstrumentationHooks): 
       metrics: undefined,
       loggerProvider: undefined,
       instrumentations: [],
+      disableInstrumentation: () => {},
+      startRuntimeMetrics: () => {},
       pinoInstrumented: false,
       enterContext,
       forceFlush: async () => {},
@@ -227,23 +246,63 @@ export function startTelemetry(config: ObsConfig, hooks: InstrumentationHooks): 
   const loggerProvider = createLoggerProvider(config, resource);
   if (loggerProvider) logs.setGlobalLoggerProvider(loggerProvider);
 
-  const instrumentations = createInstrumentations(config.instrumentations, {
-    ...hooks,
-    logSending: loggerProvider !== undefined,
-  });
-  registerInstrumentations({
-    instrumentations,
-    ...(tracerProvider ? { tracerProvider } : {}),
-    meterProvider: metricsPipeline.meterProvider,
-    ...(loggerProvider ? { loggerProvider } : {}),
-  });
+  const instrumentationHooks = { ...hooks, logSending: loggerProvider !== undefined };
+  const register = (list: Instrumentation[]) =>
+    registerInstrumentations({
+      instrumentations: list,
+      ...(tracerProvider ? { tracerProvider } : {}),
+      meterProvider: metricsPipeline.meterProvider,
+      ...(loggerProvider ? { loggerProvider } : {}),
+    });
+  // Module-patching instrumentations load with their modules (./tracing/deferred-instrumentations.ts).
+  const deferredNames = config.instrumentations.filter((name) => DEFERRED_INSTRUMENTATIONS.has(name));
+  const deferred = new DeferredInstrumentations(
+    Object.fromEntries(deferredNames.map((name) => [name, ESM_HOOKED_MODULES[name]])),
+    (name) => createInstrumentations([name], instrumentationHooks),
+    (list) => {
+      // the providers only: enabling would register the instrumentation's own module hooks
+      for (const instrumentation of list) {
+        if (tracerProvider) instrumentation.setTracerProvider(tracerProvider);
+        instrumentation.setMeterProvider(metricsPipeline.meterProvider);
+        if (loggerProvider) instrumentation.setLoggerProvider?.(loggerProvider);
+      }
+    },
+  );
+  const eager = createInstrumentations(
+    config.instrumentations.filter((name) => !DEFERRED_INSTRUMENTATIONS.has(name) && name !== 'runtime-node'),
+    instrumentationHooks,
+  );
+  register(eager);
+  // Runtime metrics start once the process has lived a moment or is first scraped, whichever comes
+  // first: a short-lived process (a build tool or test worker that inherited NODE_OPTIONS) never loads them.
+  let runtime: Instrumentation[] = [];
+  let runtimeTimer: NodeJS.Timeout | undefined;
+  const startRuntimeMetrics = () => {
+    if (runtimeTimer === undefined) return;
+    clearTimeout(runtimeTimer);
+    runtimeTimer = undefined;
+    runtime = createInstrumentations(['runtime-node'], instrumentationHooks);
+    register(runtime);
+  };
+  if (config.instrumentations.includes('runtime-node')) {
+    runtimeTimer = setTimeout(startRuntimeMetrics, RUNTIME_METRICS_DELAY_MS);
+    runtimeTimer.unref();
+  }
 
   return {
     resource,
     tracerProvider,
     metrics: metricsPipeline,
     loggerProvider,
-    instrumentations,
+    get instrumentations() {
+      return [...eager, ...runtime, ...deferred.instrumentations];
+    },
+    startRuntimeMetrics,
+    disableInstrumentation(name) {
+      deferred.refuse(name);
+      for (const instrumentation of eager)
+        if (instrumentation.instrumentationName.endsWith(`-${name}`)) instrumentation.disable();
+    },
     pinoInstrumented: config.instrumentations.includes('pino'),
     enterContext,
     async forceFlush() {
@@ -254,7 +313,10 @@ export function startTelemetry(config: ObsConfig, hooks: InstrumentationHooks): 
       ]);
     },
     async shutdown() {
-      for (const instrumentation of instrumentations) instrumentation.disable();
+      deferred.stop();
+      clearTimeout(runtimeTimer);
+      runtimeTimer = undefined;
+      for (const instrumentation of [...eager, ...runtime, ...deferred.instrumentations]) instrumentation.disable();
       await Promise.all([
         settle('shutting down tracing', tracerProvider?.shutdown()),
         settle('shutting down metrics', metricsPipeline.shutdown()),

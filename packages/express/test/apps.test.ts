@@ -223,7 +223,7 @@ describe('lifecycle and pipelines', () => {
     }
   });
 
-  it('loads one copy of OpenTelemetry at start-up, and no exporter or SDK part the configuration does not use', async () => {
+  it('loads one copy of OpenTelemetry at start-up, and no exporter, SDK part or instrumentation the process does not use', async () => {
     const { stdout: out } = await runNode(['--import', './record-loads.mjs', '--import', '@obs/register', 'job.mjs'], {
       cwd: FIXTURES,
       env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '60000' },
@@ -240,6 +240,17 @@ describe('lifecycle and pipelines', () => {
     expect(otel.some((u) => u.includes('/exporter-trace-otlp-proto/'))).toBe(true);
     expect(otel.filter((u) => /\/sdk-logs\/|\/exporter-logs-/.test(u))).toEqual([]);
     expect(loaded.filter((u) => u.includes('/@fastify/otel/'))).toEqual([]);
+    // module-patching instrumentations load with their modules: the job loads pino, nothing else
+    const instrumentations = new Set(
+      otel.map((u) => /\/@opentelemetry\/(instrumentation-[a-z0-9-]+)\//.exec(u)?.[1]).filter(Boolean),
+    );
+    expect(instrumentations).toContain('instrumentation-pino');
+    for (const unused of ['express', 'koa', 'nestjs-core', 'pg', 'mysql2', 'ioredis', 'redis', 'amqplib']) {
+      expect(instrumentations).not.toContain(`instrumentation-${unused}`);
+    }
+    // the runtime metrics start a second after start-up (or at the first scrape): a short job never loads them
+    expect(instrumentations).not.toContain('instrumentation-runtime-node');
+    expect(instrumentations).not.toContain('instrumentation-host-metrics');
   });
 
   it('ends on SIGTERM, running signal-exit cleanups, when the app uses signal-exit', async () => {

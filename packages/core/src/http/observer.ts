@@ -93,7 +93,7 @@ export class RequestObserver {
   readonly #ignored = new Set<string>();
   #telemetry: ServerTelemetry | undefined;
   #enter: ((ctx: Context) => void) | undefined;
-  #disableInstrumentation: ((name: string) => boolean) | undefined;
+  #disableInstrumentation: ((name: 'express' | 'koa') => void) | undefined;
 
   /**
    * @param log returns the process logger (lazily: the logger is created after the SDK starts)
@@ -113,7 +113,7 @@ export class RequestObserver {
   useTelemetry(
     telemetry: ServerTelemetry,
     enter: ((ctx: Context) => void) | undefined,
-    disableInstrumentation?: (name: string) => boolean,
+    disableInstrumentation?: (name: 'express' | 'koa') => void,
   ): void {
     this.#telemetry = telemetry;
     this.#enter = enter;
@@ -129,7 +129,7 @@ export class RequestObserver {
    * @param framework `express` or `koa`
    */
   adapterLabelsRoutes(framework: 'express' | 'koa'): void {
-    this.#disableInstrumentation?.(`@opentelemetry/instrumentation-${framework}`);
+    this.#disableInstrumentation?.(framework);
   }
 
   /**

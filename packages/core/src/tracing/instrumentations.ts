@@ -82,6 +82,7 @@ const FACTORIES: Record<InstrumentationName, Factory> = {
     const { HttpInstrumentation } = load('@opentelemetry/instrumentation-http');
     const redacted = queryParamsToRedact(hooks.redactKeys);
     return new HttpInstrumentation({
+      enabled: false,
       disableIncomingRequestInstrumentation: hooks.httpIncoming !== true,
       ignoreIncomingRequestHook: (req: { url?: string }) => hooks.ignoreIncomingPath(pathOf(req.url)),
       redactedQueryParams: redacted,
@@ -91,6 +92,7 @@ const FACTORIES: Record<InstrumentationName, Factory> = {
   undici: () => new (load('@opentelemetry/instrumentation-undici').UndiciInstrumentation)(),
   express: () =>
     new (load('@opentelemetry/instrumentation-express').ExpressInstrumentation)({
+      enabled: false,
       ignoreLayersType: ['middleware', 'request_handler', 'router'],
     }),
   // @fastify/otel (the Fastify project's instrumentation; fastify left opentelemetry-js-contrib). It
@@ -101,11 +103,13 @@ const FACTORIES: Record<InstrumentationName, Factory> = {
   fastify: () => new DeferredFastifyInstrumentation({ instrumentHooks: false, instrumentHandler: false }),
   koa: () =>
     new (load('@opentelemetry/instrumentation-koa').KoaInstrumentation)({
+      enabled: false,
       ignoreLayersType: ['middleware', 'router'],
     }),
-  'nestjs-core': () => new (load('@opentelemetry/instrumentation-nestjs-core').NestInstrumentation)(),
+  'nestjs-core': () => new (load('@opentelemetry/instrumentation-nestjs-core').NestInstrumentation)({ enabled: false }),
   pino: (hooks) =>
     new (load('@opentelemetry/instrumentation-pino').PinoInstrumentation)({
+      enabled: false,
       disableLogSending: hooks.logSending !== true,
       // Lines logged inside a request carry its id, whichever pino logger wrote them.
       logHook: (_span: unknown, record: Record<string, unknown>) => {
@@ -119,7 +123,7 @@ const FACTORIES: Record<InstrumentationName, Factory> = {
   // driver (src/data/db-spans.ts). Pools are registered for the db.client.connection.* gauges on first
   // use (src/data/pools.ts); test/data-services.test.ts fails if an upgrade breaks either hook.
   pg: () => {
-    const instrumentation = new (load('@opentelemetry/instrumentation-pg').PgInstrumentation)();
+    const instrumentation = new (load('@opentelemetry/instrumentation-pg').PgInstrumentation)({ enabled: false });
     // instrumentation-pg calls this on every pool.connect() (it is where it would attach its own pool
     // listeners, whose counts go stale): the pool is reported by @obs instead.
     const hooks = instrumentation as unknown as { _setPoolConnectEventListeners?: (pool: unknown) => void };
@@ -152,6 +156,7 @@ const FACTORIES: Record<InstrumentationName, Factory> = {
     }
     // maskStatement: without it, the bound values are formatted into db.query.text
     const instrumentation = new Mysql2WithPools({
+      enabled: false,
       maskStatement: true,
       maskStatementHook: (sql: string) => sanitizeSql(sql, 'mysql'),
     });
@@ -161,17 +166,24 @@ const FACTORIES: Record<InstrumentationName, Factory> = {
   // request or job, e.g. the readiness check's PING every few seconds.
   ioredis: () =>
     measureDbOperations(
-      new (load('@opentelemetry/instrumentation-ioredis').IORedisInstrumentation)({ requireParentSpan: true }),
+      new (load('@opentelemetry/instrumentation-ioredis').IORedisInstrumentation)({
+        enabled: false,
+        requireParentSpan: true,
+      }),
       { redis: true },
     ),
   redis: () =>
     measureDbOperations(
-      new (load('@opentelemetry/instrumentation-redis').RedisInstrumentation)({ requireParentSpan: true }),
+      new (load('@opentelemetry/instrumentation-redis').RedisInstrumentation)({
+        enabled: false,
+        requireParentSpan: true,
+      }),
       { redis: true },
     ),
   // Publish and consume spans with the trace context in the message headers (a consumer span is a
   // child of the producer span); @obs's hooks add the current messaging attributes and count sends.
-  amqplib: () => new (load('@opentelemetry/instrumentation-amqplib').AmqplibInstrumentation)(amqpHooks()),
+  amqplib: () =>
+    new (load('@opentelemetry/instrumentation-amqplib').AmqplibInstrumentation)({ ...amqpHooks(), enabled: false }),
   // Runtime metrics: event loop, GC and heap (runtime-node) plus process CPU and memory (host-metrics).
   'runtime-node': () => [
     new (load('@opentelemetry/instrumentation-runtime-node').RuntimeNodeInstrumentation)({
@@ -190,6 +202,24 @@ export function createInstrumentations(
 ): Instrumentation[] {
   return names.flatMap((name) => FACTORIES[name](hooks));
 }
+
+/**
+ * The instrumentations that work by patching the modules of {@link ESM_HOOKED_MODULES}: created when
+ * one of those modules first loads (./deferred-instrumentations.ts), not at start-up. Their factories
+ * above construct them with `enabled: false`: the deferred loader hands them their modules itself.
+ */
+export const DEFERRED_INSTRUMENTATIONS: ReadonlySet<InstrumentationName> = new Set<InstrumentationName>([
+  'http',
+  'express',
+  'koa',
+  'nestjs-core',
+  'pino',
+  'pg',
+  'mysql2',
+  'ioredis',
+  'redis',
+  'amqplib',
+]);
 
 /**
  * Module names the ESM loader hooks must intercept for these instrumentations. Only these modules
