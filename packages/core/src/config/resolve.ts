@@ -13,6 +13,7 @@ import { warn } from '../diag.js';
 import type { SentryBeforeSend } from '../errors/types.js';
 import { HEALTH_DEFAULTS } from '../health/registry.js';
 import {
+  DECIMAL_NUMBER,
   isUnset,
   parseBoolean,
   parseEnum,
@@ -24,6 +25,7 @@ import {
   parseString,
   parseUrl,
   type Raw,
+  toNumber,
 } from './parse.js';
 
 /** Instrumentations @obs knows, by the short names `OTEL_NODE_ENABLED_INSTRUMENTATIONS` uses. */
@@ -296,6 +298,8 @@ function exportersFor(
   return out;
 }
 
+const HEADERS = { headers: true } as const;
+
 const SIGNAL_PATHS = { traces: 'v1/traces', metrics: 'v1/metrics', logs: 'v1/logs' } as const;
 
 function otlpFor(env: Env, options: ObsOptions, signal: keyof typeof SIGNAL_PATHS): OtlpSignalConfig {
@@ -328,9 +332,9 @@ function otlpFor(env: Env, options: ObsOptions, signal: keyof typeof SIGNAL_PATH
       ? 'http/protobuf'
       : parseEnum(protocolRaw, protocolName, OTLP_PROTOCOLS, 'http/protobuf');
   const headers = {
-    ...parseKeyValueList(env.OTEL_EXPORTER_OTLP_HEADERS, 'OTEL_EXPORTER_OTLP_HEADERS'),
-    ...parseKeyValueList(env[`OTEL_EXPORTER_OTLP_${S}_HEADERS`], `OTEL_EXPORTER_OTLP_${S}_HEADERS`),
-    ...parseKeyValueList(o.headers, 'options.otlp.headers'),
+    ...parseKeyValueList(env.OTEL_EXPORTER_OTLP_HEADERS, 'OTEL_EXPORTER_OTLP_HEADERS', HEADERS),
+    ...parseKeyValueList(env[`OTEL_EXPORTER_OTLP_${S}_HEADERS`], `OTEL_EXPORTER_OTLP_${S}_HEADERS`, HEADERS),
+    ...parseKeyValueList(o.headers, 'options.otlp.headers', HEADERS),
   };
   const [timeoutRaw, timeoutName] = pick(o.timeoutMs, 'options.otlp.timeoutMs', 'TIMEOUT');
   const timeoutMs = parseNonNegativeInt(timeoutRaw, timeoutName, 10000, { min: 1 });
@@ -425,7 +429,7 @@ function resolveSentry(env: Env, options: ObsOptions, serviceName: string, attri
   const rateRaw = o.tracesSampleRate ?? env.SENTRY_TRACES_SAMPLE_RATE;
   let tracesSampleRate: number | undefined;
   if (!isUnset(rateRaw)) {
-    const rate = typeof rateRaw === 'number' ? rateRaw : Number(String(rateRaw).trim());
+    const rate = toNumber(rateRaw, DECIMAL_NUMBER);
     if (Number.isFinite(rate) && rate >= 0 && rate <= 1) tracesSampleRate = rate;
     else {
       warn(
