@@ -85,6 +85,7 @@ function build(config: ObsConfig, options: ObsOptions = {}): Obs {
     level: config.logs.level,
     serviceName: config.serviceName,
     redactKeys: config.logs.redactKeys,
+    redactStrings: config.logs.redactStrings,
     correlate: !telemetry?.pinoInstrumented,
   });
   const log = logger;

@@ -61,6 +61,7 @@ const DEFAULTS = {
     batch: { scheduledDelayMs: 1000, exportTimeoutMs: 30000, maxQueueSize: 2048, maxExportBatchSize: 512 },
     level: 'info',
     redactKeys: [],
+    redactStrings: true,
   },
   propagators: ['tracecontext', 'baggage'],
   instrumentations: [...DEFAULT_INSTRUMENTATIONS],
@@ -228,6 +229,13 @@ const VARIABLES: VariableCase[] = [
     fallback: [],
     valid: [['ssn, Card_Number,ssn', ['ssn', 'card_number']]],
     bad: [],
+  },
+  {
+    variable: 'OBS_REDACT_STRINGS',
+    path: 'logs.redactStrings',
+    fallback: true,
+    valid: [['false', false]],
+    bad: ['off'],
   },
   {
     variable: 'OTEL_PROPAGATORS',

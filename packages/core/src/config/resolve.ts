@@ -152,6 +152,12 @@ export interface ObsOptions {
   logLevel?: LogLevel;
   /** `OBS_REDACT_KEYS`: extra keys to redact, matched case-insensitively at any depth. */
   redactKeys?: string[];
+  /**
+   * `OBS_REDACT_STRINGS`: look for secret shapes inside strings (bearer tokens, JWTs, URL passwords,
+   * `password=...` and `"token": "..."` pairs) in log lines, span attributes and Sentry events.
+   * Default true. Keys, URLs and query strings are redacted either way.
+   */
+  redactStrings?: boolean;
   /** `OBS_SHUTDOWN_TIMEOUT_MS`: budget for flushing every pillar at shutdown. Default 5000. */
   shutdownTimeoutMs?: number;
   /** `OBS_HANDLE_SIGNALS`: flush on SIGTERM/SIGINT and then end the process as Node would. Default true. */
@@ -237,6 +243,8 @@ export interface ObsConfig {
     readonly batch: BatchConfig;
     readonly level: LogLevel;
     readonly redactKeys: readonly string[];
+    /** Redact secret shapes inside strings in logs, spans and Sentry events (`OBS_REDACT_STRINGS`). */
+    readonly redactStrings: boolean;
   };
   readonly propagators: readonly PropagatorName[];
   readonly instrumentations: readonly InstrumentationName[];
@@ -577,6 +585,11 @@ export function resolveConfig(options: ObsOptions = {}, env: Env = process.env):
       batch: batchFor(env, 'OTEL_BLRP', 1000),
       level: parseEnum(options.logLevel ?? env.OBS_LOG_LEVEL, 'OBS_LOG_LEVEL', LOG_LEVELS, 'info'),
       redactKeys: parseList(options.redactKeys ?? env.OBS_REDACT_KEYS, 'OBS_REDACT_KEYS', undefined, []),
+      redactStrings: parseBoolean(
+        options.redactStrings ?? env.OBS_REDACT_STRINGS,
+        'OBS_REDACT_STRINGS',
+        true,
+      ),
     },
     propagators: (() => {
       const list = parseList(options.propagators ?? env.OTEL_PROPAGATORS, 'OTEL_PROPAGATORS', PROPAGATORS, [
