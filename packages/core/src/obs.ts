@@ -70,7 +70,6 @@ function build(config: ObsConfig, options: ObsOptions = {}): Obs {
     telemetry = startTelemetry(config, {
       ignoreIncomingPath: (p) => observer.isIgnored(p),
       httpIncoming: config.httpServerInstrumentation === 'otel',
-      redactKeys: config.logs.redactKeys,
     });
     const { instrumentations } = telemetry;
     observer.useTelemetry(serverTelemetry(config), telemetry.enterContext, (name) => {

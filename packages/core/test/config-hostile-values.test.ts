@@ -22,7 +22,11 @@ describe('OTLP headers Node would refuse to send (item 7)', () => {
   for (const [label, member, named] of [
     ['a name with a space', 'bad name=1', 'entry 2 has a name that is not a valid HTTP header name'],
     ['a value outside Latin-1', 'x-team=%E2%9C%93', 'entry "x-team" has a value Node cannot send'],
-    ['a percent-encoded CR LF in the value', 'x-inject=a%0D%0AX-Evil: 1', 'entry "x-inject" has a value Node cannot send'],
+    [
+      'a percent-encoded CR LF in the value',
+      'x-inject=a%0D%0AX-Evil: 1',
+      'entry "x-inject" has a value Node cannot send',
+    ],
     ['a percent-encoded NUL', 'x-nul=a%00b', 'entry "x-nul" has a value Node cannot send'],
     ['a name with a colon', 'x:y=1', 'entry 2 has a name that is not a valid HTTP header name'],
   ] as const) {

@@ -37,7 +37,10 @@ describe('the standalone Prometheus server', () => {
     );
     cleanup.push(() => diag.disable());
 
-    const config = resolveConfig({}, { OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(port) });
+    const config = resolveConfig(
+      {},
+      { OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(port) },
+    );
     const pipeline = createMetricsPipeline(config, resourceFromAttributes({}));
     cleanup.push(() => pipeline.shutdown());
     await expect.poll(() => lines.some((l) => l.includes('could not listen')), { timeout: 10_000 }).toBe(true);

@@ -1,8 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, type Socket } from 'node:net';
+import { type OtlpReceiver, startOtlpReceiver } from '@obs/testkit';
 import { DiagLogLevel, diag } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { type OtlpReceiver, startOtlpReceiver } from '@obs/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/config/resolve.js';
 import { captureDiagnostics } from '../src/diag.js';

@@ -53,7 +53,11 @@ describe('redactString: secret shapes in free text (issue 15, item 13)', () => {
       '{"body":"{\\"token\\":\\"abc\\"}"}',
       `{"body":"{\\"token\\":\\"${REDACTED}\\"}"}`,
     ],
-    ['payment and identity keys', 'cvv=123 iban=DE89370400440532013000 ssn: 078-05-1120', `cvv=${REDACTED} iban=${REDACTED} ssn: ${REDACTED}`],
+    [
+      'payment and identity keys',
+      'cvv=123 iban=DE89370400440532013000 ssn: 078-05-1120',
+      `cvv=${REDACTED} iban=${REDACTED} ssn: ${REDACTED}`,
+    ],
   ];
   for (const [label, input, expected] of cases) {
     it(`redacts ${label}`, () => {

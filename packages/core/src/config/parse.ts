@@ -174,11 +174,7 @@ function headerProblem(name: string, value: string): string | undefined {
  * (`entry 2`), and never a value: these variables carry credentials (`Authorization=Bearer ...`),
  * and a malformed member may be a secret pasted whole.
  */
-export function parseKeyValueList(
-  raw: Raw,
-  name: string,
-  options: KeyValueListOptions = {},
-): Record<string, string> {
+export function parseKeyValueList(raw: Raw, name: string, options: KeyValueListOptions = {}): Record<string, string> {
   const out: Record<string, string> = {};
   if (isUnset(raw)) return out;
   const accept = (position: number, key: string, value: string) => {
@@ -212,12 +208,16 @@ export function parseKeyValueList(
     }
     let key = decodeComponent(rawKey);
     if (key === undefined) {
-      warn(`${name} ${entryLabel(position, rawKey)} has invalid percent-encoding in its key; keeping the key as written`);
+      warn(
+        `${name} ${entryLabel(position, rawKey)} has invalid percent-encoding in its key; keeping the key as written`,
+      );
       key = rawKey;
     }
     let value = decodeComponent(rawValue);
     if (value === undefined) {
-      warn(`${name} ${entryLabel(position, key)} has invalid percent-encoding in its value; keeping the value as written`);
+      warn(
+        `${name} ${entryLabel(position, key)} has invalid percent-encoding in its value; keeping the value as written`,
+      );
       value = rawValue;
     }
     accept(position, key, value);

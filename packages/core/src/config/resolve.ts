@@ -585,11 +585,7 @@ export function resolveConfig(options: ObsOptions = {}, env: Env = process.env):
       batch: batchFor(env, 'OTEL_BLRP', 1000),
       level: parseEnum(options.logLevel ?? env.OBS_LOG_LEVEL, 'OBS_LOG_LEVEL', LOG_LEVELS, 'info'),
       redactKeys: parseList(options.redactKeys ?? env.OBS_REDACT_KEYS, 'OBS_REDACT_KEYS', undefined, []),
-      redactStrings: parseBoolean(
-        options.redactStrings ?? env.OBS_REDACT_STRINGS,
-        'OBS_REDACT_STRINGS',
-        true,
-      ),
+      redactStrings: parseBoolean(options.redactStrings ?? env.OBS_REDACT_STRINGS, 'OBS_REDACT_STRINGS', true),
     },
     propagators: (() => {
       const list = parseList(options.propagators ?? env.OTEL_PROPAGATORS, 'OTEL_PROPAGATORS', PROPAGATORS, [

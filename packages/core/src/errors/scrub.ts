@@ -15,18 +15,9 @@
  *    tokens, JWTs, URL passwords, `password=...` pairs. `OBS_REDACT_STRINGS=false` turns this off.
  */
 import { createKeyMatcher, createRedactor, REDACTED } from '../logging/redact.js';
-import { createTextRedaction } from '../logging/redact-text.js';
-
-/** Keys (normalised: lower case, letters and digits) whose string value is a URL. */
-const URL_KEYS = new Set(['url', 'urlfull', 'httpurl', 'httptarget', 'referer', 'referrer', 'location', 'from', 'to']);
-/** Keys whose string value is a query string (with or without the leading `?`). */
-const QUERY_KEYS = new Set(['querystring', 'httpquery', 'urlquery', 'query']);
+import { createTextRedaction, urlKind } from '../logging/redact-text.js';
 
 const MAX_DEPTH = 24;
-
-function normalise(key: string): string {
-  return key.toLowerCase().replace(/[^a-z0-9]/g, '');
-}
 
 /** Scrubs whole events. */
 export type EventScrubber = <T>(event: T) => T;
@@ -84,11 +75,11 @@ export function createEventScrubber(
       for (const key of Object.keys(record)) {
         const inner = record[key];
         let next: unknown;
-        const n = normalise(key);
+        const kind = urlKind(key);
         if (typeof inner === 'string') {
           // (the key redactor has already searched every string for secret shapes)
-          next = URL_KEYS.has(n) ? scrubUrl(inner) : QUERY_KEYS.has(n) ? scrubQuery(inner) : inner;
-        } else if (QUERY_KEYS.has(n) && Array.isArray(inner)) {
+          next = kind === 'url' ? scrubUrl(inner) : kind === 'query' ? scrubQuery(inner) : inner;
+        } else if (kind === 'query' && Array.isArray(inner)) {
           // Sentry's `query_string` may be a list of [key, value] pairs
           next = inner.map((pair) =>
             Array.isArray(pair) && typeof pair[0] === 'string' && sensitive(pair[0]) ? [pair[0], REDACTED] : pair,

@@ -37,6 +37,34 @@ export interface TextRedactionOptions {
   strings?: boolean;
 }
 
+/** Keys (normalised: lower case, letters and digits) whose string value is a URL (`url.full`, `request.url`, `Referer`). */
+const URL_KEYS = new Set([
+  'url',
+  'urlfull',
+  'urloriginal',
+  'httpurl',
+  'httptarget',
+  'referer',
+  'referrer',
+  'httprequestheaderreferer',
+  'location',
+  'from',
+  'to',
+]);
+/** Keys whose string value is a query string, with or without the leading `?` (`url.query`, `query_string`). */
+const QUERY_KEYS = new Set(['querystring', 'httpquery', 'urlquery', 'query']);
+
+/** Lower case, letters and digits only (as ./redact.ts compares keys). */
+function normaliseKey(key: string): string {
+  return key.toLowerCase().replace(/[^a-z0-9]/g, '');
+}
+
+/** Whether a value under `key` is a URL, a query string, or neither. */
+export function urlKind(key: string): 'url' | 'query' | undefined {
+  const n = normaliseKey(key);
+  return URL_KEYS.has(n) ? 'url' : QUERY_KEYS.has(n) ? 'query' : undefined;
+}
+
 /** Cheap pre-check: a string that matches none of these cannot hold a shape {@link TextRedaction.redactString} finds. */
 const MAY_HOLD_SECRET = /[=:]|eyJ|bearer|basic/i;
 /** `Bearer <token>`, `Basic <base64>` (HTTP authorization schemes) in free text. */
@@ -129,7 +157,8 @@ export function createTextRedaction(
       if (valueEnd === valueStart || text.startsWith(REDACTED, valueStart)) continue;
       // `"pin":1234` becomes `"pin":"[Redacted]"`: JSON stays JSON
       const keyQuote = m[2];
-      const replacement = quote === undefined && keyQuote !== undefined ? `${keyQuote}${REDACTED}${keyQuote}` : REDACTED;
+      const replacement =
+        quote === undefined && keyQuote !== undefined ? `${keyQuote}${REDACTED}${keyQuote}` : REDACTED;
       out += text.slice(last, valueStart) + replacement;
       last = valueEnd;
       KEY_SEPARATOR.lastIndex = valueEnd;

@@ -13,7 +13,6 @@ import { discoverPool } from '../data/pools.js';
 import { amqpHooks } from '../data/queue.js';
 import { sanitizeSql } from '../data/sql.js';
 import { load } from '../lazy.js';
-import { DEFAULT_REDACT_KEYS } from '../logging/redact.js';
 import { otelInstrumentation } from '../otel.js';
 import { DeferredFastifyInstrumentation } from './fastify.js';
 
@@ -29,32 +28,12 @@ export interface InstrumentationHooks {
    * instrumentation only sees outgoing requests.
    */
   httpIncoming?: boolean;
-  /** Extra keys redacted in logs (`OBS_REDACT_KEYS`); also redacted from query strings on spans. */
-  redactKeys: readonly string[];
   /**
    * True when a logs exporter is configured. Without one, instrumentation-pino's log sending (a
    * multistream that JSON-parses every line for the no-op Logs API) is turned off: it cost ~12% of
    * Express throughput in packages/bench (docs/performance.md) for records nobody receives.
    */
   logSending?: boolean;
-}
-
-/** What instrumentation-http redacts by default (its README); kept because setting a list replaces it. */
-const OTEL_DEFAULT_QUERY_REDACTIONS = ['sig', 'Signature', 'AWSAccessKeyId', 'X-Goog-Signature'];
-
-/**
- * Query parameters whose values become `REDACTED` in `url.query`/`url.full` on spans: the log
- * redaction keys, as written and in camelCase (`access_token`, `accessToken`), plus OpenTelemetry's
- * defaults. instrumentation-http matches names exactly.
- */
-export function queryParamsToRedact(extraKeys: readonly string[]): string[] {
-  const out = new Set(OTEL_DEFAULT_QUERY_REDACTIONS);
-  for (const key of [...DEFAULT_REDACT_KEYS, ...extraKeys]) {
-    out.add(key);
-    out.add(key.toLowerCase());
-    out.add(key.toLowerCase().replace(/[-_]([a-z])/g, (_m, c: string) => c.toUpperCase()));
-  }
-  return [...out];
 }
 
 type Factory = (hooks: InstrumentationHooks) => Instrumentation | Instrumentation[];
@@ -78,14 +57,13 @@ function pathOf(url: string | undefined): string {
 }
 
 const FACTORIES: Record<InstrumentationName, Factory> = {
+  // Query strings, URLs and other attributes are redacted at export with the logs' rules, for every
+  // instrumentation alike (./redact-spans.ts); instrumentation-http's own defaults (`sig`, ...) stay.
   http: (hooks) => {
     const { HttpInstrumentation } = load('@opentelemetry/instrumentation-http');
-    const redacted = queryParamsToRedact(hooks.redactKeys);
     return new HttpInstrumentation({
       disableIncomingRequestInstrumentation: hooks.httpIncoming !== true,
       ignoreIncomingRequestHook: (req: { url?: string }) => hooks.ignoreIncomingPath(pathOf(req.url)),
-      redactedQueryParams: redacted,
-      redactedQueryParamsServer: redacted,
     });
   },
   undici: () => new (load('@opentelemetry/instrumentation-undici').UndiciInstrumentation)(),
