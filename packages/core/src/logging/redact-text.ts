@@ -73,10 +73,51 @@ const AUTH_SCHEME = /\b(Bearer|Basic)(\s+)([A-Za-z0-9._~+/-]+=*)/gi;
 const JWT = /\beyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g;
 /** `scheme://user:password@`: the password part of a URL's userinfo. */
 const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@:"'\\]*):([^\s/?#@"'\\]*)@/gi;
-/** A key, then `=` or `:`, optionally quoted on either side (`"k": "v"`, `k='v'`, `\"k\":\"v\"`). */
-const KEY_SEPARATOR = /([A-Za-z_][A-Za-z0-9_.-]*)(\\?["'])?[ \t]*[=:][ \t]*(\\?["'])?/g;
-/** An unquoted value: up to whitespace or a delimiter. */
-const BARE_VALUE = /[^\s,;&"'\\)}\]>]+/y;
+const BACKSLASH = 0x5c;
+
+/** The next `=` or `:` at or after `from`, or -1. */
+function nextSeparator(text: string, from: number): number {
+  for (let j = from; j < text.length; j++) {
+    const c = text.charCodeAt(j);
+    if (c === 0x3d || c === 0x3a) return j;
+  }
+  return -1;
+}
+
+function isBlank(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
+function isQuote(c: number): boolean {
+  return c === 0x22 || c === 0x27;
+}
+
+/** Letters, `_` (a key starts with one of these). */
+function isKeyStart(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f;
+}
+
+/** Letters, digits, `_`, `.`, `-` (`db.password`, `x-api-key`). */
+function isKeyChar(c: number): boolean {
+  return isKeyStart(c) || (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x2d;
+}
+
+/** Whitespace, quotes, `\\`, and `, ; & ) } ] >` end an unquoted value. */
+function endsBareValue(c: number): boolean {
+  return (
+    c <= 0x20 ||
+    c === 0x22 ||
+    c === 0x27 ||
+    c === BACKSLASH ||
+    c === 0x2c ||
+    c === 0x3b ||
+    c === 0x26 ||
+    c === 0x29 ||
+    c === 0x7d ||
+    c === 0x5d ||
+    c === 0x3e
+  );
+}
 
 /** A token after `Bearer`/`Basic` is a credential, not an English word: it has a digit, `+/=_.~-`, or mixed case. */
 function looksLikeCredential(token: string): boolean {
@@ -133,35 +174,61 @@ export function createTextRedaction(
     return out.includes('@') ? scrubUserinfo(out) : out;
   }
 
-  /** `key=value` / `"key": "value"` pairs whose key is sensitive. */
+  /**
+   * `key=value` / `"key": "value"` pairs whose key is sensitive. Linear: it jumps from separator to
+   * separator and reads the key backwards from each (a stack trace has dozens of `:`).
+   */
   function scrubPairs(text: string): string {
     let out = '';
     let last = 0;
-    KEY_SEPARATOR.lastIndex = 0;
-    for (let m = KEY_SEPARATOR.exec(text); m !== null; m = KEY_SEPARATOR.exec(text)) {
-      const key = m[1] as string;
-      if (!sensitive(key)) continue; // the value is scanned next: it may hold pairs itself
-      const valueStart = KEY_SEPARATOR.lastIndex;
-      const quote = m[3];
+    let i = 0;
+    const n = text.length;
+    while (i < n) {
+      const sep = nextSeparator(text, i);
+      if (sep === -1) break;
+      i = sep + 1;
+      // the key: back over blanks, an optional (escaped) quote, then key characters
+      let k = sep - 1;
+      while (k >= last && isBlank(text.charCodeAt(k))) k--;
+      let keyQuote = '';
+      if (k >= last && isQuote(text.charCodeAt(k))) {
+        keyQuote = text.charAt(k--);
+        if (k >= last && text.charCodeAt(k) === BACKSLASH) {
+          keyQuote = `\\${keyQuote}`;
+          k--;
+        }
+      }
+      const keyEnd = k + 1;
+      while (k >= last && isKeyChar(text.charCodeAt(k))) k--;
+      let keyStart = k + 1;
+      while (keyStart < keyEnd && !isKeyStart(text.charCodeAt(keyStart))) keyStart++;
+      if (keyStart >= keyEnd || !sensitive(text.slice(keyStart, keyEnd))) continue; // its value is scanned next
+      // the value: after blanks, quoted (up to the same quote) or bare (up to a blank or delimiter)
+      let valueStart = sep + 1;
+      while (valueStart < n && isBlank(text.charCodeAt(valueStart))) valueStart++;
+      let quote: string | undefined;
+      if (text.charCodeAt(valueStart) === BACKSLASH && isQuote(text.charCodeAt(valueStart + 1))) {
+        quote = text.slice(valueStart, valueStart + 2);
+      } else if (isQuote(text.charCodeAt(valueStart))) {
+        quote = text.charAt(valueStart);
+      }
       let valueEnd: number;
       if (quote !== undefined) {
+        valueStart += quote.length;
         const close = text.indexOf(quote, valueStart);
         const newline = text.indexOf('\n', valueStart);
         // an unterminated quote: fail closed up to the end of the line
-        valueEnd = close !== -1 ? close : newline !== -1 ? newline : text.length;
+        valueEnd = close !== -1 ? close : newline !== -1 ? newline : n;
       } else {
-        BARE_VALUE.lastIndex = valueStart;
-        if (!BARE_VALUE.test(text)) continue;
-        valueEnd = BARE_VALUE.lastIndex;
+        valueEnd = valueStart;
+        while (valueEnd < n && !endsBareValue(text.charCodeAt(valueEnd))) valueEnd++;
       }
       if (valueEnd === valueStart || text.startsWith(REDACTED, valueStart)) continue;
       // `"pin":1234` becomes `"pin":"[Redacted]"`: JSON stays JSON
-      const keyQuote = m[2];
-      const replacement =
-        quote === undefined && keyQuote !== undefined ? `${keyQuote}${REDACTED}${keyQuote}` : REDACTED;
+      const replacement = quote === undefined && keyQuote !== '' ? `${keyQuote}${REDACTED}${keyQuote}` : REDACTED;
       out += text.slice(last, valueStart) + replacement;
       last = valueEnd;
-      KEY_SEPARATOR.lastIndex = valueEnd;
+      i = valueEnd;
     }
     return last === 0 ? text : out + text.slice(last);
   }
