@@ -51,7 +51,7 @@ export function createTracerProvider(config: ObsConfig, resource: Resource): Tra
   const spanProcessors: SpanProcessor[] = config.traces.exporters.map(
     (kind) =>
       new BatchSpanProcessor({
-        exporter: createSpanExporter(config, kind),
+        exporter: redactingSpanExporter(createSpanExporter(config, kind), config.logs),
         scheduledDelayMillis: batch.scheduledDelayMs,
         exportTimeoutMillis: batch.exportTimeoutMs,
         maxQueueSize: batch.maxQueueSize,
