@@ -38,6 +38,9 @@ export interface InstrumentationHooks {
 
 type Factory = (hooks: InstrumentationHooks) => Instrumentation | Instrumentation[];
 
+/** Koa's `Application#use`. */
+type KoaUse = (this: unknown, middleware: unknown) => unknown;
+
 type GetConnection = (this: object, ...args: unknown[]) => unknown;
 /** `mysql2/lib/pool.js`: the Pool class. */
 type MysqlPoolModule = { prototype: { getConnection: GetConnection } };
@@ -77,10 +80,25 @@ const FACTORIES: Record<InstrumentationName, Factory> = {
   // One span per request, like the other frameworks: no span per hook or for the handler. Loaded with
   // the first Fastify instance (./fastify.ts), so other apps do not pay for it at start-up.
   fastify: () => new DeferredFastifyInstrumentation({ instrumentHooks: false, instrumentHandler: false }),
-  koa: () =>
-    new (load('@opentelemetry/instrumentation-koa').KoaInstrumentation)({
+  koa: () => {
+    const instrumentation = new (load('@opentelemetry/instrumentation-koa').KoaInstrumentation)({
       ignoreLayersType: ['middleware', 'router'],
-    }),
+    });
+    // instrumentation-koa 0.72 reads `.router` of whatever app.use() is given, so `app.use(null)` threw
+    // its TypeError instead of Koa's "middleware must be a function!": anything but a function goes
+    // straight to Koa's own use(). Reported upstream (see the issue 15 notes).
+    const hooks = instrumentation as unknown as { _getKoaUsePatch?: (original: KoaUse) => KoaUse };
+    const getUsePatch = hooks._getKoaUsePatch;
+    if (typeof getUsePatch === 'function') {
+      hooks._getKoaUsePatch = (original) => {
+        const patched = getUsePatch.call(instrumentation, original);
+        return function use(this: unknown, middleware: unknown) {
+          return (typeof middleware === 'function' ? patched : original).call(this, middleware);
+        };
+      };
+    }
+    return instrumentation;
+  },
   'nestjs-core': () => new (load('@opentelemetry/instrumentation-nestjs-core').NestInstrumentation)(),
   pino: (hooks) =>
     new (load('@opentelemetry/instrumentation-pino').PinoInstrumentation)({
