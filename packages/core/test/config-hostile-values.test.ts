@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_INSTRUMENTATIONS, type Env, type ObsOptions, resolveConfig } from '../src/config/resolve.js';
-import { captureDiagnostics } from '../src/diag.js';
+import { captureDiagnostics, diagnose } from '../src/diag.js';
 
 function resolve(env: Env = {}, options: ObsOptions = {}) {
   const warnings: string[] = [];
@@ -156,4 +156,21 @@ describe('warnings never print secrets (item 10)', () => {
       }
     });
   }
+});
+
+describe('diagnostics never print secret shapes, whoever wrote the message (item 10)', () => {
+  it('redacts a URL password or a token in a message, e.g. from the OpenTelemetry SDK', () => {
+    const lines: string[] = [];
+    const restore = captureDiagnostics(lines);
+    try {
+      diagnose('warn', "opentelemetry: Could not parse export URL: 'http://user:s3cr3t@[::1'");
+      diagnose('error', 'opentelemetry: Export failed: 401 for Authorization: Bearer abc.DEF-123');
+    } finally {
+      restore();
+    }
+    expect(lines).toEqual([
+      "@obs warn: opentelemetry: Could not parse export URL: 'http://user:[Redacted]@[::1'",
+      '@obs error: opentelemetry: Export failed: 401 for Authorization: [Redacted] [Redacted]',
+    ]);
+  });
 });
