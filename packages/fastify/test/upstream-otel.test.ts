@@ -19,10 +19,12 @@ describe('setNotFoundHandler with @fastify/otel enabled', () => {
       returnsInstance: true,
       childReturnsChild: true,
       noHandlerReturnsInstance: true,
+      hooksOnlyReturnsInstance: true,
       b404: '404 {"notFound":"b"}',
       bOk: '200 {"ok":true}',
       child404: '404 {"notFound":"child"}',
       d404: '404',
+      e404: '404',
     });
     const preloaded = await runNode(['--import', '@obs/register', 'not-found-handler.mjs'], {
       cwd: FIXTURES,

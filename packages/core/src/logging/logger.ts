@@ -88,6 +88,7 @@ function extensibleCopy(err: Error, depth: number): Error {
 export function loggerOptions(setup: LoggerSetup, pino: PinoModule = loadPino()): LoggerOptions {
   const stdErr = safeErrorSerializer(pino.stdSerializers.err);
   const redact: Redactor = lineRedactor(setup, stdErr);
+  const redactKeys: Redactor = createRedactor(setup.redactKeys, { serializeError: stdErr });
   const { redactString } = createTextRedaction(setup.redactKeys, { strings: setup.redactStrings });
   const correlate = setup.correlate;
   return {
@@ -102,9 +103,10 @@ export function loggerOptions(setup: LoggerSetup, pino: PinoModule = loadPino())
     },
     serializers: {
       // `err` is pino's error key; `error` is the other name apps commonly log errors under.
-      // (formatters.log has usually serialised the Error already; serialise only what it has not)
-      err: (err: unknown) => redact(err instanceof Error ? stdErr(err) : err),
-      error: (err: unknown) => redact(err instanceof Error ? stdErr(err) : err),
+      // (formatters.log runs first and has serialised and redacted the Error already, strings
+      // included: only the keys are checked again, a stack is not scanned twice)
+      err: (err: unknown) => (err instanceof Error ? redact(stdErr(err)) : redactKeys(err)),
+      error: (err: unknown) => (err instanceof Error ? redact(stdErr(err)) : redactKeys(err)),
     },
     mixin(logged, level) {
       const ctx = context.active();
