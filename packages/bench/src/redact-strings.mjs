@@ -6,7 +6,7 @@
 import { createLogger, createTextRedaction } from '@obs/core';
 
 const ITERATIONS = Number(process.env.ITERATIONS ?? 100_000);
-const PASSES = 5;
+const PASSES = 7;
 const sink = { write() {} };
 const logger = (redactStrings) =>
   createLogger({
