@@ -1,13 +1,14 @@
 /**
  * Redaction inside strings, with the key rule of ./redact.ts: the one place that decides what a
- * secret looks like in text, used for log messages and string fields (../logging/logger.ts), span
+ * secret looks like in text, used for log messages and string fields (./logger.ts), span
  * names, attributes and events at export (../tracing/redact-spans.ts) and Sentry events
  * (../errors/scrub.ts).
  *
  * Two kinds of rules:
  *
  * - URLs and query strings (always on): the values of query or fragment parameters whose name is a
- *   redaction key (`?access_token=x&page=2` becomes `?access_token=[Redacted]&page=2`). Used for the
+ *   redaction key (`?access_token=x&page=2` becomes `?access_token=[Redacted]&page=2`) and the
+ *   password of the userinfo (`https://user:[Redacted]@host`). Used for the
  *   values of keys known to hold a URL (`url.full`, `request.url`, ...) or a query (`url.query`).
  * - Secret shapes in free text ({@link TextRedaction.redactString}; `OBS_REDACT_STRINGS=false` turns
  *   it off): `Bearer`/`Basic` credentials, JSON Web Tokens, the password of a URL's userinfo
@@ -17,7 +18,8 @@
  *
  * Cost: a string without `=`, `:`, `eyJ`, `bearer` or `basic` is tested with one regular expression
  * and returned as is (logging's hot path: completion lines carry no such string); only the others are
- * scanned. docs/configuration.md has the measured figures (packages/bench/redact-strings.mjs).
+ * scanned, in one pass. docs/configuration.md has the measured figures
+ * (packages/bench/src/redact-strings.mjs).
  */
 import { createKeyMatcher, REDACTED } from './redact.js';
 
@@ -124,7 +126,11 @@ function looksLikeCredential(token: string): boolean {
   return /[0-9+/=_.~-]/.test(token) || (/[a-z]/.test(token) && /[A-Z]/.test(token.slice(1)));
 }
 
-/** Build the text redaction for the default redaction keys plus `extraKeys` (`OBS_REDACT_KEYS`). */
+/**
+ * Build the text redaction for the default redaction keys plus `extraKeys` (`OBS_REDACT_KEYS`).
+ * Its functions never throw and return their argument itself (the same string) when nothing changed.
+ * @param extraKeys more keys, any letter case and punctuation (matched normalised, as ./redact.ts does)
+ */
 export function createTextRedaction(
   extraKeys: readonly string[] = [],
   options: TextRedactionOptions = {},
