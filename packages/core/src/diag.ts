@@ -2,8 +2,13 @@
  * The one place @obs reports its own problems (bad configuration, an exporter that failed, a port in
  * use). Messages go to stderr as plain text, never through the app's logger, so a failing log exporter
  * cannot feed itself. Identical messages are printed once: a collector that stays down costs one line,
- * not one line per export.
+ * not one line per export. Every message, the OpenTelemetry SDK's included, goes through the string
+ * redaction of ./logging/redact-text.ts first: a URL's password or a token in an error text is not
+ * printed (@obs's own messages never hold one; the SDK's may).
  */
+import { createTextRedaction } from './logging/redact-text.js';
+
+const { redactString } = createTextRedaction();
 const seen = new Set<string>();
 const MAX_REMEMBERED = 1000;
 
@@ -28,7 +33,7 @@ export function diagnose(level: DiagnosticLevel, message: string): void {
   if (seen.has(key)) return;
   if (seen.size >= MAX_REMEMBERED) seen.clear();
   seen.add(key);
-  sink(`@obs ${level}: ${message}\n`);
+  sink(`@obs ${level}: ${redactString(message)}\n`);
 }
 
 /** Warn once (see {@link diagnose}). */

@@ -87,6 +87,7 @@ export type { LifecycleControl, ServerOptions, ShutdownHook } from './lifecycle/
 export { servingOn } from './lifecycle/serving.js';
 export { createLogger, type LoggerSetup, loggerOptions, type ObsLogger } from './logging/logger.js';
 export { createKeyMatcher, createRedactor, DEFAULT_REDACT_KEYS, REDACTED, type Redactor } from './logging/redact.js';
+export { createTextRedaction, type TextRedaction, type TextRedactionOptions } from './logging/redact-text.js';
 export type {
   Counter,
   Gauge,

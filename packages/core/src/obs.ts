@@ -68,6 +68,7 @@ function build(config: ObsConfig, options: ObsOptions = {}): Obs {
       level: config.logs.level,
       serviceName: config.serviceName,
       redactKeys: config.logs.redactKeys,
+      redactStrings: config.logs.redactStrings,
       correlate: !telemetry?.pinoInstrumented,
     }));
   let errors: ErrorReporter = NO_ERROR_REPORTER;
@@ -76,7 +77,6 @@ function build(config: ObsConfig, options: ObsOptions = {}): Obs {
     telemetry = startTelemetry(config, {
       ignoreIncomingPath: (p) => observer.isIgnored(p),
       httpIncoming: config.httpServerInstrumentation === 'otel',
-      redactKeys: config.logs.redactKeys,
     });
     const started = telemetry;
     observer.useTelemetry(serverTelemetry(config), telemetry.enterContext, (name) =>

@@ -48,14 +48,46 @@ export function createOtlpExporter<T>(
   const spec = EXPORTERS[signal];
   const mod = load(otlp.protocol === 'http/json' ? spec.json : spec.proto) as Record<string, new (o: object) => T>;
   const Exporter = mod[spec.name] as new (o: object) => T;
-  return new Exporter({
-    url: otlp.url,
-    headers: otlp.headers,
-    timeoutMillis: otlp.timeoutMs,
-    compression: otlp.compression,
-    concurrencyLimit: OTLP_CONCURRENCY_LIMIT,
-    ...extra,
-  });
+  return withoutResolvedOtlpVariables(
+    () =>
+      new Exporter({
+        url: otlp.url,
+        headers: otlp.headers,
+        timeoutMillis: otlp.timeoutMs,
+        compression: otlp.compression,
+        concurrencyLimit: OTLP_CONCURRENCY_LIMIT,
+        ...extra,
+      }),
+  );
+}
+
+/** The OTLP variables ../config/resolve.ts reads, for every signal. */
+const RESOLVED_OTLP_VARIABLES = ['', 'TRACES_', 'METRICS_', 'LOGS_'].flatMap((s) =>
+  ['ENDPOINT', 'HEADERS', 'TIMEOUT', 'COMPRESSION', 'PROTOCOL'].map((v) => `OTEL_EXPORTER_OTLP_${s}${v}`),
+);
+
+/**
+ * Run `create` with the OTLP variables @obs has already resolved hidden from `process.env`, then put
+ * them back (synchronously: no other code runs in between). The exporters read these variables again
+ * when they are constructed and merge what they find under the options they are given: the headers
+ * from the variable are added whatever `headers` says, so a header @obs skipped (one Node refuses to
+ * send) would make every export fail; `GZIP` would be warned about although `gzip` is passed; and an
+ * endpoint @obs refused would be printed, credentials included. The configuration is @obs's, read
+ * once. The TLS variables (`OTEL_EXPORTER_OTLP_CERTIFICATE`, ...) stay visible: @obs does not read them.
+ */
+function withoutResolvedOtlpVariables<T>(create: () => T): T {
+  const hidden: [string, string][] = [];
+  for (const name of RESOLVED_OTLP_VARIABLES) {
+    const value = process.env[name];
+    if (value === undefined) continue;
+    hidden.push([name, value]);
+    delete process.env[name];
+  }
+  try {
+    return create();
+  } finally {
+    for (const [name, value] of hidden) process.env[name] = value;
+  }
 }
 
 /** The shape shared by `SpanExporter` and `LogRecordExporter` (sdk-trace, sdk-logs). */

@@ -41,7 +41,6 @@ export function startDataTelemetry(): DataTelemetry {
   metrics.setGlobalMeterProvider(pipeline.meterProvider);
   const instrumentations = createInstrumentations(['pg', 'mysql2', 'ioredis', 'redis', 'amqplib'], {
     ignoreIncomingPath: () => false,
-    redactKeys: [],
   });
   const unregister = registerInstrumentations({
     instrumentations,

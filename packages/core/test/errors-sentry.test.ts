@@ -38,6 +38,7 @@ const HDR_PIN = secret('hdr-pin');
 const BS_SECRET = secret('bs');
 const BC_SECRET = secret('bc');
 const BC_PASSWORD = secret('bc-password');
+const STR_SECRET = secret('in-a-string');
 const exporter = new InMemorySpanExporter();
 const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
 const tracer = provider.getTracer('errors-sentry-test');
@@ -268,6 +269,21 @@ describe('Sentry on top of the OpenTelemetry setup', () => {
     expect(crumbs.find((c) => c.data && 'password' in c.data)?.data?.password).toBe('[Redacted]');
     expect(ingest.text()).not.toContain(BC_SECRET);
     expect(ingest.text()).not.toContain(BC_PASSWORD);
+  });
+
+  it('redacts secrets inside strings: the exception message, breadcrumb messages, extra text (issue 15, item 13)', async () => {
+    const Sentry = requireHere('@sentry/node') as typeof import('@sentry/node');
+    Sentry.addBreadcrumb({ category: 'query', message: `UPDATE users SET password = '${STR_SECRET}'` });
+    const err = new Error(`connect ECONNREFUSED postgres://app:${STR_SECRET}@db:5432/app`);
+    reporter.captureException(err, {
+      tags: { request_id: 'strings-1' },
+      extra: { upstream: `401 for Authorization: Bearer ${STR_SECRET}` },
+    });
+    const [event] = await eventsOf('strings-1');
+    const values = (event?.exception as { values: { value: string }[] } | undefined)?.values ?? [];
+    expect(values[0]?.value).toBe('connect ECONNREFUSED postgres://app:[Redacted]@db:5432/app');
+    expect(event?.extra).toMatchObject({ upstream: '401 for Authorization: [Redacted] [Redacted]' });
+    expect(ingest.text()).not.toContain(STR_SECRET);
   });
 
   it('adds no sentry-trace or baggage header to outgoing requests', async () => {

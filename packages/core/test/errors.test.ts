@@ -326,7 +326,7 @@ describe('the scrubber', () => {
 
   it('redacts sensitive keys anywhere, as the logger does, including OBS_REDACT_KEYS', () => {
     const event = {
-      message: 'keeps messages: token=abc',
+      message: 'redacts inside messages too: token=abc',
       request: {
         headers: { Authorization: 'Bearer a', 'X-Api-Key': 'k', Cookie: 'c=1', Accept: 'text/html', PIN: '1234' },
         cookies: { session: 's' },
@@ -337,7 +337,7 @@ describe('the scrubber', () => {
     };
     const out = scrub(event);
     expect(out).toEqual({
-      message: 'keeps messages: token=abc',
+      message: 'redacts inside messages too: token=[Redacted]',
       request: {
         headers: {
           Authorization: '[Redacted]',

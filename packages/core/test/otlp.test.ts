@@ -1,6 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { type OtlpReceiver, startOtlpReceiver } from '@obs/testkit';
+import { DiagLogLevel, diag } from '@opentelemetry/api';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { resolveConfig } from '../src/config/resolve.js';
 import { captureDiagnostics } from '../src/diag.js';
 import { type BatchExporter, createOtlpExporter, deferredExporter, OTLP_CONCURRENCY_LIMIT } from '../src/otlp.js';
 
@@ -101,5 +105,90 @@ describe('createOtlpExporter', () => {
     // no shutdown: it would wait for the two pending exports
     for (const s of sockets) s.destroy();
     server.close();
+  });
+});
+
+describe('createOtlpExporter uses the resolved configuration only (issue 15, items 7, 9, 10)', () => {
+  let receiver: OtlpReceiver;
+  const saved = { ...process.env };
+  const diagLines: string[] = [];
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+    diag.setLogger(
+      {
+        error: (m) => diagLines.push(`error ${m}`),
+        warn: (m) => diagLines.push(`warn ${m}`),
+        info: () => {},
+        debug: () => {},
+        verbose: () => {},
+      },
+      DiagLogLevel.WARN,
+    );
+  });
+  afterAll(async () => {
+    diag.disable();
+    await receiver.close();
+  });
+  afterEach(() => {
+    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+    Object.assign(process.env, saved);
+    receiver.reset();
+    diagLines.length = 0;
+  });
+
+  /** What the preload does: resolve from process.env, then build the exporter from the result. */
+  async function exportOneSpan(env: Record<string, string>) {
+    Object.assign(process.env, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, ...env });
+    const warnings: string[] = [];
+    const restoreDiag = captureDiagnostics(warnings);
+    let config: ReturnType<typeof resolveConfig>;
+    try {
+      config = resolveConfig({}, process.env);
+    } finally {
+      restoreDiag();
+    }
+    const exporter = createOtlpExporter<BatchExporter<unknown>>('traces', config.traces.otlp);
+    const memory = new InMemorySpanExporter();
+    const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: memory })] });
+    provider.getTracer('t').startSpan('probe').end();
+    const result = await new Promise<Result>((resolve) => exporter.export(memory.getFinishedSpans(), resolve));
+    await exporter.shutdown();
+    return { result, warnings };
+  }
+
+  it('keeps exporting, with the valid headers, when OTEL_EXPORTER_OTLP_HEADERS holds headers Node refuses', async () => {
+    const { result, warnings } = await exportOneSpan({
+      OTEL_EXPORTER_OTLP_HEADERS: 'bad name=1,x-team=%E2%9C%93,x-crlf=a%0D%0Ab,x-good=yes',
+    });
+    expect(result.error?.message).toBeUndefined();
+    expect(result.code).toBe(0);
+    expect(receiver.requests).toHaveLength(1);
+    expect(receiver.requests[0]?.headers['x-good']).toBe('yes');
+    expect(warnings).toHaveLength(3);
+  });
+
+  it('sends gzip for OTEL_EXPORTER_OTLP_COMPRESSION=GZIP without a warning from the exporter', async () => {
+    const { result, warnings } = await exportOneSpan({ OTEL_EXPORTER_OTLP_COMPRESSION: 'GZIP' });
+    expect(result.code).toBe(0);
+    expect(receiver.requests[0]?.contentEncoding).toBe('gzip');
+    expect(warnings).toEqual([]);
+    expect(diagLines).toEqual([]);
+  });
+
+  it('does not let the exporter print an endpoint with userinfo that @obs refused', async () => {
+    const { result, warnings } = await exportOneSpan({
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://user:s3cr3t@[::1',
+    });
+    expect(result.code).toBe(0);
+    expect(warnings).toEqual([
+      '@obs warn: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is not an absolute http(s) URL; using the default',
+    ]);
+    expect(diagLines.join('\n')).not.toContain('s3cr3t');
+  });
+
+  it('leaves the environment as it found it', async () => {
+    await exportOneSpan({ OTEL_EXPORTER_OTLP_HEADERS: 'x-a=1', OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: 'gzip' });
+    expect(process.env.OTEL_EXPORTER_OTLP_HEADERS).toBe('x-a=1');
+    expect(process.env.OTEL_EXPORTER_OTLP_TRACES_COMPRESSION).toBe('gzip');
   });
 });

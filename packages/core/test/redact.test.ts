@@ -65,15 +65,15 @@ describe('createRedactor', () => {
   });
 
   it('redacts extra keys, whatever their case, on top of the defaults', () => {
-    const custom = createRedactor(['SSN', 'card_number']);
-    expect(custom({ ssn: '1', Card_Number: '2', password: '3', name: 'n' })).toEqual({
-      ssn: REDACTED,
-      Card_Number: REDACTED,
+    const custom = createRedactor(['Employee_ID', 'badge']);
+    expect(custom({ employee_id: '1', BADGE: '2', password: '3', name: 'n' })).toEqual({
+      employee_id: REDACTED,
+      BADGE: REDACTED,
       password: REDACTED,
       name: 'n',
     });
     // the default redactor does not know the extra keys
-    expect(redact({ ssn: '1' })).toEqual({ ssn: '1' });
+    expect(redact({ employee_id: '1' })).toEqual({ employee_id: '1' });
   });
 
   it('never mutates its input', () => {

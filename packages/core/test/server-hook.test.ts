@@ -13,8 +13,9 @@ import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@open
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { activeRequestId } from '../src/context.js';
 import { RequestObserver } from '../src/http/observer.js';
-import { MetricAttributeCache, queryRedactor } from '../src/http/server-attributes.js';
+import { MetricAttributeCache } from '../src/http/server-attributes.js';
 import { instrumentServers } from '../src/http/server-hook.js';
+import { createTextRedaction } from '../src/logging/redact-text.js';
 import { RequestContextManager } from '../src/sdk.js';
 import { type LogLine, memoryLogger } from './helpers.js';
 
@@ -52,7 +53,7 @@ beforeAll(async () => {
       tracer: tracerProvider.getTracer('@obs/core'),
       duration: meterProvider.getMeter('@obs/core').createHistogram('http.server.request.duration', { unit: 's' }),
       metricAttributes: new MetricAttributeCache(),
-      redactQuery: queryRedactor(['access_token']),
+      redactQuery: createTextRedaction().scrubQuery,
     },
     (ctx) => manager.enter(ctx),
   );
@@ -140,7 +141,7 @@ describe('server hook', () => {
       'http.request.method': 'GET',
       'url.scheme': 'http',
       'url.path': '/users/7',
-      'url.query': 'access_token=REDACTED&page=2',
+      'url.query': 'access_token=[Redacted]&page=2',
       'server.address': '127.0.0.1',
       'server.port': port,
       'client.address': '127.0.0.1',

@@ -13,6 +13,7 @@ import { warn } from '../diag.js';
 import type { SentryBeforeSend } from '../errors/types.js';
 import { HEALTH_DEFAULTS } from '../health/registry.js';
 import {
+  DECIMAL_NUMBER,
   isUnset,
   parseBoolean,
   parseEnum,
@@ -24,6 +25,7 @@ import {
   parseString,
   parseUrl,
   type Raw,
+  toNumber,
 } from './parse.js';
 
 /** Instrumentations @obs knows, by the short names `OTEL_NODE_ENABLED_INSTRUMENTATIONS` uses. */
@@ -150,6 +152,12 @@ export interface ObsOptions {
   logLevel?: LogLevel;
   /** `OBS_REDACT_KEYS`: extra keys to redact, matched case-insensitively at any depth. */
   redactKeys?: string[];
+  /**
+   * `OBS_REDACT_STRINGS`: look for secret shapes inside strings (bearer tokens, JWTs, URL passwords,
+   * `password=...` and `"token": "..."` pairs) in log lines, span attributes and Sentry events.
+   * Default true. Keys, URLs and query strings are redacted either way.
+   */
+  redactStrings?: boolean;
   /** `OBS_SHUTDOWN_TIMEOUT_MS`: budget for flushing every pillar at shutdown. Default 5000. */
   shutdownTimeoutMs?: number;
   /** `OBS_HANDLE_SIGNALS`: flush on SIGTERM/SIGINT and then end the process as Node would. Default true. */
@@ -235,6 +243,8 @@ export interface ObsConfig {
     readonly batch: BatchConfig;
     readonly level: LogLevel;
     readonly redactKeys: readonly string[];
+    /** Redact secret shapes inside strings in logs, spans and Sentry events (`OBS_REDACT_STRINGS`). */
+    readonly redactStrings: boolean;
   };
   readonly propagators: readonly PropagatorName[];
   readonly instrumentations: readonly InstrumentationName[];
@@ -296,6 +306,8 @@ function exportersFor(
   return out;
 }
 
+const HEADERS = { headers: true } as const;
+
 const SIGNAL_PATHS = { traces: 'v1/traces', metrics: 'v1/metrics', logs: 'v1/logs' } as const;
 
 function otlpFor(env: Env, options: ObsOptions, signal: keyof typeof SIGNAL_PATHS): OtlpSignalConfig {
@@ -328,9 +340,9 @@ function otlpFor(env: Env, options: ObsOptions, signal: keyof typeof SIGNAL_PATH
       ? 'http/protobuf'
       : parseEnum(protocolRaw, protocolName, OTLP_PROTOCOLS, 'http/protobuf');
   const headers = {
-    ...parseKeyValueList(env.OTEL_EXPORTER_OTLP_HEADERS, 'OTEL_EXPORTER_OTLP_HEADERS'),
-    ...parseKeyValueList(env[`OTEL_EXPORTER_OTLP_${S}_HEADERS`], `OTEL_EXPORTER_OTLP_${S}_HEADERS`),
-    ...parseKeyValueList(o.headers, 'options.otlp.headers'),
+    ...parseKeyValueList(env.OTEL_EXPORTER_OTLP_HEADERS, 'OTEL_EXPORTER_OTLP_HEADERS', HEADERS),
+    ...parseKeyValueList(env[`OTEL_EXPORTER_OTLP_${S}_HEADERS`], `OTEL_EXPORTER_OTLP_${S}_HEADERS`, HEADERS),
+    ...parseKeyValueList(o.headers, 'options.otlp.headers', HEADERS),
   };
   const [timeoutRaw, timeoutName] = pick(o.timeoutMs, 'options.otlp.timeoutMs', 'TIMEOUT');
   const timeoutMs = parseNonNegativeInt(timeoutRaw, timeoutName, 10000, { min: 1 });
@@ -425,7 +437,7 @@ function resolveSentry(env: Env, options: ObsOptions, serviceName: string, attri
   const rateRaw = o.tracesSampleRate ?? env.SENTRY_TRACES_SAMPLE_RATE;
   let tracesSampleRate: number | undefined;
   if (!isUnset(rateRaw)) {
-    const rate = typeof rateRaw === 'number' ? rateRaw : Number(String(rateRaw).trim());
+    const rate = toNumber(rateRaw, DECIMAL_NUMBER);
     if (Number.isFinite(rate) && rate >= 0 && rate <= 1) tracesSampleRate = rate;
     else {
       warn(
@@ -573,6 +585,7 @@ export function resolveConfig(options: ObsOptions = {}, env: Env = process.env):
       batch: batchFor(env, 'OTEL_BLRP', 1000),
       level: parseEnum(options.logLevel ?? env.OBS_LOG_LEVEL, 'OBS_LOG_LEVEL', LOG_LEVELS, 'info'),
       redactKeys: parseList(options.redactKeys ?? env.OBS_REDACT_KEYS, 'OBS_REDACT_KEYS', undefined, []),
+      redactStrings: parseBoolean(options.redactStrings ?? env.OBS_REDACT_STRINGS, 'OBS_REDACT_STRINGS', true),
     },
     propagators: (() => {
       const list = parseList(options.propagators ?? env.OTEL_PROPAGATORS, 'OTEL_PROPAGATORS', PROPAGATORS, [

@@ -10,67 +10,32 @@
  *    parameters replaced: `?token=abc&page=2` becomes `?token=[Redacted]&page=2`.
  * 3. A request body (`request.data`) is parsed as JSON or as a form and redacted like an object; a
  *    body that is neither (or was truncated) is replaced whole. Fail closed.
- *
- * Message strings (an exception's message, a breadcrumb's message) are not searched, as in logs.
+ * 4. Every other string (an exception's message, stack frame context lines, a breadcrumb's message,
+ *    span data) has the secret shapes of ../logging/redact-text.ts redacted, as in logs: bearer
+ *    tokens, JWTs, URL passwords, `password=...` pairs. `OBS_REDACT_STRINGS=false` turns this off.
  */
 import { createKeyMatcher, createRedactor, REDACTED } from '../logging/redact.js';
-
-/** Keys (normalised: lower case, letters and digits) whose string value is a URL. */
-const URL_KEYS = new Set(['url', 'urlfull', 'httpurl', 'httptarget', 'referer', 'referrer', 'location', 'from', 'to']);
-/** Keys whose string value is a query string (with or without the leading `?`). */
-const QUERY_KEYS = new Set(['querystring', 'httpquery', 'urlquery', 'query']);
+import { createTextRedaction, urlKind } from '../logging/redact-text.js';
 
 const MAX_DEPTH = 24;
-
-function normalise(key: string): string {
-  return key.toLowerCase().replace(/[^a-z0-9]/g, '');
-}
 
 /** Scrubs whole events. */
 export type EventScrubber = <T>(event: T) => T;
 
+/** Options for {@link createEventScrubber}. */
+export interface EventScrubberOptions {
+  /** Redact secret shapes inside strings (`OBS_REDACT_STRINGS`). Default true. */
+  strings?: boolean;
+}
+
 /** Build the scrubber for the default redaction keys plus `extraKeys` (`OBS_REDACT_KEYS`). */
-export function createEventScrubber(extraKeys: readonly string[] = []): EventScrubber {
-  const redact = createRedactor(extraKeys);
+export function createEventScrubber(
+  extraKeys: readonly string[] = [],
+  options: EventScrubberOptions = {},
+): EventScrubber {
+  const { redactString, scrubUrl, scrubQuery } = createTextRedaction(extraKeys, { strings: options.strings });
+  const redact = createRedactor(extraKeys, { redactString });
   const sensitive = createKeyMatcher(extraKeys);
-
-  function decode(text: string): string {
-    try {
-      return decodeURIComponent(text.replace(/\+/g, ' '));
-    } catch {
-      return text;
-    }
-  }
-
-  /** `a=1&token=x` → `a=1&token=[Redacted]`, keeping the rest as written. */
-  function scrubQuery(query: string): string {
-    const lead = query.startsWith('?') ? '?' : '';
-    const body = lead ? query.slice(1) : query;
-    if (body === '') return query;
-    const parts = body.split(/([&;])/);
-    let changed = false;
-    for (let i = 0; i < parts.length; i += 2) {
-      const part = parts[i] ?? '';
-      const eq = part.indexOf('=');
-      const key = decode(eq === -1 ? part : part.slice(0, eq));
-      if (key !== '' && sensitive(key)) {
-        parts[i] = `${eq === -1 ? part : part.slice(0, eq)}=${REDACTED}`;
-        changed = true;
-      }
-    }
-    return changed ? lead + parts.join('') : query;
-  }
-
-  /** The query and fragment of a URL scrubbed; the rest kept. */
-  function scrubUrl(url: string): string {
-    const hash = url.indexOf('#');
-    const beforeHash = hash === -1 ? url : url.slice(0, hash);
-    // A fragment can carry parameters too (`#access_token=...` of OAuth's implicit flow).
-    const fragment = hash === -1 ? '' : `#${scrubQuery(url.slice(hash + 1))}`;
-    const q = beforeHash.indexOf('?');
-    const head = q === -1 ? beforeHash : `${beforeHash.slice(0, q)}?${scrubQuery(beforeHash.slice(q + 1))}`;
-    return head + fragment;
-  }
 
   /** A request body: redacted as JSON or as a form; anything else (or a truncated body) replaced. */
   function scrubBody(body: unknown): unknown {
@@ -110,10 +75,11 @@ export function createEventScrubber(extraKeys: readonly string[] = []): EventScr
       for (const key of Object.keys(record)) {
         const inner = record[key];
         let next: unknown;
-        const n = normalise(key);
+        const kind = urlKind(key);
         if (typeof inner === 'string') {
-          next = URL_KEYS.has(n) ? scrubUrl(inner) : QUERY_KEYS.has(n) ? scrubQuery(inner) : inner;
-        } else if (QUERY_KEYS.has(n) && Array.isArray(inner)) {
+          // (the key redactor has already searched every string for secret shapes)
+          next = kind === 'url' ? scrubUrl(inner) : kind === 'query' ? scrubQuery(inner) : inner;
+        } else if (kind === 'query' && Array.isArray(inner)) {
           // Sentry's `query_string` may be a list of [key, value] pairs
           next = inner.map((pair) =>
             Array.isArray(pair) && typeof pair[0] === 'string' && sensitive(pair[0]) ? [pair[0], REDACTED] : pair,

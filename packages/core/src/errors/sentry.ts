@@ -175,7 +175,7 @@ export function startSentry(config: ObsConfig, setup: SentrySetup): ErrorReporte
   const tracing = tracesSampleRate !== undefined;
   // Sentry gets at most half of the shutdown budget, so spans and logs still flush when its endpoint hangs.
   const flushMs = Math.max(1, Math.floor(config.shutdownTimeoutMs / 2));
-  const scrub = createEventScrubber(config.logs.redactKeys);
+  const scrub = createEventScrubber(config.logs.redactKeys, { strings: config.logs.redactStrings });
   let userBeforeSend = setup.beforeSend;
 
   const beforeSend = async (event: SentryEvent, hint: SentryEventHint): Promise<SentryEvent | null> => {

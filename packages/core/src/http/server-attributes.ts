@@ -192,31 +192,3 @@ export class MetricAttributeCache {
     return attributes;
   }
 }
-
-/**
- * A function that replaces the values of secret query parameters with `REDACTED` in a raw query
- * string (`a=1&access_token=x` -> `a=1&access_token=REDACTED`), leaving everything else as sent.
- * @param names parameter names, matched case-insensitively after percent-decoding
- */
-export function queryRedactor(names: readonly string[]): (query: string) => string {
-  const secret = new Set(names.map((name) => name.toLowerCase()));
-  return (query) => {
-    let out = '';
-    for (const part of query.split('&')) {
-      const eq = part.indexOf('=');
-      let redacted = part;
-      if (eq !== -1) {
-        const raw = part.slice(0, eq);
-        let name = raw;
-        try {
-          name = decodeURIComponent(raw.replace(/\+/g, ' '));
-        } catch {
-          // malformed percent-encoding: match the raw name
-        }
-        if (secret.has(name.toLowerCase())) redacted = `${raw}=REDACTED`;
-      }
-      out = out === '' ? redacted : `${out}&${redacted}`;
-    }
-    return out;
-  };
-}

@@ -4,11 +4,11 @@
  * bucket advice, from ../metrics/names.ts), its attribute cache and the query-string redaction.
  */
 import type { ObsConfig } from '../config/resolve.js';
+import { createTextRedaction } from '../logging/redact-text.js';
 import { METRICS } from '../metrics/names.js';
 import { opentelemetry } from '../otel.js';
-import { queryParamsToRedact } from '../tracing/instrumentations.js';
 import type { ServerTelemetry } from './observation.js';
-import { MetricAttributeCache, queryRedactor } from './server-attributes.js';
+import { MetricAttributeCache } from './server-attributes.js';
 
 const { metrics, trace } = opentelemetry;
 
@@ -33,6 +33,7 @@ export function serverTelemetry(config: ObsConfig): ServerTelemetry {
       advice: { explicitBucketBoundaries: [...(def.buckets ?? [])] },
     }),
     metricAttributes: new MetricAttributeCache(),
-    redactQuery: queryRedactor(queryParamsToRedact(config.logs.redactKeys)),
+    // the logs' key rule (../logging/redact-text.ts), as for every span at export
+    redactQuery: createTextRedaction(config.logs.redactKeys).scrubQuery,
   };
 }

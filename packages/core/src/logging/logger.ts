@@ -10,6 +10,7 @@ import { noteLoggedError } from '../errors/request.js';
 import { load } from '../lazy.js';
 import { opentelemetry } from '../otel.js';
 import { createRedactor, type Redactor } from './redact.js';
+import { createTextRedaction } from './redact-text.js';
 
 const { context, isSpanContextValid, trace } = opentelemetry;
 
@@ -23,6 +24,8 @@ export interface LoggerSetup {
   serviceName: string;
   /** Extra keys to redact on top of the defaults. */
   redactKeys: readonly string[];
+  /** Redact secret shapes inside strings (messages, stacks, string fields; ./redact-text.ts). Default true (`OBS_REDACT_STRINGS`). */
+  redactStrings?: boolean;
   /**
    * Add `trace_id`/`span_id`/`trace_flags` ourselves. False when `@opentelemetry/instrumentation-pino`
    * is active, since it adds them (and forwards records to OTLP) for every pino logger in the process.
@@ -84,9 +87,12 @@ function extensibleCopy(err: Error, depth: number): Error {
 /** pino options carrying @obs's formatting, redaction and correlation rules. */
 export function loggerOptions(setup: LoggerSetup, pino: PinoModule = loadPino()): LoggerOptions {
   const stdErr = safeErrorSerializer(pino.stdSerializers.err);
-  const redact: Redactor = createRedactor(setup.redactKeys, { serializeError: stdErr });
+  const redact: Redactor = lineRedactor(setup, stdErr);
+  const redactKeys: Redactor = createRedactor(setup.redactKeys, { serializeError: stdErr });
+  const { redactString } = createTextRedaction(setup.redactKeys, { strings: setup.redactStrings });
   const correlate = setup.correlate;
   return {
+    hooks: { logMethod: redactMessageArguments(redactString, redact) },
     level: setup.level,
     base: { service: setup.serviceName, pid: process.pid, hostname: hostname() },
     timestamp: isoTime,
@@ -97,9 +103,10 @@ export function loggerOptions(setup: LoggerSetup, pino: PinoModule = loadPino())
     },
     serializers: {
       // `err` is pino's error key; `error` is the other name apps commonly log errors under.
-      // (formatters.log has usually serialised the Error already; serialise only what it has not)
-      err: (err: unknown) => redact(err instanceof Error ? stdErr(err) : err),
-      error: (err: unknown) => redact(err instanceof Error ? stdErr(err) : err),
+      // (formatters.log runs first and has serialised and redacted the Error already, strings
+      // included: only the keys are checked again, a stack is not scanned twice)
+      err: (err: unknown) => (err instanceof Error ? redact(stdErr(err)) : redactKeys(err)),
+      error: (err: unknown) => (err instanceof Error ? redact(stdErr(err)) : redactKeys(err)),
     },
     mixin(logged, level) {
       const ctx = context.active();
@@ -119,6 +126,41 @@ export function loggerOptions(setup: LoggerSetup, pino: PinoModule = loadPino())
       if (requestId !== undefined) out.request_id = requestId;
       return out;
     },
+  };
+}
+
+/** The key and string redaction of a line's fields, bindings and interpolated objects. */
+function lineRedactor(setup: LoggerSetup, serializeError: ErrorSerializer): Redactor {
+  const { redactString } = createTextRedaction(setup.redactKeys, { strings: setup.redactStrings });
+  return createRedactor(setup.redactKeys, { serializeError, redactString });
+}
+
+type LogMethod = (this: Logger, ...args: unknown[]) => void;
+
+/**
+ * pino's `hooks.logMethod`: the message and its printf-style arguments, redacted before pino
+ * formats them (`formatters.log` sees only the merging object). String arguments go through the
+ * string redaction, objects (`%o`, `%j`) through the key redaction; an Error logged without a
+ * message lends pino its `message`, redacted here too. Nothing is copied when nothing changed.
+ */
+function redactMessageArguments(redactString: (text: string) => string, redact: Redactor) {
+  return function logMethod(this: Logger, args: unknown[], method: LogMethod): void {
+    const first = args[0];
+    const at = typeof first === 'string' ? 0 : 1;
+    let out: unknown[] | undefined;
+    if (at === 1 && first instanceof Error && args.length === 1) {
+      const message = redactString(first.message);
+      if (message !== first.message) out = [first, message];
+    }
+    for (let i = at; i < args.length; i++) {
+      const arg = args[i];
+      const next = typeof arg === 'string' ? redactString(arg) : i > at && typeof arg === 'object' ? redact(arg) : arg;
+      if (next !== arg) {
+        out ??= args.slice();
+        out[i] = next;
+      }
+    }
+    method.apply(this, (out ?? args) as Parameters<LogMethod>);
   };
 }
 
@@ -159,7 +201,7 @@ export function createLogger(setup: LoggerSetup): ObsLogger {
   const logger = pino(loggerOptions(setup, pino), destination);
   // pino applies `formatters.bindings` to the root logger only; redact child bindings here. Children
   // are created with Object.create(parent), so grandchildren inherit this wrapper.
-  const redact = createRedactor(setup.redactKeys, { serializeError: safeErrorSerializer(pino.stdSerializers.err) });
+  const redact = lineRedactor(setup, safeErrorSerializer(pino.stdSerializers.err));
   const child = logger.child;
   logger.child = function redactedChild(this: ObsLogger, bindings, options) {
     return child.call(this, redact(bindings) as typeof bindings, options);

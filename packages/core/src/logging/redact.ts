@@ -8,7 +8,8 @@
  * ends with one of the sensitive stems (`password`, `secret`, `token`, `apikey`, `privatekey`,
  * `authorization`, `cookie`, ...): `accessToken`, `db_password`, `clientSecret`, `x-auth-token`.
  * Objects are copied only along the paths where something was redacted; the caller's objects are
- * never mutated. Strings are not searched: a secret inside a message text is not found.
+ * never mutated. Strings are searched for secret shapes only when a `redactString` function is given
+ * (./redact-text.ts; the logger passes one unless `OBS_REDACT_STRINGS=false`).
  *
  * pino's own `redact` option needs exact paths and is case-sensitive, which cannot express "an
  * `Authorization` header in any letter case, at any depth", hence this walker.
@@ -35,6 +36,24 @@ export const DEFAULT_REDACT_KEYS: readonly string[] = [
   'cookie',
   'set-cookie',
   'x-api-key',
+  // presigned URLs (what OpenTelemetry's HTTP instrumentation redacts by default)
+  'sig',
+  'awsaccesskeyid',
+  // payment
+  'card_number',
+  'credit_card',
+  'cvv',
+  'cvv2',
+  'cvc',
+  'pin',
+  'iban',
+  'account_number',
+  // identity
+  'ssn',
+  'social_security_number',
+  'national_id',
+  'tax_id',
+  'passport_number',
 ];
 
 /** A key ending with one of these (normalised) is sensitive whatever precedes it. */
@@ -51,6 +70,7 @@ const SENSITIVE_STEMS: readonly string[] = [
   'cookies',
   'credentials',
   'sessionid',
+  'signature',
 ];
 
 const MAX_DEPTH = 16;
@@ -67,6 +87,12 @@ export type Redactor = (value: unknown) => unknown;
 export interface RedactorOptions {
   /** Turns an Error into a plain object (with its stack) before it is walked. Default: name, message, stack and own properties. */
   serializeError?: (err: Error) => unknown;
+  /**
+   * Applied to every string value under a key that is not sensitive (messages, stacks, SQL): see
+   * `createTextRedaction().redactString` in ./redact-text.ts. Must return its argument itself when
+   * nothing changed. Default: strings are kept as they are.
+   */
+  redactString?: (text: string) => string;
 }
 
 function defaultSerializeError(err: Error): unknown {
@@ -100,7 +126,10 @@ export function createRedactor(extraKeys: readonly string[] = [], options: Redac
   const sensitive = createKeyMatcher(extraKeys);
   const serializeError = options.serializeError ?? defaultSerializeError;
 
+  const redactString = options.redactString;
+
   function walk(value: unknown, depth: number, seen: Set<object>): unknown {
+    if (typeof value === 'string') return redactString ? redactString(value) : value;
     if (value === null || typeof value !== 'object') return value;
     // Fail closed: returning the original here would leak any secret below this point.
     if (seen.has(value)) return '[Circular]';

@@ -52,17 +52,23 @@ function createPushExporter(config: ObsConfig, kind: 'otlp' | 'console'): PushMe
 export function createMetricsPipeline(config: ObsConfig, resource: Resource): MetricsPipeline {
   const { prometheus: promConfig } = config.metrics;
   const standalone = promConfig.port !== undefined;
-  const prometheus = new PrometheusExporter(
-    { preventServerStart: !standalone, host: promConfig.host, port: promConfig.port ?? 9464 },
-    (err) => {
-      if (err) {
-        diagnose(
-          'warn',
-          `the standalone Prometheus server could not listen on ${promConfig.host}:${promConfig.port} (${err.message}); /metrics routes still work`,
-        );
-      }
-    },
-  );
+  // Started here rather than by the exporter: its own start reports a failure through the SDK's
+  // diagnostics too, which made two lines for one problem, and neither named the variables.
+  const prometheus = new PrometheusExporter({
+    preventServerStart: true,
+    host: promConfig.host,
+    port: promConfig.port ?? 9464,
+  });
+  if (standalone) {
+    prometheus.startServer().catch((err: unknown) => {
+      const code = (err as { code?: unknown } | undefined)?.code;
+      const reason = typeof code === 'string' ? code : err instanceof Error ? err.message : String(err);
+      diagnose(
+        'warn',
+        `the standalone Prometheus server could not listen on ${promConfig.host}:${promConfig.port} (OTEL_EXPORTER_PROMETHEUS_HOST, OTEL_EXPORTER_PROMETHEUS_PORT): ${reason}; /metrics routes on the app's port still work`,
+      );
+    });
+  }
   const readers: IMetricReader[] = [prometheus];
   const interval = config.metrics.exportIntervalMs;
   for (const kind of config.metrics.exporters) {

@@ -24,8 +24,11 @@ interface FastifyOtel extends Instrumentation {
   plugin(): (instance: unknown, opts: unknown, done: () => void) => void;
 }
 
+type SetNotFoundHandler = (this: FastifyLike, ...args: unknown[]) => unknown;
+
 interface FastifyLike {
   register(plugin: (instance: unknown, opts: unknown, done: () => void) => void): unknown;
+  setNotFoundHandler: SetNotFoundHandler;
 }
 
 /** The options @obs gives @fastify/otel (see ./instrumentations.ts). */
@@ -85,7 +88,9 @@ export class DeferredFastifyInstrumentation implements Instrumentation {
     const real = this.#load();
     if (!fastify || !real) return;
     try {
+      const unpatched = fastify.setNotFoundHandler;
       real.plugin()(fastify, undefined, () => {});
+      fastify.setNotFoundHandler = keepNotFoundHandlerContract(fastify.setNotFoundHandler, unpatched);
       const marker = (_instance: unknown, _opts: unknown, done: () => void) => done();
       Object.assign(marker, { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: PLUGIN_NAME });
       fastify.register(marker);
@@ -112,4 +117,20 @@ export class DeferredFastifyInstrumentation implements Instrumentation {
     }
     return this.#real;
   }
+}
+
+/**
+ * Works around @fastify/otel 0.21.2's `setNotFoundHandler` patch, which breaks Fastify's contract:
+ * it returns undefined instead of the instance (`app.setNotFoundHandler(h).get(...)` throws at
+ * start-up), and throws a TypeError when no handler is given (Fastify then restores its default 404).
+ * Calls with a handler go through the patch (its span wraps the handler) and return the instance;
+ * calls without one go to Fastify's own method. Reported upstream (see the issue 15 notes).
+ */
+function keepNotFoundHandlerContract(patched: SetNotFoundHandler, unpatched: SetNotFoundHandler): SetNotFoundHandler {
+  if (patched === unpatched || typeof patched !== 'function') return patched;
+  return function setNotFoundHandler(this: FastifyLike, ...args: unknown[]) {
+    const handler = typeof args[0] === 'function' ? args[0] : args[1];
+    if (typeof handler !== 'function') return unpatched.apply(this, args);
+    return patched.apply(this, args) ?? this;
+  };
 }

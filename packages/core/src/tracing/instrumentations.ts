@@ -13,7 +13,6 @@ import { discoverPool } from '../data/pools.js';
 import { amqpHooks } from '../data/queue.js';
 import { sanitizeSql } from '../data/sql.js';
 import { load } from '../lazy.js';
-import { DEFAULT_REDACT_KEYS } from '../logging/redact.js';
 import { otelInstrumentation } from '../otel.js';
 import { DeferredFastifyInstrumentation } from './fastify.js';
 
@@ -29,8 +28,6 @@ export interface InstrumentationHooks {
    * instrumentation only sees outgoing requests.
    */
   httpIncoming?: boolean;
-  /** Extra keys redacted in logs (`OBS_REDACT_KEYS`); also redacted from query strings on spans. */
-  redactKeys: readonly string[];
   /**
    * True when a logs exporter is configured. Without one, instrumentation-pino's log sending (a
    * multistream that JSON-parses every line for the no-op Logs API) is turned off: it cost ~12% of
@@ -39,25 +36,10 @@ export interface InstrumentationHooks {
   logSending?: boolean;
 }
 
-/** What instrumentation-http redacts by default (its README); kept because setting a list replaces it. */
-const OTEL_DEFAULT_QUERY_REDACTIONS = ['sig', 'Signature', 'AWSAccessKeyId', 'X-Goog-Signature'];
-
-/**
- * Query parameters whose values become `REDACTED` in `url.query`/`url.full` on spans: the log
- * redaction keys, as written and in camelCase (`access_token`, `accessToken`), plus OpenTelemetry's
- * defaults. instrumentation-http matches names exactly.
- */
-export function queryParamsToRedact(extraKeys: readonly string[]): string[] {
-  const out = new Set(OTEL_DEFAULT_QUERY_REDACTIONS);
-  for (const key of [...DEFAULT_REDACT_KEYS, ...extraKeys]) {
-    out.add(key);
-    out.add(key.toLowerCase());
-    out.add(key.toLowerCase().replace(/[-_]([a-z])/g, (_m, c: string) => c.toUpperCase()));
-  }
-  return [...out];
-}
-
 type Factory = (hooks: InstrumentationHooks) => Instrumentation | Instrumentation[];
+
+/** Koa's `Application#use`. */
+type KoaUse = (this: unknown, middleware: unknown) => unknown;
 
 type GetConnection = (this: object, ...args: unknown[]) => unknown;
 /** `mysql2/lib/pool.js`: the Pool class. */
@@ -78,15 +60,14 @@ function pathOf(url: string | undefined): string {
 }
 
 const FACTORIES: Record<InstrumentationName, Factory> = {
+  // Query strings, URLs and other attributes are redacted at export with the logs' rules, for every
+  // instrumentation alike (./redact-spans.ts); instrumentation-http's own defaults (`sig`, ...) stay.
   http: (hooks) => {
     const { HttpInstrumentation } = load('@opentelemetry/instrumentation-http');
-    const redacted = queryParamsToRedact(hooks.redactKeys);
     return new HttpInstrumentation({
       enabled: false,
       disableIncomingRequestInstrumentation: hooks.httpIncoming !== true,
       ignoreIncomingRequestHook: (req: { url?: string }) => hooks.ignoreIncomingPath(pathOf(req.url)),
-      redactedQueryParams: redacted,
-      redactedQueryParamsServer: redacted,
     });
   },
   undici: () => new (load('@opentelemetry/instrumentation-undici').UndiciInstrumentation)(),
@@ -101,11 +82,26 @@ const FACTORIES: Record<InstrumentationName, Factory> = {
   // One span per request, like the other frameworks: no span per hook or for the handler. Loaded with
   // the first Fastify instance (./fastify.ts), so other apps do not pay for it at start-up.
   fastify: () => new DeferredFastifyInstrumentation({ instrumentHooks: false, instrumentHandler: false }),
-  koa: () =>
-    new (load('@opentelemetry/instrumentation-koa').KoaInstrumentation)({
+  koa: () => {
+    const instrumentation = new (load('@opentelemetry/instrumentation-koa').KoaInstrumentation)({
       enabled: false,
       ignoreLayersType: ['middleware', 'router'],
-    }),
+    });
+    // instrumentation-koa 0.72 reads `.router` of whatever app.use() is given, so `app.use(null)` threw
+    // its TypeError instead of Koa's "middleware must be a function!": anything but a function goes
+    // straight to Koa's own use(). Reported upstream (see the issue 15 notes).
+    const hooks = instrumentation as unknown as { _getKoaUsePatch?: (original: KoaUse) => KoaUse };
+    const getUsePatch = hooks._getKoaUsePatch;
+    if (typeof getUsePatch === 'function') {
+      hooks._getKoaUsePatch = (original) => {
+        const patched = getUsePatch.call(instrumentation, original);
+        return function use(this: unknown, middleware: unknown) {
+          return (typeof middleware === 'function' ? patched : original).call(this, middleware);
+        };
+      };
+    }
+    return instrumentation;
+  },
   'nestjs-core': () => new (load('@opentelemetry/instrumentation-nestjs-core').NestInstrumentation)({ enabled: false }),
   pino: (hooks) =>
     new (load('@opentelemetry/instrumentation-pino').PinoInstrumentation)({

@@ -1,13 +1,14 @@
 /**
  * The tracer provider: sampler from `OTEL_TRACES_SAMPLER`, batch span processing from `OTEL_BSP_*`
  * (bounded queue: a slow or absent collector drops spans, never grows memory), exporters from
- * `OTEL_TRACES_EXPORTER`.
+ * `OTEL_TRACES_EXPORTER`, each fed redacted spans (./redact-spans.ts).
  */
 import type { Resource } from '@opentelemetry/resources';
 import type { Sampler, SpanExporter, SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import type { ObsConfig } from '../config/resolve.js';
 import { load } from '../lazy.js';
 import { createOtlpExporter, deferredExporter } from '../otlp.js';
+import { redactingSpanExporter } from './redact-spans.js';
 
 // CommonJS build: see ../otel.ts
 const sdkTrace = load('@opentelemetry/sdk-trace') as typeof import('@opentelemetry/sdk-trace');
@@ -50,7 +51,7 @@ export function createTracerProvider(config: ObsConfig, resource: Resource): Tra
   const spanProcessors: SpanProcessor[] = config.traces.exporters.map(
     (kind) =>
       new BatchSpanProcessor({
-        exporter: createSpanExporter(config, kind),
+        exporter: redactingSpanExporter(createSpanExporter(config, kind), config.logs),
         scheduledDelayMillis: batch.scheduledDelayMs,
         exportTimeoutMillis: batch.exportTimeoutMs,
         maxQueueSize: batch.maxQueueSize,
