@@ -2,6 +2,7 @@
 // Runs every variant one after another (server and load generator in separate processes), prints
 // tables with ratios to the bare app of the same run, and saves raw JSON under results/.
 import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -38,7 +39,14 @@ const STARTUP_RUNS = QUICK ? 3 : 10;
 const OBS_PRELOAD = ['--import', '@obs/register'];
 const OTEL_PRELOAD = ['--import', '@opentelemetry/auto-instrumentations-node/register'];
 const MiB = 1024 * 1024;
-let nextPort = 41000 + Math.floor(Math.random() * 1000);
+/** A TCP port free on 127.0.0.1 right now (the machine may run other servers: never guess one). */
+async function freePort() {
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 mkdirSync(join(RESULTS, 'logs'), { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -160,11 +168,11 @@ function runLoad(url, warmup, seconds) {
 /** One variant: optional sink, server, warm-up + measured load, RSS sampled every 250 ms. */
 async function measure(v, { seconds = DURATION, sinkMode = 'ok', endpoint } = {}) {
   const sink = v.otlp && sinkMode !== 'refuse' ? await startSink(sinkMode) : undefined;
-  const port = nextPort++;
-  const otlpUrl = endpoint ?? sink?.url ?? `http://127.0.0.1:${nextPort++}`; // 'refuse': nothing listens
+  const port = await freePort();
+  const otlpUrl = endpoint ?? sink?.url ?? `http://127.0.0.1:${await freePort()}`; // 'refuse': nothing listens
   const env = { ...v.env };
   if (v.otlp) env.OTEL_EXPORTER_OTLP_ENDPOINT = otlpUrl;
-  if (v.promPort) env.OTEL_EXPORTER_PROMETHEUS_PORT = String(nextPort++);
+  if (v.promPort) env.OTEL_EXPORTER_PROMETHEUS_PORT = String(await freePort());
   const { child, logFile } = await startServer({ ...v, env }, port);
   const samples = [];
   let sampling = false;
@@ -379,11 +387,11 @@ async function firstResponseSuite() {
   const runs = cases.map(() => []);
   for (let i = 0; i < STARTUP_RUNS + 1; i++) {
     for (const [j, c] of cases.entries()) {
-      const port = nextPort++;
+      const port = await freePort();
       const t0 = performance.now();
       const child = spawn(NODE, [...c.flags, join(APPS, c.app)], {
         cwd: ROOT,
-        env: baseEnv({ PORT: String(port), OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${nextPort++}`, ...c.env }),
+        env: baseEnv({ PORT: String(port), OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await freePort()}`, ...c.env }),
         stdio: 'ignore',
       });
       for (;;) {
