@@ -8,7 +8,7 @@
 import { isMainThread } from 'node:worker_threads';
 import { type ObsConfig, type ObsOptions, resolveConfig } from './config/resolve.js';
 import { createDataTelemetry, type DataTelemetry } from './data/index.js';
-import { warn } from './diag.js';
+import { diagnose, warn } from './diag.js';
 import { type ErrorReporter, NO_ERROR_REPORTER, startErrorReporting } from './errors/reporter.js';
 import type { ErrorReporting } from './errors/types.js';
 import { HealthRegistry } from './health/registry.js';
@@ -16,6 +16,7 @@ import { RequestObserver } from './http/observer.js';
 import { instrumentServers } from './http/server-hook.js';
 import { serverTelemetry } from './http/server-telemetry.js';
 import { Lifecycle, type LifecycleControl, type ShutdownHook } from './lifecycle/lifecycle.js';
+import { postSync } from './lifecycle/post-sync.js';
 import { createLogger, flushLogger, type ObsLogger } from './logging/logger.js';
 import { instruments } from './metrics/instruments.js';
 import { type Exposition, PROMETHEUS_CONTENT_TYPE } from './metrics/pipeline.js';
@@ -55,6 +56,25 @@ export interface Obs {
 }
 
 const INSTANCE = Symbol.for('@obs/core.instance');
+
+/**
+ * The most the exit-time export may block the exiting process, in milliseconds
+ * (`OBS_SHUTDOWN_TIMEOUT_MS` when lower). docs/configuration.md, "Exit".
+ */
+export const EXIT_EXPORT_TIMEOUT_MS = 2000;
+
+/** Send what the pipeline has not delivered, synchronously (Node's `exit` event). */
+function exportAtExit(telemetry: Telemetry | undefined, timeoutMs: number): void {
+  const requests = telemetry?.takeUndelivered() ?? [];
+  if (requests.length === 0) return;
+  const result = postSync(requests, timeoutMs);
+  if (result.failed > 0) {
+    diagnose(
+      'warn',
+      `${result.failed} of ${requests.length} telemetry exports at exit were not ${result.timedOut ? `answered within ${timeoutMs} ms` : 'accepted'}; their spans and log records may be lost`,
+    );
+  }
+}
 type Holder = { [INSTANCE]?: Obs };
 
 function build(config: ObsConfig, options: ObsOptions = {}): Obs {
@@ -93,12 +113,15 @@ function build(config: ObsConfig, options: ObsOptions = {}): Obs {
       flushTelemetry: () => telemetry?.forceFlush() ?? Promise.resolve(),
       flushLogs: (timeoutMs) => (logger ? flushLogger(logger, timeoutMs) : Promise.resolve()),
       cutRequest: (response) => observer.cutByServer(response),
-      began: ({ signal, delayMs, drainTimeoutMs }) =>
-        log().info({ signal, delay_ms: delayMs, drain_timeout_ms: drainTimeoutMs }, 'shutting down'),
+      flushAtExit: () => exportAtExit(telemetry, Math.min(EXIT_EXPORT_TIMEOUT_MS, config.shutdownTimeoutMs)),
+      began: ({ signal, delayMs, drainTimeoutMs, serving }) => {
+        // A process that never served is not a service: nothing of ours on its stdout.
+        if (serving) log().info({ signal, delay_ms: delayMs, drain_timeout_ms: drainTimeoutMs }, 'shutting down');
+      },
     },
     { budgetMs: config.shutdownTimeoutMs, delayMs: config.shutdownDelayMs, drainTimeoutMs: config.drainTimeoutMs },
   );
-  if (isMainThread && config.handleSignals) lifecycle.installProcessHandlers();
+  if (isMainThread) lifecycle.installProcessHandlers({ signals: config.handleSignals });
 
   const pipeline = telemetry?.metrics;
   const obs: Obs = {

@@ -7,6 +7,7 @@
 import type { OtlpSignalConfig } from './config/resolve.js';
 import { warn } from './diag.js';
 import { load } from './lazy.js';
+import type { ExitRequest } from './lifecycle/post-sync.js';
 
 const EXPORTERS = {
   traces: {
@@ -97,8 +98,91 @@ export interface BatchExporter<T> {
   forceFlush?(): Promise<void>;
 }
 
-/** `ExportResultCode.FAILED` of @opentelemetry/core. */
+/** `ExportResultCode` of @opentelemetry/core. */
+const SUCCESS = 0;
 const FAILED = 1;
+
+/** Where a deferred exporter sends, for the exit-time export of what it could not deliver. */
+export interface ExitTarget {
+  signal: 'traces' | 'logs';
+  otlp: OtlpSignalConfig;
+}
+
+/** Batches handed to an exporter and not yet delivered, and where they go. */
+interface Undelivered {
+  readonly target: ExitTarget;
+  /** Batches whose export has not completed (in flight, or waiting for a retry). */
+  readonly inFlight: Set<unknown[]>;
+  /** Batches handed over while exiting: kept for the synchronous export. */
+  readonly captured: unknown[][];
+}
+
+const UNDELIVERED = new Set<Undelivered>();
+let exiting = false;
+
+const SERIALIZERS = {
+  traces: { proto: 'ProtobufTraceSerializer', json: 'JsonTraceSerializer' },
+  logs: { proto: 'ProtobufLogsSerializer', json: 'JsonLogsSerializer' },
+} as const;
+
+/** One OTLP/HTTP request carrying `items` (spans or log records), as the OTLP exporter would send it. */
+function exitRequest(target: ExitTarget, items: unknown[]): ExitRequest | undefined {
+  const { otlp, signal } = target;
+  const json = otlp.protocol === 'http/json';
+  const transformer = load('@opentelemetry/otlp-transformer') as Record<
+    string,
+    { serializeRequest(items: unknown[]): Uint8Array | undefined }
+  >;
+  const serializer = transformer[SERIALIZERS[signal][json ? 'json' : 'proto']];
+  let body = serializer?.serializeRequest(items);
+  if (!body) return undefined;
+  const headers: Record<string, string> = {
+    ...otlp.headers,
+    'content-type': json ? 'application/json' : 'application/x-protobuf',
+  };
+  if (otlp.compression === 'gzip') {
+    body = (load('node:zlib') as typeof import('node:zlib')).gzipSync(body);
+    headers['content-encoding'] = 'gzip';
+  }
+  return { url: otlp.url, headers, body };
+}
+
+/**
+ * For the exit-time export: from now on, batches handed to the deferred exporters are kept, not
+ * sent. `handOver` runs right away and must pass what the processors buffer to the exporters
+ * synchronously (a batch span processor's `forceFlush()` does). Returns every batch not yet
+ * delivered (in flight or retried ones included: they are sent again, so a batch whose answer was
+ * still on its way may arrive twice) as OTLP/HTTP requests. Batches an `extra` source adds
+ * (log records taken from their processor's queue) are included.
+ */
+export function takeUndelivered(
+  handOver: () => void,
+  extra: { target: ExitTarget; items: unknown[] }[] = [],
+): ExitRequest[] {
+  exiting = true;
+  try {
+    handOver();
+  } catch {
+    // what was handed over before the failure is still taken
+  }
+  const requests: ExitRequest[] = [];
+  const add = (target: ExitTarget, items: unknown[]) => {
+    if (items.length === 0) return;
+    try {
+      const request = exitRequest(target, items);
+      if (request) requests.push(request);
+    } catch {
+      // not serializable: lost, as it would have been
+    }
+  };
+  for (const entry of UNDELIVERED) {
+    for (const batch of [...entry.inFlight, ...entry.captured]) add(entry.target, batch);
+    entry.inFlight.clear();
+    entry.captured.length = 0;
+  }
+  for (const { target, items } of extra) add(target, items);
+  return requests;
+}
 
 /**
  * An exporter whose real implementation is created on the first `export()` call. The OTLP exporter
@@ -107,12 +191,23 @@ const FAILED = 1;
  * figures in docs/performance.md); with the batch processors' 5 s schedule that load happens once, in
  * a timer, after start-up. `shutdown()` before any export does not load it. If creating it throws,
  * the batch fails (one warning) and the next batch tries again.
+ *
+ * With a `target`, the batches not yet delivered are known to {@link takeUndelivered}, which sends
+ * them synchronously when the process exits.
  * @param create builds the real exporter (called at most once successfully)
+ * @param target the signal and OTLP settings of the real exporter
  */
-export function deferredExporter<T>(create: () => BatchExporter<T>): BatchExporter<T> {
+export function deferredExporter<T>(create: () => BatchExporter<T>, target?: ExitTarget): BatchExporter<T> {
   let real: BatchExporter<T> | undefined;
+  const undelivered: Undelivered | undefined = target ? { target, inFlight: new Set(), captured: [] } : undefined;
+  if (undelivered) UNDELIVERED.add(undelivered);
   return {
     export(items, resultCallback) {
+      if (undelivered && exiting) {
+        undelivered.captured.push(items);
+        resultCallback({ code: SUCCESS });
+        return;
+      }
       if (real === undefined) {
         try {
           real = create();
@@ -122,7 +217,15 @@ export function deferredExporter<T>(create: () => BatchExporter<T>): BatchExport
           return;
         }
       }
-      real.export(items, resultCallback);
+      if (!undelivered) {
+        real.export(items, resultCallback);
+        return;
+      }
+      undelivered.inFlight.add(items);
+      real.export(items, (result) => {
+        undelivered.inFlight.delete(items);
+        resultCallback(result);
+      });
     },
     shutdown: () => real?.shutdown() ?? Promise.resolve(),
     forceFlush: () => real?.forceFlush?.() ?? Promise.resolve(),

@@ -14,9 +14,11 @@ import type { TracerProvider } from '@opentelemetry/sdk-trace';
 import type { DiagLevel, InstrumentationName, ObsConfig } from './config/resolve.js';
 import { diagnose } from './diag.js';
 import { load } from './lazy.js';
+import type { ExitRequest } from './lifecycle/post-sync.js';
 import { createLoggerProvider } from './logging/export.js';
 import { createMetricsPipeline, type MetricsPipeline } from './metrics/pipeline.js';
 import { opentelemetry, otelCore, otelInstrumentation } from './otel.js';
+import { takeUndelivered } from './otlp.js';
 import { DeferredInstrumentations } from './tracing/deferred-instrumentations.js';
 import {
   createInstrumentations,
@@ -85,6 +87,11 @@ export interface Telemetry {
   forceFlush(): Promise<void>;
   /** Flush and stop every provider. Never rejects. */
   shutdown(): Promise<void>;
+  /**
+   * At exit (synchronous): the spans and log records buffered or in flight, as OTLP/HTTP requests
+   * to send before the process ends. Metrics are not included (their collection is asynchronous).
+   */
+  takeUndelivered(): ExitRequest[];
 }
 
 const DIAG_LEVELS: Record<DiagLevel, DiagLogLevel> = {
@@ -235,6 +242,7 @@ export function startTelemetry(config: ObsConfig, hooks: InstrumentationHooks): 
       enterContext,
       forceFlush: async () => {},
       shutdown: async () => {},
+      takeUndelivered: () => [],
     };
   }
 
@@ -243,7 +251,8 @@ export function startTelemetry(config: ObsConfig, hooks: InstrumentationHooks): 
   if (tracerProvider) trace.setGlobalTracerProvider(tracerProvider);
   const metricsPipeline = createMetricsPipeline(config, resource);
   metrics.setGlobalMeterProvider(metricsPipeline.meterProvider);
-  const loggerProvider = createLoggerProvider(config, resource);
+  const logExport = createLoggerProvider(config, resource);
+  const loggerProvider = logExport?.provider;
   if (loggerProvider) logs.setGlobalLoggerProvider(loggerProvider);
 
   const instrumentationHooks = { ...hooks, logSending: loggerProvider !== undefined };
@@ -322,6 +331,13 @@ export function startTelemetry(config: ObsConfig, hooks: InstrumentationHooks): 
         settle('shutting down metrics', metricsPipeline.shutdown()),
         settle('shutting down log export', loggerProvider?.shutdown()),
       ]);
+    },
+    takeUndelivered() {
+      const queuedLogs = logExport?.takeQueued() ?? [];
+      return takeUndelivered(() => {
+        // BatchSpanProcessor.forceFlush hands its queue to the exporter synchronously
+        tracerProvider?.forceFlush().catch(() => undefined);
+      }, queuedLogs);
     },
   };
 }

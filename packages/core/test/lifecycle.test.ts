@@ -144,20 +144,34 @@ describe('Lifecycle.shutdown', () => {
 });
 
 describe('Lifecycle process handlers', () => {
-  it('installs SIGTERM, SIGINT and beforeExit listeners once, and removes them (no signal is sent)', () => {
+  it('installs SIGTERM, SIGINT and exit listeners once, no beforeExit listener, and removes them (no signal is sent)', () => {
     const { parts } = fakeParts();
     const lifecycle = new Lifecycle(parts, { budgetMs: 1000 });
-    const counts = () => ['SIGTERM', 'SIGINT', 'beforeExit'].map((e) => process.listenerCount(e));
+    const counts = () => ['SIGTERM', 'SIGINT', 'exit', 'beforeExit'].map((e) => process.listenerCount(e));
     const before = counts();
     try {
       lifecycle.installProcessHandlers();
       lifecycle.installProcessHandlers();
-      expect(counts()).toEqual(before.map((n) => n + 1));
+      expect(counts()).toEqual([...before.slice(0, 3).map((n) => n + 1), before[3]]);
     } finally {
       lifecycle.removeProcessHandlers();
     }
     expect(counts()).toEqual(before);
     expect(lifecycle.shuttingDown).toBe(false);
+  });
+
+  it('with signals off (OBS_HANDLE_SIGNALS=false), installs only the exit listener', () => {
+    const { parts } = fakeParts();
+    const lifecycle = new Lifecycle(parts, { budgetMs: 1000 });
+    const counts = () => ['SIGTERM', 'SIGINT', 'exit'].map((e) => process.listenerCount(e));
+    const before = counts();
+    try {
+      lifecycle.installProcessHandlers({ signals: false });
+      expect(counts()).toEqual([before[0], before[1], (before[2] ?? 0) + 1]);
+    } finally {
+      lifecycle.removeProcessHandlers();
+    }
+    expect(counts()).toEqual(before);
   });
 });
 

@@ -21,8 +21,12 @@
  * decides when to exit: @obs makes readiness fail, starts the delay clock (a framework close that
  * drains through `drain()` waits for it) and flushes what is buffered, leaving the pipeline running so
  * the requests the app still drains are recorded too. A second signal during shutdown ends the process
- * at once. When the event loop empties (`beforeExit`), @obs runs the sequence without the delay and the
- * process ends with its usual exit code.
+ * at once.
+ *
+ * Any other end is the app's and @obs does not change it: when the event loop empties, @obs neither
+ * keeps it alive nor ends the process (Node emits `beforeExit` to the app's handlers and ends as it
+ * would). On `process.exit()`, an uncaught exception or that natural end, @obs exports what is
+ * buffered synchronously in Node's `exit` event, within a bounded deadline (`flushAtExit`).
  */
 import { subscribe } from 'node:diagnostics_channel';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -47,8 +51,14 @@ export interface LifecycleParts {
    * cut by the server, not abandoned by its client (the request observer records it so).
    */
   cutRequest?(response: ServerResponse): void;
-  /** Told once when shutdown begins (to log it). */
-  began?(info: { signal?: NodeJS.Signals; delayMs: number; drainTimeoutMs: number }): void;
+  /**
+   * Export what is buffered synchronously, in Node's `exit` event (the process cannot wait
+   * asynchronously there): bounded by its own deadline. Called once, whatever ends the process
+   * (`process.exit()`, an uncaught exception, the event loop emptying), except death by signal.
+   */
+  flushAtExit?(): void;
+  /** Told once when shutdown begins (to log it). `serving`: an HTTP server was ever registered. */
+  began?(info: { signal?: NodeJS.Signals; delayMs: number; drainTimeoutMs: number; serving: boolean }): void;
 }
 
 /** Timings of the sequence, in milliseconds. */
@@ -78,7 +88,7 @@ export interface LifecycleControl {
    * @returns a function that unregisters it
    */
   registerServer(server: Server, options?: ServerOptions): () => void;
-  /** True once shutdown has begun (a signal, `shutdown()`, or the event loop emptying). */
+  /** True once shutdown has begun (a signal or `shutdown()`). */
   readonly shuttingDown: boolean;
   /**
    * Steps 1 to 3: readiness fails, the delay passes (unless shutdown began without one), the
@@ -196,10 +206,10 @@ export class Lifecycle implements LifecycleControl {
   #drain: Promise<void> | undefined;
   #shutdown: Promise<void> | undefined;
   #signalled = false;
-  /** The event loop emptied: nothing listens any more, so no delay. */
-  #skipDelay = false;
+  /** A server was registered at some point: the process is a service. */
+  #served = false;
   #listeners: { signal: NodeJS.Signals; listener: () => void }[] = [];
-  #beforeExit: (() => void) | undefined;
+  #onExit: (() => void) | undefined;
 
   constructor(parts: LifecycleParts, settings: LifecycleSettings) {
     this.#parts = parts;
@@ -220,6 +230,7 @@ export class Lifecycle implements LifecycleControl {
     const existing = ENTRIES.get(server);
     if (existing && this.#servers.has(existing)) return () => this.#forget(existing);
     const entry: ServerEntry = { server, options, inFlight: new Set(), draining: false };
+    this.#served = true;
     ENTRIES.set(server, entry);
     this.#servers.add(entry);
     server.once('close', () => this.#forget(entry));
@@ -247,7 +258,12 @@ export class Lifecycle implements LifecycleControl {
     this.#delayUntil = performance.now() + delayMs;
     this.#parts.markShuttingDown();
     try {
-      this.#parts.began?.({ signal: options.signal, delayMs, drainTimeoutMs: this.#drainTimeoutMs });
+      this.#parts.began?.({
+        signal: options.signal,
+        delayMs,
+        drainTimeoutMs: this.#drainTimeoutMs,
+        serving: this.#served,
+      });
     } catch {
       // informational only
     }
@@ -261,7 +277,7 @@ export class Lifecycle implements LifecycleControl {
 
   async #runDrain(): Promise<void> {
     const wait = (this.#delayUntil ?? 0) - performance.now();
-    if (wait > 0 && !this.#skipDelay) await sleep(wait);
+    if (wait > 0) await sleep(wait);
     const entries = [...this.#servers];
     this.#drained.push(...entries);
     const deadline = performance.now() + this.#drainTimeoutMs;
@@ -344,30 +360,35 @@ export class Lifecycle implements LifecycleControl {
       .catch(() => undefined);
   }
 
-  /** Install the SIGTERM/SIGINT and beforeExit handling described in the module comment. */
-  installProcessHandlers(): void {
-    if (this.#listeners.length > 0) return;
-    for (const signal of SIGNALS) {
+  /**
+   * Install the exit-time flush and (unless `signals` is false: `OBS_HANDLE_SIGNALS=false`) the
+   * SIGTERM/SIGINT handling described in the module comment. Idempotent.
+   */
+  installProcessHandlers(options: { signals?: boolean } = {}): void {
+    if (this.#onExit) return;
+    for (const signal of options.signals === false ? [] : SIGNALS) {
       const listener = () => this.#onSignal(signal, listener);
       process.on(signal, listener);
       this.#listeners.push({ signal, listener });
     }
-    this.#beforeExit = () => {
-      // The app's work is done and nothing listens any more: no delay. Flush within the budget, then
-      // end the process with its exit code: exporter retry timers and sockets must not keep a finished
-      // script alive past the budget.
-      this.#skipDelay = true;
-      this.#begin({ delay: false });
-      void this.shutdown().then(() => process.exit());
+    // No `beforeExit` handler: an emptied event loop is the app's to end (node:test reports its
+    // cancelled tests there, apps schedule last work there). `exit` runs once, synchronously.
+    this.#onExit = () => {
+      try {
+        this.#parts.flushAtExit?.();
+      } catch {
+        // nothing may throw from an exit handler: the app's exit code stands
+      }
     };
-    process.once('beforeExit', this.#beforeExit);
+    process.once('exit', this.#onExit);
   }
 
   /** Remove the process handlers (tests). */
   removeProcessHandlers(): void {
     for (const { signal, listener } of this.#listeners) process.removeListener(signal, listener);
     this.#listeners = [];
-    if (this.#beforeExit) process.removeListener('beforeExit', this.#beforeExit);
+    if (this.#onExit) process.removeListener('exit', this.#onExit);
+    this.#onExit = undefined;
   }
 
   #onSignal(signal: NodeJS.Signals, listener: () => void): void {

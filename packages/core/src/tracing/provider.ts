@@ -41,7 +41,10 @@ function createSampler(config: ObsConfig): Sampler {
 
 function createSpanExporter(config: ObsConfig, kind: 'otlp' | 'console'): SpanExporter {
   if (kind === 'console') return new ConsoleSpanExporter();
-  return deferredExporter(() => createOtlpExporter<SpanExporter>('traces', config.traces.otlp)) as SpanExporter;
+  return deferredExporter(() => createOtlpExporter<SpanExporter>('traces', config.traces.otlp), {
+    signal: 'traces',
+    otlp: config.traces.otlp,
+  }) as SpanExporter;
 }
 
 /** The tracer provider, or undefined when `OTEL_TRACES_EXPORTER=none`. */
