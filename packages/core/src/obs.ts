@@ -90,6 +90,7 @@ function build(config: ObsConfig, options: ObsOptions = {}): Obs {
       redactKeys: config.logs.redactKeys,
       redactStrings: config.logs.redactStrings,
       correlate: !telemetry?.pinoInstrumented,
+      sync: config.logs.sync,
     }));
   let errors: ErrorReporter = NO_ERROR_REPORTER;
   const observer = new RequestObserver(log, () => errors);

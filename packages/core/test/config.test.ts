@@ -60,6 +60,7 @@ const DEFAULTS = {
     otlp: otlpDefaults('logs'),
     batch: { scheduledDelayMs: 1000, exportTimeoutMs: 30000, maxQueueSize: 2048, maxExportBatchSize: 512 },
     level: 'info',
+    sync: false,
     redactKeys: [],
     redactStrings: true,
   },
@@ -282,6 +283,13 @@ const VARIABLES: VariableCase[] = [
       ['OTEL', 'otel'],
     ],
     bad: ['instrumentation-http', 'none'],
+  },
+  {
+    variable: 'OBS_LOG_SYNC',
+    path: 'logs.sync',
+    fallback: false,
+    valid: [['true', true]],
+    bad: ['yes', '1'],
   },
   {
     variable: 'OBS_SHUTDOWN_DELAY_MS',

@@ -150,6 +150,8 @@ export interface ObsOptions {
   diagLevel?: DiagLevel;
   /** `OBS_LOG_LEVEL`: the application logger's level. Default `info`. */
   logLevel?: LogLevel;
+  /** `OBS_LOG_SYNC`: one `write(2)` per log line instead of one per event-loop turn. Default false. */
+  logSync?: boolean;
   /** `OBS_REDACT_KEYS`: extra keys to redact, matched case-insensitively at any depth. */
   redactKeys?: string[];
   /**
@@ -242,6 +244,8 @@ export interface ObsConfig {
     readonly otlp: OtlpSignalConfig;
     readonly batch: BatchConfig;
     readonly level: LogLevel;
+    /** `OBS_LOG_SYNC`: each line written before the logging call returns. */
+    readonly sync: boolean;
     readonly redactKeys: readonly string[];
     /** Redact secret shapes inside strings in logs, spans and Sentry events (`OBS_REDACT_STRINGS`). */
     readonly redactStrings: boolean;
@@ -584,6 +588,7 @@ export function resolveConfig(options: ObsOptions = {}, env: Env = process.env):
       otlp: otlpFor(env, options, 'logs'),
       batch: batchFor(env, 'OTEL_BLRP', 1000),
       level: parseEnum(options.logLevel ?? env.OBS_LOG_LEVEL, 'OBS_LOG_LEVEL', LOG_LEVELS, 'info'),
+      sync: parseBoolean(options.logSync ?? env.OBS_LOG_SYNC, 'OBS_LOG_SYNC', false),
       redactKeys: parseList(options.redactKeys ?? env.OBS_REDACT_KEYS, 'OBS_REDACT_KEYS', undefined, []),
       redactStrings: parseBoolean(options.redactStrings ?? env.OBS_REDACT_STRINGS, 'OBS_REDACT_STRINGS', true),
     },

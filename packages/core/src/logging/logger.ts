@@ -9,6 +9,7 @@ import { activeRequestId } from '../context.js';
 import { noteLoggedError } from '../errors/request.js';
 import { load } from '../lazy.js';
 import { opentelemetry } from '../otel.js';
+import { bufferedDestination } from './buffered-destination.js';
 import { createRedactor, type Redactor } from './redact.js';
 import { createTextRedaction } from './redact-text.js';
 
@@ -31,7 +32,12 @@ export interface LoggerSetup {
    * is active, since it adds them (and forwards records to OTLP) for every pino logger in the process.
    */
   correlate: boolean;
-  /** Where lines go. Default: stdout, written synchronously (sonic-boom with `sync: true`). */
+  /**
+   * Write each line with its own `write(2)` (`OBS_LOG_SYNC=true`) instead of once per event-loop turn.
+   * Default false. Ignored with `destination`.
+   */
+  sync?: boolean;
+  /** Where lines go. Default: stdout (see {@link createLogger}). */
   destination?: DestinationStream;
 }
 
@@ -188,16 +194,20 @@ function hostname(): string {
 }
 
 /**
- * Create a logger. Lines are written to stdout synchronously, one `write(2)` per line (sonic-boom with
- * `sync: true`; pino's own default is asynchronous): a line is out before the call returns, so nothing
- * is lost when the process exits, crashes or is killed. The asynchronous destination costs about the
- * same CPU per line on the benchmark machines (6.3 against 9.4-13.5 µs on one, 10.5 against 8.1-8.8 µs
- * on another, docs/performance.md), which does not pay for losing the lines of a killed process. A
- * stdout that stops draining (a stuck pipe) slows the writing process down instead of filling memory.
+ * Create a logger writing to stdout (unless `setup.destination` says otherwise). Lines are collected
+ * and written with one synchronous `write(2)` per event-loop turn or per 8 KiB of lines
+ * (./buffered-destination.ts), and written out synchronously on `process.exit()`, uncaught
+ * exceptions, the natural end and at shutdown before a signal is re-raised; only a process killed by
+ * `SIGKILL`, the OOM killer or an unhandled signal loses the lines of its current turn. With
+ * `setup.sync` (`OBS_LOG_SYNC=true`) each line is its own `write(2)` (sonic-boom with `sync: true`)
+ * and is out before the logging call returns. Either way a stdout that stops draining (a stuck pipe)
+ * slows the writing process down instead of filling memory. Measured cost per line:
+ * docs/performance.md.
  */
 export function createLogger(setup: LoggerSetup): ObsLogger {
   const pino = loadPino();
-  const destination = setup.destination ?? pino.destination({ dest: 1, sync: true });
+  const stdout = () => pino.destination({ dest: 1, sync: true });
+  const destination = setup.destination ?? (setup.sync ? stdout() : bufferedDestination(stdout()));
   const logger = pino(loggerOptions(setup, pino), destination);
   // pino applies `formatters.bindings` to the root logger only; redact child bindings here. Children
   // are created with Object.create(parent), so grandchildren inherit this wrapper.
@@ -224,8 +234,8 @@ interface Destination {
 }
 
 /**
- * Write out everything the logger has buffered. The default destination writes synchronously and has
- * nothing buffered; an asynchronous one (sonic-boom with `sync: false`, passed as `destination`) may
+ * Write out everything the logger has buffered. The default destination holds the lines of the
+ * current event-loop turn (written here synchronously); an asynchronous one (sonic-boom with `sync: false`, passed as `destination`) may
  * have a write in flight and lines queued behind it: wait for it to drain (at
  * most `timeoutMs`), then write whatever is left synchronously. Never rejects. Used at shutdown,
  * right before the process ends, when the `exit`-time flush of pino would not run (death by signal).
