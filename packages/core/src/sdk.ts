@@ -15,6 +15,7 @@ import type { DiagLevel, InstrumentationName, ObsConfig } from './config/resolve
 import { diagnose } from './diag.js';
 import { load } from './lazy.js';
 import type { ExitRequest } from './lifecycle/post-sync.js';
+import { exitFlushRefsInstrumentation } from './logging/exit-flush-refs.js';
 import { createLoggerProvider } from './logging/export.js';
 import { createMetricsPipeline, type MetricsPipeline } from './metrics/pipeline.js';
 import { opentelemetry, otelCore, otelInstrumentation } from './otel.js';
@@ -228,6 +229,8 @@ export function startTelemetry(config: ObsConfig, hooks: InstrumentationHooks): 
     enterContext = undefined;
   }
 
+  // Also when disabled: the app's asynchronous pino destinations must reach their exit-time flush.
+  registerInstrumentations({ instrumentations: [exitFlushRefsInstrumentation()] });
   const resource = createResource(config);
   if (config.disabled) {
     return {

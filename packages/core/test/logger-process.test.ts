@@ -96,3 +96,15 @@ describe('no line lost when the process ends', { timeout: 30_000 }, () => {
     expect(all[0]?.msg).toBe('shutting down');
   });
 });
+
+describe("the app's own asynchronous pino destination", { timeout: 60_000 }, () => {
+  it('writes its buffered lines at exit under the preload, in 10 runs of 10', async () => {
+    const written: number[] = [];
+    for (let run = 0; run < 10; run++) {
+      const { code, stdout } = await runNode(['--import', REGISTER, 'app-async-pino.cjs'], { cwd: FIXTURES, env: ENV });
+      expect(code).toBe(0);
+      written.push(jsonLines(stdout).filter((l) => l.msg === 'app line').length);
+    }
+    expect(written).toEqual(Array(10).fill(4));
+  });
+});
