@@ -148,6 +148,13 @@ export const RUNTIME = {
   memory: METRICS.processMemoryUsage,
 } as const;
 
+/** @obs's own export health: what it dropped instead of exporting, by signal and reason. */
+export const EXPORT = {
+  dropped: METRICS.telemetryDropped,
+  signal: label(METRICS.telemetryDropped, 'signal'),
+  reason: label(METRICS.telemetryDropped, 'reason'),
+} as const;
+
 /** Every exposition series name the SDK's definitions allow (histograms expanded into their parts). */
 export function knownSeriesNames(): Set<string> {
   const names = new Set<string>([UP]);

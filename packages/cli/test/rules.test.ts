@@ -368,6 +368,37 @@ describe('promtool test rules', () => {
     ]);
   });
 
+  it('ObsTelemetryDropped: fires while @obs keeps dropping telemetry, per signal and reason; resolves', () => {
+    const dropped = (values: string, signal = 'traces', reason = 'unavailable') => ({
+      series: seriesText(METRICS.telemetryDropped.prometheus, {
+        ...job,
+        instance: INSTANCE_A,
+        signal,
+        reason,
+        otel_scope_name: '@obs/core',
+      }),
+      values,
+    });
+    const alert = ALERT_NAMES.telemetryDropped;
+    const labels = { ...job, instance: INSTANCE_A, signal: 'traces', reason: 'unavailable' };
+    promtoolTest('telemetry-dropped', [
+      {
+        name: '600 spans a minute dropped from 5m to 30m (collector down), then none',
+        input: [dropped('0x5 600+600x25 15600x20')],
+        checks: [
+          { at: '12m', alert, firing: [] }, // not yet for 10m
+          { at: '20m', alert, firing: [{ alert, severity: 'warning', labels, value: '10' }] },
+          { at: '45m', alert, firing: [] },
+        ],
+      },
+      {
+        name: 'one drop long ago, none since',
+        input: [dropped('0x2 5x40')],
+        checks: [{ at: '30m', alert, firing: [] }],
+      },
+    ]);
+  });
+
   it('ObsAvailabilityBudgetBurn: pages at 14.4x/6x, tickets at 3x/1x, quiet at zero and low traffic, resolves', () => {
     const steps = 500;
     const traffic = (okPerMin: (i: number) => number, errPerMin: (i: number) => number) => [

@@ -36,6 +36,14 @@ export function diagnose(level: DiagnosticLevel, message: string): void {
   sink(`@obs ${level}: ${redactString(message)}\n`);
 }
 
+/**
+ * Print a diagnostic every time (no deduplication): for reports whose numbers are the news, such as
+ * the periodic telemetry drop report. The caller bounds how often.
+ */
+export function report(level: DiagnosticLevel, message: string): void {
+  sink(`@obs ${level}: ${message}\n`);
+}
+
 /** Warn once (see {@link diagnose}). */
 export function warn(message: string): void {
   diagnose('warn', message);

@@ -6,6 +6,7 @@
  */
 import type { OtlpSignalConfig } from './config/resolve.js';
 import { warn } from './diag.js';
+import { dropReason, recordDropped } from './export-health.js';
 import { load } from './lazy.js';
 import type { ExitRequest } from './lifecycle/post-sync.js';
 
@@ -28,13 +29,15 @@ const EXPORTERS = {
 } as const;
 
 /**
- * Exports one exporter may have in flight (the OTLP exporters' `concurrencyLimit`, default 30). The
- * batch processors hand over one batch at a time while the collector answers; when it refuses or hangs,
- * every batch waits out its retries and timeout, and with 30 of them in flight a busy Express service
- * held ~100 MiB more heap after a minute (docs/performance.md, collector down). At 2, further batches
- * fail at once and their spans are dropped and counted, which is what a collector outage should cost.
+ * Exports one exporter may have in flight (the OTLP exporters' `concurrencyLimit`, default 30). With
+ * 30 batches waiting out retries against a collector that refused them, a busy Express service held
+ * ~100 MiB more heap after a minute (docs/performance.md, collector down). The batch processors hand
+ * over one batch at a time, and {@link deferredExporter} lets a slow one go on in the background only
+ * after a schedule delay, so during an outage about `OTEL_EXPORTER_OTLP_TIMEOUT` / schedule delay
+ * exports are in flight (2 with the defaults); beyond this limit batches fail at once and their items
+ * are counted as dropped (`export_limit`).
  */
-export const OTLP_CONCURRENCY_LIMIT = 2;
+export const OTLP_CONCURRENCY_LIMIT = 4;
 
 /**
  * Create the OTLP exporter for `signal`.
@@ -90,6 +93,13 @@ function withoutResolvedOtlpVariables<T>(create: () => T): T {
     for (const [name, value] of hidden) process.env[name] = value;
   }
 }
+
+/**
+ * The least time an export runs before {@link deferredExporter} lets it go on in the background, in
+ * milliseconds, however short the schedule delay: a collector that answers within it is never
+ * sent a second batch in parallel.
+ */
+export const MIN_DETACH_MS = 1000;
 
 /** The shape shared by `SpanExporter` and `LogRecordExporter` (sdk-trace, sdk-logs). */
 export interface BatchExporter<T> {
@@ -192,18 +202,29 @@ export function takeUndelivered(
  * a timer, after start-up. `shutdown()` before any export does not load it. If creating it throws,
  * the batch fails (one warning) and the next batch tries again.
  *
- * With a `target`, the batches not yet delivered are known to {@link takeUndelivered}, which sends
- * them synchronously when the process exits.
+ * It also keeps a collector outage from stalling the batch processor after the collector is back. A
+ * batch processor waits for each export before it starts the next one, and an export to a collector
+ * that hangs (or a connection that died with it) takes up to `OTEL_EXPORTER_OTLP_TIMEOUT` plus
+ * retries: so an export still running after `detachAfterMs` (the processor's schedule delay) is
+ * answered as accepted and goes on in the background, and the next batch goes out on a new connection,
+ * which a collector that is back answers at once. At most {@link OTLP_CONCURRENCY_LIMIT} exports run
+ * at a time; items of a batch that finally fails, or is refused for that limit, are counted as dropped
+ * with the reason (./export-health.ts). The batches not yet delivered are known to
+ * {@link takeUndelivered}, which sends them synchronously when the process exits.
  * @param create builds the real exporter (called at most once successfully)
- * @param target the signal and OTLP settings of the real exporter
+ * @param target the signal and OTLP settings of the real exporter, and `detachAfterMs`
  */
-export function deferredExporter<T>(create: () => BatchExporter<T>, target?: ExitTarget): BatchExporter<T> {
+export function deferredExporter<T>(
+  create: () => BatchExporter<T>,
+  target: ExitTarget & { detachAfterMs: number },
+): BatchExporter<T> {
   let real: BatchExporter<T> | undefined;
-  const undelivered: Undelivered | undefined = target ? { target, inFlight: new Set(), captured: [] } : undefined;
-  if (undelivered) UNDELIVERED.add(undelivered);
+  const undelivered: Undelivered = { target, inFlight: new Set(), captured: [] };
+  UNDELIVERED.add(undelivered);
+  const dropped = (items: T[], error: unknown) => recordDropped(target.signal, dropReason(error), items.length);
   return {
     export(items, resultCallback) {
-      if (undelivered && exiting) {
+      if (exiting) {
         undelivered.captured.push(items);
         resultCallback({ code: SUCCESS });
         return;
@@ -213,18 +234,26 @@ export function deferredExporter<T>(create: () => BatchExporter<T>, target?: Exi
           real = create();
         } catch (err) {
           warn(`could not create the OTLP exporter (${err instanceof Error ? err.message : String(err)})`);
+          dropped(items, err);
           resultCallback({ code: FAILED, error: err instanceof Error ? err : new Error(String(err)) });
           return;
         }
       }
-      if (!undelivered) {
-        real.export(items, resultCallback);
-        return;
-      }
+      let answered = false;
+      const answer = () => {
+        if (answered) return;
+        answered = true;
+        // the batch's fate is counted here: the processor logs no error of its own for it
+        resultCallback({ code: SUCCESS });
+      };
+      const detach = setTimeout(answer, target.detachAfterMs);
+      detach.unref();
       undelivered.inFlight.add(items);
       real.export(items, (result) => {
+        clearTimeout(detach);
         undelivered.inFlight.delete(items);
-        resultCallback(result);
+        if (result.code !== SUCCESS) dropped(items, result.error);
+        answer();
       });
     },
     shutdown: () => real?.shutdown() ?? Promise.resolve(),

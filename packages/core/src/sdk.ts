@@ -13,10 +13,12 @@ import type { LoggerProvider } from '@opentelemetry/sdk-logs';
 import type { TracerProvider } from '@opentelemetry/sdk-trace';
 import type { DiagLevel, InstrumentationName, ObsConfig } from './config/resolve.js';
 import { diagnose } from './diag.js';
+import { observeDrops } from './export-health.js';
 import { load } from './lazy.js';
 import type { ExitRequest } from './lifecycle/post-sync.js';
 import { exitFlushRefsInstrumentation } from './logging/exit-flush-refs.js';
 import { createLoggerProvider } from './logging/export.js';
+import { METRICS } from './metrics/names.js';
 import { createMetricsPipeline, type MetricsPipeline } from './metrics/pipeline.js';
 import { opentelemetry, otelCore, otelInstrumentation } from './otel.js';
 import { takeUndelivered } from './otlp.js';
@@ -142,12 +144,16 @@ function safeJson(value: unknown): string {
   }
 }
 
+/** The SDK's own queue-full warning, counted and reported by ./export-health.ts instead. */
+const QUEUE_DROP = /^Dropped \d+ \w+ because maxQueueSize reached/;
+
 function installDiag(level: DiagLevel): void {
   if (level === 'none') return;
   diag.setLogger(
     {
       error: (m, ...a) => diagnose('error', `opentelemetry: ${format(m, a)}`),
-      warn: (m, ...a) => diagnose('warn', `opentelemetry: ${format(m, a)}`),
+      // the batch processors' "Dropped N spans because maxQueueSize reached" is in @obs's drop report
+      warn: (m, ...a) => (QUEUE_DROP.test(m) ? undefined : diagnose('warn', `opentelemetry: ${format(m, a)}`)),
       info: (m, ...a) => diagnose('info', `opentelemetry: ${format(m, a)}`),
       debug: (m, ...a) => diagnose('debug', `opentelemetry: ${format(m, a)}`),
       verbose: (m, ...a) => diagnose('debug', `opentelemetry: ${format(m, a)}`),
@@ -254,6 +260,8 @@ export function startTelemetry(config: ObsConfig, hooks: InstrumentationHooks): 
   if (tracerProvider) trace.setGlobalTracerProvider(tracerProvider);
   const metricsPipeline = createMetricsPipeline(config, resource);
   metrics.setGlobalMeterProvider(metricsPipeline.meterProvider);
+  const dropped = METRICS.telemetryDropped;
+  observeDrops(metricsPipeline.meterProvider.getMeter('@obs/core'), dropped.name, dropped.description, dropped.unit);
   const logExport = createLoggerProvider(config, resource);
   const loggerProvider = logExport?.provider;
   if (loggerProvider) logs.setGlobalLoggerProvider(loggerProvider);

@@ -3,10 +3,29 @@ import { createServer, type Socket } from 'node:net';
 import { type OtlpReceiver, startOtlpReceiver } from '@obs/testkit';
 import { DiagLogLevel, diag } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { resolveConfig } from '../src/config/resolve.js';
 import { captureDiagnostics } from '../src/diag.js';
-import { type BatchExporter, createOtlpExporter, deferredExporter, OTLP_CONCURRENCY_LIMIT } from '../src/otlp.js';
+import { DROP_REPORT_INTERVAL_MS, dropReason, recordDropped, resetDrops } from '../src/export-health.js';
+import {
+  type BatchExporter,
+  createOtlpExporter,
+  deferredExporter as deferred,
+  OTLP_CONCURRENCY_LIMIT,
+} from '../src/otlp.js';
+
+const TARGET = {
+  signal: 'traces' as const,
+  otlp: {
+    url: 'http://127.0.0.1:9/v1/traces',
+    protocol: 'http/protobuf' as const,
+    headers: {},
+    timeoutMs: 1000,
+    compression: 'none' as const,
+  },
+  detachAfterMs: 100,
+};
+const deferredExporter = <T>(create: () => BatchExporter<T>) => deferred(create, TARGET);
 
 type Result = { code: number; error?: Error };
 
@@ -31,7 +50,37 @@ function exportOnce(exporter: BatchExporter<string>, items: string[]): Promise<R
 
 describe('deferredExporter', () => {
   let restore: (() => void) | undefined;
+  beforeEach(() => resetDrops());
   afterEach(() => restore?.());
+
+  it('answers a batch still exporting after detachAfterMs as accepted (the processor goes on), and counts it dropped when it fails', async () => {
+    const lines: string[] = [];
+    restore = captureDiagnostics(lines);
+    const pending: ((r: Result) => void)[] = [];
+    const exporter = deferredExporter<string>(() => ({
+      export: (_items, done) => pending.push(done),
+      shutdown: async () => {},
+    }));
+    const started = performance.now();
+    expect(await exportOnce(exporter, ['a', 'b'])).toEqual({ code: 0 });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(95);
+    expect(lines).toEqual([]);
+    // the export goes on in the background; it fails later: its two spans are counted
+    pending[0]?.({ code: 1, error: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
+    expect(lines).toEqual([
+      '@obs warn: telemetry dropped since start: 2 spans (unavailable: 2); totals in obs_telemetry_dropped_total (next report in 30 s at the earliest)',
+    ]);
+  });
+
+  it('answers a batch that exported in time with the exporter’s own result, without waiting', async () => {
+    const exporter = deferredExporter<string>(() => ({
+      export: (_items, done) => setTimeout(() => done({ code: 0 }), 10),
+      shutdown: async () => {},
+    }));
+    const started = performance.now();
+    expect(await exportOnce(exporter, ['a'])).toEqual({ code: 0 });
+    expect(performance.now() - started).toBeLessThan(90);
+  });
 
   it('creates the real exporter on the first export only, then reuses it', async () => {
     const log: string[] = [];
@@ -73,8 +122,9 @@ describe('deferredExporter', () => {
     const failed = await exportOnce(exporter, ['a']);
     expect(failed.code).toBe(1);
     expect(failed.error?.message).toContain('Cannot find module');
-    expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/warn.*could not create the OTLP exporter.*Cannot find module/);
+    expect(lines[1]).toMatch(/telemetry dropped since start: 1 spans \(export_failed: 1\)/);
+    expect(lines).toHaveLength(2);
     expect(await exportOnce(exporter, ['b'])).toEqual({ code: 0 });
     expect(log).toEqual(['export b']);
   });
@@ -190,5 +240,46 @@ describe('createOtlpExporter uses the resolved configuration only (issue 15, ite
     await exportOneSpan({ OTEL_EXPORTER_OTLP_HEADERS: 'x-a=1', OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: 'gzip' });
     expect(process.env.OTEL_EXPORTER_OTLP_HEADERS).toBe('x-a=1');
     expect(process.env.OTEL_EXPORTER_OTLP_TRACES_COMPRESSION).toBe('gzip');
+describe('export health', () => {
+  let restore: (() => void) | undefined;
+  beforeEach(() => resetDrops());
+  afterEach(() => {
+    restore?.();
+    vi.useRealTimers();
+  });
+
+  it('names the reason of a failed export', () => {
+    expect(dropReason(new Error('Concurrent export limit reached'))).toBe('export_limit');
+    expect(dropReason(new Error('Request timed out'))).toBe('timeout');
+    expect(dropReason(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:4318'), { code: 'ECONNREFUSED' }))).toBe(
+      'unavailable',
+    );
+    expect(dropReason(Object.assign(new Error('Service Unavailable'), { code: 503 }))).toBe('rejected');
+    expect(dropReason(new Error('Nothing to send'))).toBe('export_failed');
+    expect(dropReason(undefined)).toBe('export_failed');
+  });
+
+  it('reports drops with their counts at once, then at most once per interval, every interval they continue', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    const lines: string[] = [];
+    restore = captureDiagnostics(lines);
+    recordDropped('traces', 'queue_full', 5);
+    expect(lines).toEqual([expect.stringContaining('telemetry dropped since start: 5 spans (queue_full: 5)')]);
+    recordDropped('traces', 'queue_full', 7);
+    recordDropped('traces', 'unavailable', 3);
+    recordDropped('logs', 'timeout', 2);
+    expect(lines).toHaveLength(1);
+    vi.advanceTimersByTime(DROP_REPORT_INTERVAL_MS);
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain(
+      'telemetry dropped in the last 30 s: 10 spans (queue_full: 7, unavailable: 3); 2 log records (timeout: 2)',
+    );
+    // nothing dropped in the next interval: no line
+    vi.advanceTimersByTime(DROP_REPORT_INTERVAL_MS);
+    expect(lines).toHaveLength(2);
+    // a later drop, an interval after the last report: reported at once
+    recordDropped('metrics', 'rejected', 4);
+    expect(lines).toHaveLength(3);
+    expect(lines[2]).toContain('telemetry dropped in the last 30 s: 4 metric data points (rejected: 4)');
   });
 });

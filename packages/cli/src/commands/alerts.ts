@@ -15,6 +15,7 @@ import { COMMON_OPTIONS, type CommandSpec, type Options, SELECTION_OPTIONS, SLO_
 import {
   bucketBound,
   by,
+  EXPORT,
   HEALTH,
   HTTP,
   INSTANCE,
@@ -83,6 +84,8 @@ export interface AlertsSettings {
   /** p95 health-check duration (seconds) above which `ObsHealthCheckSlow` fires. */
   healthCheckSlow: number;
   healthCheckSlowForSeconds: number;
+  /** How long @obs must keep dropping telemetry before `ObsTelemetryDropped` fires. */
+  telemetryDroppedForSeconds: number;
   availability: Slo;
   latency: Slo & { thresholdSeconds: number };
 }
@@ -98,6 +101,7 @@ export const ALERT_NAMES = {
   targetAbsent: 'ObsTargetAbsent',
   eventLoopLag: 'ObsEventLoopLag',
   memoryNearLimit: 'ObsMemoryNearLimit',
+  telemetryDropped: 'ObsTelemetryDropped',
   availabilityBurn: 'ObsAvailabilityBudgetBurn',
   latencyBurn: 'ObsLatencyBudgetBurn',
 } as const;
@@ -288,6 +292,17 @@ export function buildRules(s: AlertsSettings): RuleFile {
     description:
       `The resident memory of {{ $labels.${INSTANCE} }} (${who}) is {{ $value | humanizePercentage }} of its ` +
       `${formatBytes(s.memoryLimitBytes)} limit (alert above ${formatPercent(s.memoryRatio)}); past the limit the process is OOM-killed.`,
+  });
+  alert({
+    alert: ALERT_NAMES.telemetryDropped,
+    expr: `sum ${by([...ids, INSTANCE, EXPORT.signal, EXPORT.reason])} (rate(${series(EXPORT.dropped, sel)}[5m])) > 0`,
+    for: dur(s.telemetryDroppedForSeconds),
+    labels: { severity: 'warning' },
+    summary: `${who}: {{ $labels.${INSTANCE} }} drops {{ $labels.${EXPORT.signal} }} telemetry ({{ $labels.${EXPORT.reason} }})`,
+    description:
+      `{{ $labels.${INSTANCE} }} (${who}) has been dropping {{ $labels.${EXPORT.signal} }} telemetry for ` +
+      `${dur(s.telemetryDroppedForSeconds)}, {{ $value | humanize }} items/s, reason {{ $labels.${EXPORT.reason} }}: ` +
+      'traces, log records or metrics of this service are missing from the backend.',
   });
 
   // SLO burn-rate alerts ----------------------------------------------------------------------------
@@ -487,6 +502,13 @@ export const alertsCommand: CommandSpec = {
       description: 'how long checks may be slow',
       default: 600,
     },
+    {
+      name: 'telemetry-dropped-for',
+      type: 'duration',
+      arg: 'DURATION',
+      description: 'how long @obs may keep dropping spans, log records or metric points',
+      default: 600,
+    },
     ...SLO_OPTIONS,
   ],
   examples: [
@@ -521,6 +543,7 @@ export function alertsSettings(o: Options): AlertsSettings {
     dependencyDownForSeconds: n('dependency-down-for'),
     healthCheckSlow: n('health-check-slow'),
     healthCheckSlowForSeconds: n('health-check-slow-for'),
+    telemetryDroppedForSeconds: n('telemetry-dropped-for'),
     availability: { objective: n('availability-objective'), periodSeconds: n('slo-period') },
     latency: {
       objective: n('latency-objective'),

@@ -6,8 +6,9 @@
 import type { Resource } from '@opentelemetry/resources';
 import type { LoggerProvider, LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { ObsConfig } from '../config/resolve.js';
+import { queueDropListener } from '../export-health.js';
 import { load } from '../lazy.js';
-import { createOtlpExporter, deferredExporter, type ExitTarget } from '../otlp.js';
+import { createOtlpExporter, deferredExporter, type ExitTarget, MIN_DETACH_MS } from '../otlp.js';
 
 /** The logger provider and what its OTLP batch processors hold, for the exit-time export. */
 export interface LogExport {
@@ -32,16 +33,17 @@ export function createLoggerProvider(config: ObsConfig, resource: Resource): Log
   const batching: { _finishedLogRecords?: unknown }[] = [];
   const processors = config.logs.exporters.map((kind) => {
     if (kind === 'console') return new SimpleLogRecordProcessor({ exporter: new ConsoleLogRecordExporter() });
-    const exporter = deferredExporter(
-      () => createOtlpExporter<LogRecordExporter>('logs', config.logs.otlp),
-      target,
-    ) as LogRecordExporter;
+    const exporter = deferredExporter(() => createOtlpExporter<LogRecordExporter>('logs', config.logs.otlp), {
+      ...target,
+      detachAfterMs: Math.max(batch.scheduledDelayMs, MIN_DETACH_MS),
+    }) as LogRecordExporter;
     const processor = new BatchLogRecordProcessor({
       exporter,
       scheduledDelayMillis: batch.scheduledDelayMs,
       exportTimeoutMillis: batch.exportTimeoutMs,
       maxQueueSize: batch.maxQueueSize,
       maxExportBatchSize: batch.maxExportBatchSize,
+      selfObsMeterProvider: queueDropListener('logs'),
     });
     batching.push(processor as unknown as { _finishedLogRecords?: unknown });
     return processor;

@@ -114,6 +114,20 @@ export const METRICS = {
     labels: [],
     source: 'OpenTelemetry semantic conventions, process metrics; @opentelemetry/instrumentation-host-metrics',
   }),
+  /**
+   * @obs's own export health (src/export-health.ts): spans, log records and metric data points it
+   * could not deliver. `signal`: `traces`, `logs`, `metrics`; `reason`: `queue_full`, `export_limit`,
+   * `unavailable`, `timeout`, `rejected`, `export_failed`.
+   */
+  telemetryDropped: define({
+    name: 'obs.telemetry.dropped',
+    kind: 'counter',
+    unit: '{item}',
+    description: 'Spans, log records and metric data points @obs dropped instead of exporting, by signal and reason.',
+    labels: ['signal', 'reason'],
+    source:
+      '@obs export health (docs/configuration.md, "Export health"); reasons after OpenTelemetry error.type values',
+  }),
   /** Recorded by the health registry each time a check runs (no semconv exists for health checks). */
   healthCheckStatus: define({
     name: 'health.check.status',

@@ -9,6 +9,7 @@ import type { IMetricReader, MeterProvider, PushMetricExporter } from '@opentele
 import type { ObsConfig } from '../config/resolve.js';
 import { DATA_VIEWS } from '../data/pools.js';
 import { diagnose } from '../diag.js';
+import { dropReason, recordDropped } from '../export-health.js';
 import { load } from '../lazy.js';
 import { sdkMetrics } from '../otel.js';
 import { createOtlpExporter } from '../otlp.js';
@@ -43,9 +44,28 @@ const TEMPORALITY = { cumulative: 1, delta: 0, lowmemory: 2 } as const;
 
 function createPushExporter(config: ObsConfig, kind: 'otlp' | 'console'): PushMetricExporter {
   if (kind === 'console') return new ConsoleMetricExporter();
-  return createOtlpExporter<PushMetricExporter>('metrics', config.metrics.otlp, {
-    temporalityPreference: TEMPORALITY[config.metrics.temporality],
-  });
+  return countingDrops(
+    createOtlpExporter<PushMetricExporter>('metrics', config.metrics.otlp, {
+      temporalityPreference: TEMPORALITY[config.metrics.temporality],
+    }),
+  );
+}
+
+/** `exporter`, with the data points of each failed export counted as dropped (../export-health.ts). */
+function countingDrops(exporter: PushMetricExporter): PushMetricExporter {
+  const exportBatch = exporter.export.bind(exporter);
+  exporter.export = (metrics, resultCallback) =>
+    exportBatch(metrics, (result) => {
+      if (result.code !== 0) {
+        const points = metrics.scopeMetrics.reduce(
+          (sum, scope) => sum + scope.metrics.reduce((n, metric) => n + metric.dataPoints.length, 0),
+          0,
+        );
+        recordDropped('metrics', dropReason(result.error), points);
+      }
+      resultCallback(result);
+    });
+  return exporter;
 }
 
 /** Build the meter provider with the Prometheus reader and any push readers. */

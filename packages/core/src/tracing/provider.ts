@@ -6,8 +6,9 @@
 import type { Resource } from '@opentelemetry/resources';
 import type { Sampler, SpanExporter, SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import type { ObsConfig } from '../config/resolve.js';
+import { queueDropListener } from '../export-health.js';
 import { load } from '../lazy.js';
-import { createOtlpExporter, deferredExporter } from '../otlp.js';
+import { createOtlpExporter, deferredExporter, MIN_DETACH_MS } from '../otlp.js';
 import { redactingSpanExporter } from './redact-spans.js';
 
 // CommonJS build: see ../otel.ts
@@ -44,6 +45,7 @@ function createSpanExporter(config: ObsConfig, kind: 'otlp' | 'console'): SpanEx
   return deferredExporter(() => createOtlpExporter<SpanExporter>('traces', config.traces.otlp), {
     signal: 'traces',
     otlp: config.traces.otlp,
+    detachAfterMs: Math.max(config.traces.batch.scheduledDelayMs, MIN_DETACH_MS),
   }) as SpanExporter;
 }
 
@@ -59,6 +61,8 @@ export function createTracerProvider(config: ObsConfig, resource: Resource): Tra
         exportTimeoutMillis: batch.exportTimeoutMs,
         maxQueueSize: batch.maxQueueSize,
         maxExportBatchSize: batch.maxExportBatchSize,
+        // queue_full drops are counted in @obs's export health (./export-health.ts)
+        selfObsMeterProvider: queueDropListener('traces'),
       }),
   );
   const spanLimits = Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
