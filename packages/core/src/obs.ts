@@ -63,15 +63,15 @@ const INSTANCE = Symbol.for('@obs/core.instance');
  */
 export const EXIT_EXPORT_TIMEOUT_MS = 2000;
 
-/** Send what the pipeline has not delivered, synchronously (Node's `exit` event). */
-function exportAtExit(telemetry: Telemetry | undefined, timeoutMs: number): void {
-  const requests = telemetry?.takeUndelivered() ?? [];
+/** Send what the pipeline and Sentry have not delivered, synchronously (Node's `exit` event). */
+function exportAtExit(telemetry: Telemetry | undefined, errors: ErrorReporter, timeoutMs: number): void {
+  const requests = [...(telemetry?.takeUndelivered() ?? []), ...errors.takeUndelivered()];
   if (requests.length === 0) return;
   const result = postSync(requests, timeoutMs);
   if (result.failed > 0) {
     diagnose(
       'warn',
-      `${result.failed} of ${requests.length} telemetry exports at exit were not ${result.timedOut ? `answered within ${timeoutMs} ms` : 'accepted'}; their spans and log records may be lost`,
+      `${result.failed} of ${requests.length} telemetry exports at exit were not ${result.timedOut ? `answered within ${timeoutMs} ms` : 'accepted'}; their spans, log records or error events may be lost`,
     );
   }
 }
@@ -114,7 +114,7 @@ function build(config: ObsConfig, options: ObsOptions = {}): Obs {
       flushTelemetry: () => telemetry?.forceFlush() ?? Promise.resolve(),
       flushLogs: (timeoutMs) => (logger ? flushLogger(logger, timeoutMs) : Promise.resolve()),
       cutRequest: (response) => observer.cutByServer(response),
-      flushAtExit: () => exportAtExit(telemetry, Math.min(EXIT_EXPORT_TIMEOUT_MS, config.shutdownTimeoutMs)),
+      flushAtExit: () => exportAtExit(telemetry, errors, Math.min(EXIT_EXPORT_TIMEOUT_MS, config.shutdownTimeoutMs)),
       began: ({ signal, delayMs, drainTimeoutMs, serving }) => {
         // A process that never served is not a service: nothing of ours on its stdout.
         if (serving) log().info({ signal, delay_ms: delayMs, drain_timeout_ms: drainTimeoutMs }, 'shutting down');

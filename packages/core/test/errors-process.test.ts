@@ -45,6 +45,13 @@ switch (process.env.MODE) {
     later(20, () => { Promise.reject(new Error('rejected boom')); });
     later(1500, async () => { await obs.errors.flush(1000); print({ alive: true }); process.exit(0); });
     break;
+  case 'exit-while-sending': {
+    // the app ends the process the moment Sentry hands the event's envelope to its transport
+    const sentry = createRequire(process.env.OBS_CORE_URL)('@sentry/node');
+    sentry.getClient().on('beforeEnvelope', () => process.exit(0));
+    obs.errors.captureException(new Error('sent at exit'));
+    break;
+  }
   case 'hang': {
     obs.errors.captureException(new Error('never delivered'));
     const t0 = performance.now();
@@ -215,6 +222,16 @@ describe('uncaught exceptions and unhandled rejections', { timeout: 20_000 }, ()
     expect(result.code).toBe(0);
     expect(result.lines).toEqual([{ alive: true }]);
     expect(eventsWith('rejected boom')).toHaveLength(1);
+  });
+});
+
+describe('process.exit()', { timeout: 20_000 }, () => {
+  it('delivers the event whose envelope was being sent when the app called process.exit(), once', async () => {
+    ingest.clear();
+    const result = await run('exit-while-sending', withDsn());
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    expect(eventsWith('sent at exit')).toHaveLength(1);
   });
 });
 

@@ -159,7 +159,7 @@ describe('what is buffered is delivered when the process ends', { timeout: 30_00
       const elapsed = performance.now() - started;
       expect(run.code).toBe(4);
       expect(run.stderr.trim().split('\n')).toEqual([
-        '@obs warn: 2 of 2 telemetry exports at exit were not answered within 1000 ms; their spans and log records may be lost',
+        '@obs warn: 2 of 2 telemetry exports at exit were not answered within 1000 ms; their spans, log records or error events may be lost',
       ]);
       // start-up (~0.5 s on a busy machine) + the 1 s deadline; without the deadline it would be 10 s
       expect(elapsed).toBeGreaterThan(1000);

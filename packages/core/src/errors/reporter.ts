@@ -5,6 +5,7 @@
 import type { ObsConfig } from '../config/resolve.js';
 import { load } from '../lazy.js';
 import type { ShutdownHook } from '../lifecycle/lifecycle.js';
+import type { ExitRequest } from '../lifecycle/post-sync.js';
 import type { RequestErrors } from './request.js';
 import { startSentry } from './sentry.js';
 import type { ErrorReporting, SentryBeforeSend } from './types.js';
@@ -15,6 +16,12 @@ export interface ErrorReporter extends ErrorReporting {
   track(): RequestErrors | undefined;
   /** Flush pending events at shutdown, through the public `onShutdown` hook. */
   registerShutdown(onShutdown: (hook: ShutdownHook) => void): void;
+  /**
+   * At exit (synchronous): the envelopes handed to the transport and not yet answered, as HTTP
+   * requests for the exit-time export. An envelope whose answer was on its way is sent twice; Sentry
+   * drops the second event by its `event_id`.
+   */
+  takeUndelivered(): ExitRequest[];
 }
 
 /** No backend: every method a no-op. */
@@ -25,6 +32,7 @@ export const NO_ERROR_REPORTER: ErrorReporter = Object.freeze({
   setBeforeSend: () => {},
   flush: () => Promise.resolve(true),
   registerShutdown: () => {},
+  takeUndelivered: () => [],
 });
 
 /** Options for {@link startErrorReporting}. */

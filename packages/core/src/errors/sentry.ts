@@ -21,10 +21,12 @@
  * - `beforeSend`: the app's callback (if any), then the redaction rules (./scrub.ts).
  * - Envelopes are sent with OpenTelemetry tracing suppressed, so they produce no spans.
  */
+import { createRequire } from 'node:module';
 import type * as SentryNode from '@sentry/node';
 import type { ObsConfig } from '../config/resolve.js';
 import { activeRequestId } from '../context.js';
 import { diagnose, warn } from '../diag.js';
+import type { ExitRequest } from '../lifecycle/post-sync.js';
 import { opentelemetry, otelCore } from '../otel.js';
 import type { ErrorReporter } from './reporter.js';
 import { type Candidate, RequestErrorTracker, type RequestOutcome, spanContextOf } from './request.js';
@@ -192,6 +194,12 @@ export function startSentry(config: ObsConfig, setup: SentrySetup): ErrorReporte
     return out ? scrub(out) : null;
   };
 
+  // Envelopes handed to the transport and not yet answered, and where they go: sent again from the
+  // exit-time export when the process ends first (../lifecycle/post-sync.ts).
+  type Envelope = Parameters<ReturnType<Sentry['makeNodeTransport']>['send']>[0];
+  const sending = new Set<Envelope>();
+  let destination: { url: string; headers: Record<string, string> } | undefined;
+
   let client: ReturnType<Sentry['init']>;
   try {
     client = sentry.init({
@@ -217,8 +225,23 @@ export function startSentry(config: ObsConfig, setup: SentrySetup): ErrorReporte
       // app's traffic (no CLIENT span, no traceparent on them).
       transport: (transportOptions) => {
         const transport = sentry.makeNodeTransport(transportOptions);
+        destination = { url: transportOptions.url, headers: { ...transportOptions.headers } };
         return {
-          send: (envelope) => context.with(suppressTracing(context.active()), () => transport.send(envelope)),
+          send: (envelope) => {
+            const settled = () => sending.delete(envelope);
+            return context
+              .with(suppressTracing(context.active()), () => transport.send(envelope))
+              .then(
+                (response) => {
+                  settled();
+                  return response;
+                },
+                (err: unknown) => {
+                  settled();
+                  throw err;
+                },
+              );
+          },
           flush: (timeout) => transport.flush(timeout),
         };
       },
@@ -228,6 +251,9 @@ export function startSentry(config: ObsConfig, setup: SentrySetup): ErrorReporte
     return undefined;
   }
   if (!client) return undefined;
+  // Emitted right before the transport gets the envelope (synchronously, even when the process exits
+  // in a later listener of this event): from here until it is answered the envelope is "sending".
+  client.on('beforeEnvelope', (envelope) => sending.add(envelope));
   if (tracing) {
     warn(
       'SENTRY_TRACES_SAMPLE_RATE is set: Sentry records spans of its own, sent to Sentry only, next to the OpenTelemetry ones',
@@ -269,8 +295,34 @@ export function startSentry(config: ObsConfig, setup: SentrySetup): ErrorReporte
     }
   };
 
+  const takeUndelivered = (): ExitRequest[] => {
+    if (sending.size === 0 || !destination) return [];
+    let serializeEnvelope: (envelope: Envelope) => string | Uint8Array;
+    try {
+      // @sentry/core, as @sentry/node resolves it (it does not re-export the serializer)
+      const resolve = (setup.load as NodeJS.Require).resolve;
+      ({ serializeEnvelope } = createRequire(resolve('@sentry/node'))('@sentry/core') as {
+        serializeEnvelope: typeof serializeEnvelope;
+      });
+    } catch {
+      return [];
+    }
+    const to = destination;
+    const requests = [...sending].map((envelope) => {
+      const body = serializeEnvelope(envelope);
+      return {
+        url: to.url,
+        headers: { ...to.headers, 'content-type': 'application/x-sentry-envelope' },
+        body: typeof body === 'string' ? Buffer.from(body) : body,
+      };
+    });
+    sending.clear();
+    return requests;
+  };
+
   return {
     backend: 'sentry',
+    takeUndelivered,
     track() {
       const isolation = sentry.getIsolationScope();
       const own = isolation !== baseIsolationScope ? isolation : undefined;
