@@ -333,6 +333,19 @@ describe.each(PLATFORMS)('platform-%s: own process per test', (platform) => {
     });
   }
 
+  it('delivers the spans when Nest ends the process with process.exit(0) (enableShutdownHooks useProcessExit)', async () => {
+    service = await start(platform, receiver, {
+      OTEL_BSP_SCHEDULE_DELAY: '60000',
+      FIXTURE_SHUTDOWN_HOOKS: 'process-exit',
+    });
+    for (const id of [1, 2, 3]) expect((await service.fetch(`/svc/items/${id}`)).status).toBe(200);
+    const exit = await service.stop('SIGTERM');
+    expect(exit).toMatchObject({ code: 0, signal: null });
+    const spans = receiver.spans.filter((s) => s.kind === SERVER && s.attributes['http.route'] === '/svc/items/:id');
+    // a batch in flight at exit is sent again (at least once): each request's span, by its id
+    expect(new Set(spans.map((s) => s.spanId)).size).toBe(3);
+  });
+
   it('still writes completion lines with route templates when telemetry is off (OTEL_SDK_DISABLED=true)', async () => {
     // No instrumentation hands the route over: @obs/nestjs reads it from Express or Fastify itself.
     service = await start(platform, receiver, { OTEL_SDK_DISABLED: 'true' });
