@@ -240,6 +240,9 @@ describe('createOtlpExporter uses the resolved configuration only (issue 15, ite
     await exportOneSpan({ OTEL_EXPORTER_OTLP_HEADERS: 'x-a=1', OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: 'gzip' });
     expect(process.env.OTEL_EXPORTER_OTLP_HEADERS).toBe('x-a=1');
     expect(process.env.OTEL_EXPORTER_OTLP_TRACES_COMPRESSION).toBe('gzip');
+  });
+});
+
 describe('export health', () => {
   let restore: (() => void) | undefined;
   beforeEach(() => resetDrops());
