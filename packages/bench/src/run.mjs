@@ -2,8 +2,8 @@
 // Runs every variant one after another (server and load generator in separate processes), prints
 // tables with ratios to the bare app of the same run, and saves raw JSON under results/.
 import { spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -391,7 +391,11 @@ async function firstResponseSuite() {
       const t0 = performance.now();
       const child = spawn(NODE, [...c.flags, join(APPS, c.app)], {
         cwd: ROOT,
-        env: baseEnv({ PORT: String(port), OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await freePort()}`, ...c.env }),
+        env: baseEnv({
+          PORT: String(port),
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await freePort()}`,
+          ...c.env,
+        }),
         stdio: 'ignore',
       });
       for (;;) {
