@@ -215,6 +215,20 @@ describe('RequestObserver', () => {
     expect(completions()[0]?.aborted).toBeUndefined();
   });
 
+  it('logs a response destroyed because the client went away (EPIPE, premature close) as aborted, not failed', async () => {
+    // Koa streams bodies through Stream.pipeline, which destroys the response with the error of a write
+    // to the client's reset connection when that write comes before the connection's close.
+    handler = (_req, res) => {
+      res.write('partial');
+      setTimeout(() => res.destroy(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })), 10);
+    };
+    void get('/gone').catch(() => undefined);
+    await closed;
+    expect(completions()).toHaveLength(1);
+    expect(completions()[0]).toMatchObject({ msg: 'request aborted', level: 'warn', aborted: true });
+    expect(completions()[0]).not.toHaveProperty('error.type');
+  });
+
   it('leaves http.route out when nothing knows the route', async () => {
     await roundTrip('/unknown');
     expect(lines[0]).toMatchObject({ msg: 'request completed', 'url.path': '/unknown' });
