@@ -98,18 +98,20 @@ describe('parseKeyValueList', () => {
     expect(warnings).toEqual([]);
   });
 
-  it('skips a member without a key or without "=", with a warning naming it', () => {
+  it('skips a member without "=" before a key, or with an empty key, warning with its position (never its text)', () => {
     expect(parseKeyValueList('=x, lone ,  =y,k=v', 'KV')).toEqual({ k: 'v' });
     expect(warnings).toEqual([
-      '@obs warn: KV has a malformed entry "=x" (expected key=value); skipping it',
-      '@obs warn: KV has a malformed entry "lone" (expected key=value); skipping it',
-      '@obs warn: KV has an entry with an empty key; skipping it',
+      '@obs warn: KV entry 1 is not key=value; skipping it',
+      '@obs warn: KV entry 3 has an empty key; skipping it',
     ]);
   });
 
   it('keeps a key or value whose percent-encoding is broken as written', () => {
     expect(parseKeyValueList('k%ZZ=v,a=%E0%A4%A', 'KV')).toEqual({ 'k%ZZ': 'v', a: '%E0%A4%A' });
-    expect(warnings).toEqual(['@obs warn: KV entry "a" has invalid percent-encoding; keeping the value as written']);
+    expect(warnings).toEqual([
+      '@obs warn: KV entry "k%ZZ" has invalid percent-encoding in its key; keeping the key as written',
+      '@obs warn: KV entry "a" has invalid percent-encoding in its value; keeping the value as written',
+    ]);
   });
 
   it('takes an object from options, leaving out null and undefined values', () => {
@@ -123,8 +125,8 @@ describe('parseUrl, parsePort, parseString', () => {
     expect(parseUrl('ftp://x', 'U', undefined)).toBeUndefined();
     expect(parseUrl('ftp://x', 'U', 'http://d')).toBe('http://d');
     expect(warnings).toEqual([
-      '@obs warn: U="ftp://x" is not an http(s) URL; using the default',
-      '@obs warn: U="ftp://x" is not an http(s) URL; using http://d',
+      '@obs warn: U is not an absolute http(s) URL; using the default',
+      '@obs warn: U is not an absolute http(s) URL; using http://d',
     ]);
   });
 
