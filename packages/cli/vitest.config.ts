@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 /** Coverage floors: a little under the numbers measured (docs/testing.md). */
-const THRESHOLDS = { statements: 92, branches: 81, functions: 95, lines: 94 };
+const THRESHOLDS = { statements: 89, branches: 79, functions: 93, lines: 91 };
 
 export default defineConfig({
   test: {

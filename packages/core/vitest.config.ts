@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 /** Coverage floors: a little under the numbers measured (docs/testing.md). */
-const THRESHOLDS = { statements: 81, branches: 78, functions: 71, lines: 82 };
+const THRESHOLDS = { statements: 79, branches: 76, functions: 70, lines: 81 };
 
 export default defineConfig({
   test: {

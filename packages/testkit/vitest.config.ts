@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 /** Coverage floors: a little under the numbers measured (docs/testing.md). */
-const THRESHOLDS = { statements: 62, branches: 59, functions: 61, lines: 62 };
+const THRESHOLDS = { statements: 47, branches: 44, functions: 46, lines: 47 };
 
 export default defineConfig({
   test: {
