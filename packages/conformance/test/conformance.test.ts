@@ -113,7 +113,11 @@ describe.each(TARGETS)('$name', (target) => {
     expect(server.attributes['http.route']).toBe('/api/v1/users/:id');
     expect(server.resource['service.name']).toBe(`conformance-${target.name}`);
     expect(line.span_id).toBe(server.spanId);
-    await new Promise((r) => setTimeout(r, 300));
+    // Spans are exported in the order they end: once a later request's span is in, any second
+    // SERVER span of this trace would be too.
+    const later = traceparent();
+    await service.fetch('/api/v1/users/43', { headers: { traceparent: later.header } });
+    await serverSpanOf(later.traceId);
     expect(receiver.spans.filter((s) => s.traceId === tp.traceId && s.kind === SERVER)).toHaveLength(1);
   });
 
@@ -294,7 +298,11 @@ describe.each(TARGETS)('$name', (target) => {
     // the server span ends when the connection closes, before the handler is done: the route is on it
     const [span] = await receiver.waitForSpans((s) => s.kind === SERVER && s.traceId === line.trace_id);
     expect(span?.attributes['http.route']).toBe('/api/v1/slow');
-    await new Promise((r) => setTimeout(r, 800));
+    // The aborted handler still runs to its end (700 ms timer). A request sent now, waiting as long,
+    // finishes after it: once its line is out, any second line of the aborted request would be too.
+    const after = `${id}-after`;
+    await service.fetch('/api/v1/slow?ms=700', { headers: { 'x-request-id': after } });
+    await service.waitForLog((l) => l.request_id === after && l.msg === 'request completed');
     expect(service.logs().filter((l) => l.request_id === id)).toHaveLength(1);
   });
 
@@ -347,11 +355,31 @@ describe.each(TARGETS)('$name', (target) => {
   });
 
   it('flushes the last spans on SIGTERM and ends by that signal, promptly', async () => {
-    const tp = traceparent();
-    await service.fetch('/api/v1/users/9', { headers: { traceparent: tp.header } });
-    const exit = await service.stop('SIGTERM');
-    expect(exit.elapsedMs).toBeLessThan(5000);
-    expect(exit.signal === 'SIGTERM' || exit.code === 0).toBe(true);
-    expect(receiver.spans.some((s) => s.traceId === tp.traceId && s.kind === SERVER)).toBe(true);
+    // Its own process: batches would only be exported after a minute, so only the shutdown flush can deliver them.
+    const own = await startService({
+      cwd: target.cwd,
+      entry: target.entry,
+      env: {
+        ...target.env,
+        OTEL_SERVICE_NAME: `conformance-${target.name}`,
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_BSP_SCHEDULE_DELAY: '60000',
+      },
+    });
+    try {
+      const traces = [traceparent(), traceparent()];
+      for (const tp of traces) {
+        expect((await own.fetch('/api/v1/users/9', { headers: { traceparent: tp.header } })).status).toBe(200);
+      }
+      const exported = (tp: { traceId: string }) =>
+        receiver.spans.filter((s) => s.traceId === tp.traceId && s.kind === SERVER);
+      expect(traces.map((tp) => exported(tp).length)).toEqual([0, 0]);
+      const exit = await own.stop('SIGTERM');
+      expect(exit.elapsedMs).toBeLessThan(5000);
+      expect(exit).toMatchObject({ signal: 'SIGTERM', code: null });
+      expect(traces.map((tp) => exported(tp).length)).toEqual([1, 1]);
+    } finally {
+      await own.stop('SIGKILL');
+    }
   });
 });

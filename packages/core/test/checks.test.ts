@@ -78,7 +78,7 @@ async function expectFailing(check: HealthCheck, error: string | RegExp, secrets
   expect(statusCode).toBe(503);
   expect(result?.status).toBe('error');
   expect(result?.error).toMatch(error);
-  expect(elapsed).toBeLessThan(DEADLINE_MS + 150);
+  expect(elapsed).toBeLessThan(DEADLINE_MS + 2000); // generous for a busy machine; a black hole never answers
   const text = JSON.stringify(body);
   for (const secret of [HOST, String(refusedPort), String(blackHolePort), ...secrets]) {
     expect(text).not.toContain(secret);

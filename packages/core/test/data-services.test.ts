@@ -133,6 +133,22 @@ describe('PostgreSQL (pg)', () => {
     );
   });
 
+  it('records db.client.operation.duration in seconds: a query the server holds for 0.2 s', async () => {
+    const table = `obs_data_timed_${RUN}`;
+    await pool.query(`CREATE TABLE ${table} (id int)`);
+    cleanups.push(() => new pg.Pool(PG).query(`DROP TABLE IF EXISTS ${table}`));
+    await pool.query(`INSERT INTO ${table} VALUES (1)`);
+    await pool.query(`SELECT pg_sleep(0.2) FROM ${table}`);
+    const s = await samples();
+    const labels = { db_system_name: 'postgresql', db_operation_name: 'SELECT', db_collection_name: table };
+    expect(sampleValue(s, 'db_client_operation_duration_count', labels)).toBe(1);
+    const seconds = sampleValue(s, 'db_client_operation_duration_sum', labels) ?? Number.NaN;
+    expect(seconds).toBeGreaterThanOrEqual(0.2);
+    expect(seconds).toBeLessThan(10); // generous for a busy machine; in milliseconds it would be >= 200
+    expect(sampleValue(s, 'db_client_operation_duration_bucket', { ...labels, le: '0.1' })).toBe(0);
+    expect(sampleValue(s, 'db_client_operation_duration_bucket', { ...labels, le: '10' })).toBe(1);
+  });
+
   it('reports the pool by connection state, pending requests and maximum as clients come and go', async () => {
     const name = `${PG.host}:5432/test`; // found by itself on first use, named per the conventions
     const read = async () => {

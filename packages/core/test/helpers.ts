@@ -1,5 +1,5 @@
 /** Shared test helpers: diagnostics capture and an in-memory pino logger built with @obs's own options. */
-import { afterEach, beforeEach } from 'vitest';
+import { afterEach, beforeEach, vi } from 'vitest';
 import { captureDiagnostics } from '../src/diag.js';
 import { createLogger, type LoggerSetup, type ObsLogger } from '../src/logging/logger.js';
 
@@ -43,4 +43,20 @@ export function memoryLogger(setup: Partial<LoggerSetup> = {}): { logger: ObsLog
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * With fake timers: the (fake) millisecond at which `promise` settles, advancing 1 ms at a time
+ * (gives up after 10 s). For tests of @obs's own timers, exact whatever the machine's load.
+ */
+export async function settlesAt(promise: Promise<unknown>): Promise<number> {
+  let settled = false;
+  void promise.finally(() => {
+    settled = true;
+  });
+  for (let ms = 0; ms <= 10_000; ms++) {
+    await vi.advanceTimersByTimeAsync(ms === 0 ? 0 : 1);
+    if (settled) return ms;
+  }
+  throw new Error('did not settle within 10 s of fake time');
 }

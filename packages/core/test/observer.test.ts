@@ -215,6 +215,20 @@ describe('RequestObserver', () => {
     expect(completions()[0]?.aborted).toBeUndefined();
   });
 
+  it('logs a response destroyed because the client went away (EPIPE, premature close) as aborted, not failed', async () => {
+    // Koa streams bodies through Stream.pipeline, which destroys the response with the error of a write
+    // to the client's reset connection when that write comes before the connection's close.
+    handler = (_req, res) => {
+      res.write('partial');
+      setTimeout(() => res.destroy(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })), 10);
+    };
+    void get('/gone').catch(() => undefined);
+    await closed;
+    expect(completions()).toHaveLength(1);
+    expect(completions()[0]).toMatchObject({ msg: 'request aborted', level: 'warn', aborted: true });
+    expect(completions()[0]).not.toHaveProperty('error.type');
+  });
+
   it('leaves http.route out when nothing knows the route', async () => {
     await roundTrip('/unknown');
     expect(lines[0]).toMatchObject({ msg: 'request completed', 'url.path': '/unknown' });
@@ -229,15 +243,17 @@ describe('RequestObserver', () => {
     await roundTrip('/down');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: 'error', msg: 'request completed', 'http.response.status_code': 503 });
-  });
-
-  it('logs a 4xx completion at level info', async () => {
+    lines.length = 0;
+    closed = new Promise((resolve) => {
+      markClosed = resolve;
+    });
     handler = (_req, res) => {
       res.statusCode = 404;
       res.end();
     };
     await roundTrip('/missing');
-    expect(lines[0]).toMatchObject({ level: 'info', 'http.response.status_code': 404 });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 'info', msg: 'request completed', 'http.response.status_code': 404 });
   });
 
   it('logs nothing for an ignored path, with or without a query string', async () => {

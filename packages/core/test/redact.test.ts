@@ -188,3 +188,49 @@ function safeReplacer() {
     return value;
   };
 }
+
+describe('redaction edges (from the mutants StrykerJS found surviving, docs/testing.md)', () => {
+  it('redacts each default key, written out here so that dropping one from the list fails', () => {
+    for (const key of [
+      'password',
+      'password_hash',
+      'passwd',
+      'token',
+      'access_token',
+      'refresh_token',
+      'id_token',
+      'secret',
+      'client_secret',
+      'api_key',
+      'apikey',
+      'authorization',
+      'proxy-authorization',
+      'cookie',
+      'set-cookie',
+      'x-api-key',
+    ]) {
+      expect(createRedactor()({ [key]: 'v' }), key).toEqual({ [key]: REDACTED });
+    }
+  });
+
+  const nest = (levels: number, wrap: (inner: unknown) => unknown): unknown => {
+    let value: unknown = { password: 'deep-secret' };
+    for (let i = 0; i < levels; i++) value = wrap(value);
+    return value;
+  };
+
+  it('walks 16 levels below the top (objects, arrays; toJSON counts as one more) and truncates the 17th', () => {
+    for (const [levels, wrap] of [
+      [16, (inner: unknown) => ({ a: inner })],
+      [16, (inner: unknown) => [inner]],
+      [8, (inner: unknown) => ({ toJSON: () => ({ a: inner }) })],
+    ] as const) {
+      const kept = JSON.stringify(redact(nest(levels, wrap)));
+      expect(kept).toContain(REDACTED);
+      expect(kept).not.toContain('[Truncated]');
+      const cut = JSON.stringify(redact(nest(levels + 1, wrap)));
+      expect(cut).toContain('[Truncated]');
+      expect(cut).not.toContain('deep-secret');
+    }
+  });
+});

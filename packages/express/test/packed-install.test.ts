@@ -3,22 +3,14 @@
  * Express app outside the workspace and runs it with `node --import @obs/register`, so broken
  * `exports` maps, missing files or undeclared dependencies fail here rather than for users.
  */
-import {
-  installPackedApp,
-  type OtlpReceiver,
-  type PackedApp,
-  type Service,
-  startOtlpReceiver,
-  startService,
-} from '@obs/testkit';
+import { PACKED_APP_TIMEOUT_MS, type PackedService, startPackedApp } from '@obs/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
-let app: PackedApp;
-let service: Service | undefined;
-let receiver: OtlpReceiver | undefined;
+let packed: PackedService;
 
-beforeAll(() => {
-  app = installPackedApp({
+beforeAll(async () => {
+  packed = await startPackedApp({
+    entry: 'app.mjs',
     packages: ['core', 'register', 'express'],
     dependencies: { express: '5.3.0' },
     files: {
@@ -33,21 +25,12 @@ app.listen(Number(process.env.PORT));
 `,
     },
   });
-}, 180000);
+}, PACKED_APP_TIMEOUT_MS);
 
-afterAll(async () => {
-  await service?.stop('SIGKILL');
-  await receiver?.close();
-  app?.remove();
-});
+afterAll(() => packed?.stop());
 
 it('runs an app installed from the packed tarballs with node --import @obs/register', async () => {
-  receiver = await startOtlpReceiver();
-  service = await startService({
-    cwd: app.dir,
-    entry: 'app.mjs',
-    env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '100' },
-  });
+  const { service, receiver } = packed;
   const res = await service.fetch('/items/9');
   expect(await res.json()).toEqual({ id: '9' });
   const line = await service.waitForLog((l) => l.msg === 'item');

@@ -113,24 +113,13 @@ describe('the plugin in an app', () => {
     expect(line['http.response.status_code']).toBe(200);
     // a response not on a socket never "finishes": core decides completion from what it did (ended)
     expect(line).toMatchObject({ msg: 'request completed', level: 'info' });
-    await new Promise((r) => setTimeout(r, 200));
+    // The outer request answered after the injected one ended; once a later request's line is out,
+    // any second line of the injected request would be too.
+    await service.fetch('/api/v1/tenants/t/users/1', { headers: { 'x-request-id': 'after-inject' } });
+    await service.waitForLog((l) => l.request_id === 'after-inject' && l.msg === 'request completed');
     expect(service.logs().filter(isCompletion)).toHaveLength(1);
     // the handler's own line carries the request id too
     expect(service.logs().some((l) => l.request_id === 'injected-1' && l.msg === 'looking up user')).toBe(true);
-  });
-
-  it('records a client that aborts a slow request once, as aborted', async () => {
-    const controller = new AbortController();
-    const pending = service
-      .fetch('/slow?ms=800', { signal: controller.signal, headers: { 'x-request-id': 'abort-me' } })
-      .catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 150));
-    controller.abort();
-    await pending;
-    const line = await service.waitForLog((l) => l.request_id === 'abort-me');
-    expect(line).toMatchObject({ msg: 'request aborted', aborted: true, level: 'warn', 'http.route': '/slow' });
-    await new Promise((r) => setTimeout(r, 900));
-    expect(service.logs().filter((l) => l.request_id === 'abort-me')).toHaveLength(1);
   });
 
   it("measures a streamed response's whole duration", async () => {
@@ -215,14 +204,18 @@ describe('the plugin in other set-ups', () => {
     expect(server?.attributes['http.route']).toBe(TEMPLATE);
     expect(line.span_id).toBe(server?.spanId);
     const [request] = await receiver.waitForSpans(
-      (s) => s.scope.name === '@fastify/otel' && s.traceId === line.trace_id,
+      (s) => s.scope.name === '@fastify/otel' && s.name === 'request' && s.traceId === line.trace_id,
     );
     expect(request?.kind).toBe(INTERNAL);
     expect(request?.parentSpanId).toBe(server?.spanId);
-    // the handler's line belongs to the trace: the SERVER span or @fastify/otel's request span under it
+    // the handler runs inside @fastify/otel's request span: its line carries that span
     expect(lookup.trace_id).toBe(line.trace_id);
-    expect([server?.spanId, request?.spanId]).toContain(lookup.span_id);
-    await new Promise((r) => setTimeout(r, 300));
+    expect(lookup.span_id).toBe(request?.spanId);
+    // Spans are exported in the order they end: once a later request's SERVER span is in, any second
+    // SERVER span of this trace would be too.
+    await service.fetch('/api/v1/tenants/acme/users/43', { headers: { 'x-request-id': 'with-otel-2' } });
+    const later = await service.waitForLog((l) => l.msg === 'request completed' && l.request_id === 'with-otel-2');
+    await receiver.waitForSpans((s) => s.kind === SERVER && s.traceId === later.trace_id);
     expect(receiver.spans.filter((s) => s.kind === SERVER && s.traceId === line.trace_id)).toHaveLength(1);
   });
 
@@ -294,22 +287,6 @@ describe('the plugin in other set-ups', () => {
     expect(await (await service.fetch('/metrics')).text()).toContain('telemetry is disabled');
     await new Promise((r) => setTimeout(r, 300));
     expect(receiver.requests).toHaveLength(0);
-  });
-
-  it('flushes spans on SIGTERM and then ends the process by that signal, promptly', async () => {
-    service = await startService({
-      cwd: FIXTURES,
-      entry: 'app.mjs',
-      // Batches would only be exported after a minute: only the shutdown flush can deliver them.
-      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '60000' },
-    });
-    await service.fetch('/api/v1/tenants/t/users/1');
-    await service.fetch('/own-logger');
-    expect(receiver.spans).toHaveLength(0);
-    const exit = await service.stop('SIGTERM');
-    expect(exit.signal).toBe('SIGTERM');
-    expect(exit.elapsedMs).toBeLessThan(3000);
-    expect(receiver.spans.filter((s) => s.kind === SERVER)).toHaveLength(2);
   });
 
   it("lets the app's own SIGTERM handler close Fastify and decide the exit, and still flushes", async () => {

@@ -4,22 +4,14 @@
  * `exports` maps, missing files or undeclared dependencies (fastify-plugin) fail here rather than for
  * users.
  */
-import {
-  installPackedApp,
-  type OtlpReceiver,
-  type PackedApp,
-  type Service,
-  startOtlpReceiver,
-  startService,
-} from '@obs/testkit';
+import { PACKED_APP_TIMEOUT_MS, type PackedService, startPackedApp } from '@obs/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
-let app: PackedApp;
-let service: Service | undefined;
-let receiver: OtlpReceiver | undefined;
+let packed: PackedService;
 
-beforeAll(() => {
-  app = installPackedApp({
+beforeAll(async () => {
+  packed = await startPackedApp({
+    entry: 'app.mjs',
     packages: ['core', 'register', 'fastify'],
     dependencies: { fastify: '5.12.8' },
     files: {
@@ -34,21 +26,12 @@ await app.listen({ port: Number(process.env.PORT), host: '127.0.0.1' });
 `,
     },
   });
-}, 180000);
+}, PACKED_APP_TIMEOUT_MS);
 
-afterAll(async () => {
-  await service?.stop('SIGKILL');
-  await receiver?.close();
-  app?.remove();
-});
+afterAll(() => packed?.stop());
 
 it('runs an app installed from the packed tarballs with node --import @obs/register', async () => {
-  receiver = await startOtlpReceiver();
-  service = await startService({
-    cwd: app.dir,
-    entry: 'app.mjs',
-    env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '100' },
-  });
+  const { service, receiver } = packed;
   const res = await service.fetch('/items/9', { headers: { 'x-request-id': 'packed-1' } });
   expect(await res.json()).toEqual({ id: '9' });
   expect(res.headers.get('x-request-id')).toBe('packed-1');

@@ -302,25 +302,15 @@ describe.each([
     else expect(await res.text()).toBe('Not Found');
   });
 
-  it('records a client that aborts a slow request once, as aborted, and not as a failure', async () => {
-    const id = `abort-${mode}`;
-    const controller = new AbortController();
-    const pending = service
-      .fetch('/api/v1/slow?ms=600', { signal: controller.signal, headers: { 'x-request-id': id } })
-      .catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 150));
-    controller.abort();
-    await pending;
-    const line = await service.waitForLog((l) => l.request_id === id);
-    expect(line).toMatchObject({ msg: 'request aborted', aborted: true, level: 'warn', 'http.route': '/api/v1/slow' });
-    await new Promise((r) => setTimeout(r, 700));
-    expect(service.logs().filter((l) => l.request_id === id)).toHaveLength(1);
-  });
-
   it('records a client that aborts a streamed body once, as aborted, and not as a failure', async () => {
     const id = `abort-stream-${mode}`;
     const controller = new AbortController();
-    const res = await service.fetch('/api/v1/stream', { signal: controller.signal, headers: { 'x-request-id': id } });
+    // 1000 chunks, 60 ms apart: the body is still streaming when the abort arrives, however busy the
+    // machine (with the usual 5 chunks a slow client's abort could come after the whole body was sent).
+    const res = await service.fetch('/api/v1/stream?chunks=1000', {
+      signal: controller.signal,
+      headers: { 'x-request-id': id },
+    });
     const reader = res.body?.getReader();
     await reader?.read();
     controller.abort();
@@ -332,7 +322,13 @@ describe.each([
       level: 'warn',
       'http.response.status_code': 200,
     });
-    await new Promise((r) => setTimeout(r, 500));
+    // The aborted body stops at its next chunk (60 ms). A whole stream sent now ends after that: once
+    // its line is out, any second line of the aborted request would be too.
+    const after = `${id}-after`;
+    expect(await (await service.fetch('/api/v1/stream', { headers: { 'x-request-id': after } })).text()).toContain(
+      'chunk 4',
+    );
+    await service.waitForLog((l) => l.request_id === after && l.msg === 'request completed');
     // @obs's own lines for the request: the abort, once; the app's error listener line (json mode),
     // written while the request's context is active, carries its id too
     const lines = service.logs().filter((l) => l.request_id === id);
@@ -368,21 +364,6 @@ describe('streams and lifecycle', () => {
     expect(span?.durationMs).toBeGreaterThanOrEqual(240);
     expect(span?.attributes['http.route']).toBe('/api/v1/stream');
     await service.stop('SIGKILL');
-    service = undefined;
-  });
-
-  it('flushes spans on SIGTERM and then ends the process by that signal, promptly', async () => {
-    receiver.reset();
-    // Batches would only be exported after a minute: only the shutdown flush can deliver them.
-    service = await start(receiver, { OTEL_BSP_SCHEDULE_DELAY: '60000' });
-    await service.fetch('/api/v1/tenants/t/users/1');
-    await service.fetch('/c1/a/2');
-    expect(receiver.spans).toHaveLength(0);
-    const exit = await service.stop('SIGTERM');
-    expect(exit.signal).toBe('SIGTERM');
-    expect(exit.elapsedMs).toBeLessThan(3000);
-    const routes = receiver.spans.filter((s) => s.kind === SERVER).map((s) => s.attributes['http.route']);
-    expect(routes.sort()).toEqual(['/api/v1/tenants/:tenant/users/:id', '/c1/a/:x']);
     service = undefined;
   });
 });

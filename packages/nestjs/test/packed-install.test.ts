@@ -4,22 +4,14 @@
  * `exports` maps, missing files or undeclared dependencies fail here rather than for users. The app
  * is plain JavaScript, its decorators applied as functions, so that it needs no compiler.
  */
-import {
-  installPackedApp,
-  type OtlpReceiver,
-  type PackedApp,
-  type Service,
-  startOtlpReceiver,
-  startService,
-} from '@obs/testkit';
+import { PACKED_APP_TIMEOUT_MS, type PackedService, startPackedApp } from '@obs/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
-let app: PackedApp;
-let service: Service | undefined;
-let receiver: OtlpReceiver | undefined;
+let packed: PackedService;
 
-beforeAll(() => {
-  app = installPackedApp({
+beforeAll(async () => {
+  packed = await startPackedApp({
+    entry: 'app.mjs',
     packages: ['core', 'register', 'nestjs'],
     dependencies: {
       '@nestjs/common': '12.5.1',
@@ -54,21 +46,12 @@ await nest.listen(Number(process.env.PORT), '127.0.0.1');
 `,
     },
   });
-}, 180000);
+}, PACKED_APP_TIMEOUT_MS);
 
-afterAll(async () => {
-  await service?.stop('SIGKILL');
-  await receiver?.close();
-  app?.remove();
-});
+afterAll(() => packed?.stop());
 
 it('runs a NestJS app installed from the packed tarballs with node --import @obs/register', async () => {
-  receiver = await startOtlpReceiver();
-  service = await startService({
-    cwd: app.dir,
-    entry: 'app.mjs',
-    env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '100' },
-  });
+  const { service, receiver } = packed;
   const res = await service.fetch('/v2/items/9');
   expect(await res.json()).toEqual({ id: '9' });
   const line = await service.waitForLog((l) => l.msg === 'item');

@@ -18,7 +18,15 @@ export {
   startOtlpReceiver,
   type WaitForOptions,
 } from './otlp-receiver.js';
-export { installPackedApp, type PackedApp, type PackedAppOptions } from './packed.js';
+export {
+  installPackedApp,
+  PACKED_APP_TIMEOUT_MS,
+  type PackedApp,
+  type PackedAppOptions,
+  type PackedService,
+  type PackedServiceOptions,
+  startPackedApp,
+} from './packed.js';
 export {
   type ReceivedEnvelope,
   type ReceivedEnvelopeItem,

@@ -36,6 +36,9 @@ const { context, isSpanContextValid, propagation, ROOT_CONTEXT, SpanKind, SpanSt
 const { getRPCMetadata, RPCType, setRPCMetadata, suppressTracing } = otelCore;
 const { ATTR_ERROR_TYPE, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE } = semconv;
 
+/** Error codes of a response whose client went away (not a failure of the server). */
+const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
+
 /** `error.type` of a request whose connection the server closed at shutdown before it finished. */
 export const SHUTDOWN_ERROR_TYPE = 'server_shutdown';
 
@@ -191,7 +194,11 @@ export class Observation implements ObservedRequest {
     if (this.#rpc) this.#rpc.route = route;
     // a response not on a real socket (inject) never "finishes": ended is all it does
     const finished = this.#fromServer ? res.writableFinished : res.writableEnded;
-    const serverError = finished ? undefined : (res.errored ?? undefined);
+    // An error that says the client went away (a write to its reset connection, a stream pipeline cut
+    // short, as Koa's Stream.pipeline reports it) is an abort, not a failure of the server.
+    const errored = finished ? undefined : (res.errored ?? undefined);
+    const serverError =
+      errored && !CLIENT_GONE.has((errored as NodeJS.ErrnoException).code ?? '') ? errored : undefined;
     const cut = !finished && this.#cut;
     const aborted = !finished && serverError === undefined && !cut;
     const statusCode = (aborted || cut) && !res.headersSent ? undefined : res.statusCode;
