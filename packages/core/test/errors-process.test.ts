@@ -231,6 +231,8 @@ describe('process.exit()', { timeout: 60_000 }, () => {
     const result = await run('exit-while-sending', withDsn());
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');
+    // the ingest may still be reading the envelope when the process is gone: wait for it, then count
+    await ingest.waitForEvents((e) => exceptionOf(e)?.value?.includes('sent at exit') === true, 1, 10_000);
     expect(eventsWith('sent at exit')).toHaveLength(1);
   });
 });
