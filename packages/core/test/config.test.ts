@@ -197,6 +197,16 @@ const VARIABLES: VariableCase[] = [
     bad: ['0', '-5', '2.5', 'soon'],
   },
   {
+    variable: 'OTEL_METRICS_EXEMPLAR_FILTER',
+    path: 'metrics.exemplarFilter',
+    fallback: 'trace_based',
+    valid: [
+      ['always_off', 'always_off'],
+      ['ALWAYS_ON', 'always_on'],
+    ],
+    bad: ['sometimes'],
+  },
+  {
     variable: 'OTEL_EXPORTER_PROMETHEUS_HOST',
     path: 'metrics.prometheus.host',
     fallback: '0.0.0.0',
