@@ -123,11 +123,8 @@ export class HistogramExemplars {
   }
 
   #series(attributes: Attributes): SeriesExemplars | undefined {
-    const frozen = Object.isFrozen(attributes);
-    if (frozen) {
-      const series = this.#byObject.get(attributes);
-      if (series !== undefined) return series;
-    }
+    const cached = this.#byObject.get(attributes);
+    if (cached !== undefined) return cached;
     const key = attributesKey(attributes);
     let series = this.#byKey.get(key);
     if (series === undefined) {
@@ -135,7 +132,8 @@ export class HistogramExemplars {
       series = new SeriesExemplars(this.#boundaries.length + 1);
       this.#byKey.set(key, series);
     }
-    if (frozen) this.#byObject.set(attributes, series);
+    // a frozen object is reused for every record of its series (the server metric's): find it by identity next time
+    if (Object.isFrozen(attributes)) this.#byObject.set(attributes, series);
     return series;
   }
 
