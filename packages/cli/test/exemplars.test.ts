@@ -8,7 +8,9 @@
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { freePort, type OtlpReceiver, type Service, startOtlpReceiver, startService } from '@obs/testkit';
+import { fileURLToPath } from 'node:url';
+import { METRICS } from '@obs/core';
+import { freePort, type OtlpReceiver, runNode, type Service, startOtlpReceiver, startService } from '@obs/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { requireTool, run, tempDir } from './helpers.js';
@@ -139,4 +141,69 @@ describe('OpenMetrics exemplars in a real Prometheus', () => {
       expect(Math.abs(value - (span?.durationMs ?? 0) / 1000)).toBeLessThan(0.01);
     }
   }, 90_000);
+});
+
+/** Outgoing calls under the preload: one answered by http.get, one by fetch, one refused (no response). */
+const CLIENT_SCRIPT = `
+import http from 'node:http';
+import { getObs } from '@obs/core';
+const server = http.createServer((req, res) => res.end('ok')).listen(0, '127.0.0.1', async () => {
+  const { port } = server.address();
+  const refused = http.createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => refused.once('listening', r));
+  const closedPort = refused.address().port;
+  await new Promise((r) => refused.close(r));
+  const ids = await getObs().withSpan('calls', async (span) => {
+    await (await fetch('http://127.0.0.1:' + port + '/a')).text();
+    await new Promise((r) => http.get('http://127.0.0.1:' + port + '/b', (res) => { res.resume(); res.on('end', r); }));
+    await new Promise((r) => http.get('http://127.0.0.1:' + closedPort + '/c').on('error', r));
+    return span.spanContext();
+  });
+  const { body } = await getObs().metrics.render('application/openmetrics-text');
+  console.log(JSON.stringify({ traceId: ids.traceId, port, closedPort, body }));
+  server.close();
+});
+`;
+
+describe('http.client.request.duration', () => {
+  it("is recorded for http and fetch calls with the labels METRICS names, and its buckets carry the caller's trace", async () => {
+    const run = await runNode(['--import', '@obs/register', '--input-type=module', '-e', CLIENT_SCRIPT], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)), // @obs/cli, which depends on @obs/core and @obs/register
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_LOGS_EXPORTER: 'none', OBS_LOG_LEVEL: 'silent' },
+    });
+    expect(run.code, run.stderr).toBe(0);
+    const out = JSON.parse(run.stdout.trim().split('\n').pop() as string) as {
+      traceId: string;
+      port: number;
+      closedPort: number;
+      body: string;
+    };
+    const def = METRICS.httpClientRequestDuration;
+    const counts = out.body.split('\n').filter((line) => line.startsWith(`${def.prometheus}_count{`));
+    const labelsOf = (line: string) => new Set([...line.matchAll(/([a-z_]+)="/g)].map((m) => m[1]));
+    const answered = counts.filter((line) => line.includes(`server_port="${out.port}"`));
+    expect(
+      answered.map((line) => line.includes('otel_scope_name="@opentelemetry/instrumentation-undici"')).sort(),
+    ).toEqual([false, true]);
+    for (const line of answered) {
+      for (const label of ['http_request_method', 'server_address', 'server_port', 'http_response_status_code']) {
+        expect(labelsOf(line), `${label} in ${line}`).toContain(label);
+      }
+    }
+    const refused = counts.filter((line) => line.includes(`server_port="${out.closedPort}"`));
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatch(/error_type="\w+"/); // instrumentation-http writes the error's class: "Error"
+    expect(refused[0]).not.toContain('http_response_status_code');
+    // every label the exporter wrote is one the definition lists (plus the scope and url_scheme of undici)
+    for (const line of counts) {
+      for (const label of labelsOf(line)) {
+        expect([...def.labels, 'otel_scope_name', 'otel_scope_version', 'url_scheme']).toContain(label);
+      }
+    }
+    const exemplarTraces = [
+      ...out.body.matchAll(new RegExp(`^${def.prometheus}_bucket\\{.* # \\{trace_id="(\\w+)"`, 'gm')),
+    ].map((m) => m[1]);
+    expect(exemplarTraces.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(exemplarTraces)).toEqual(new Set([out.traceId]));
+  });
 });
