@@ -14,8 +14,14 @@ import { dropReason, recordDropped } from '../export-health.js';
 import { load } from '../lazy.js';
 import { sdkMetrics } from '../otel.js';
 import { createOtlpExporter } from '../otlp.js';
+import { type ClusterAggregation, isClusterWorker, snapshotExemplars, startClusterAggregation } from './cluster.js';
 import { ExemplarRegistry, exemplarMeterProvider } from './exemplars.js';
-import { OPENMETRICS_CONTENT_TYPE, prefersOpenMetrics, serializeOpenMetrics } from './openmetrics.js';
+import {
+  type ExemplarSource,
+  OPENMETRICS_CONTENT_TYPE,
+  prefersOpenMetrics,
+  serializeOpenMetrics,
+} from './openmetrics.js';
 
 const { ConsoleMetricExporter, PeriodicExportingMetricReader } = sdkMetrics;
 
@@ -114,6 +120,15 @@ export function createMetricsPipeline(config: ObsConfig, resource: Resource): Me
   if (exemplars) exemplarMeterProvider(meterProvider, exemplars);
   const exemplarsOf = exemplars ? exemplars.exemplars.bind(exemplars) : undefined;
   const serializer = new PrometheusSerializer();
+  const collect = async () => {
+    const { resourceMetrics, errors } = await prometheus.collect();
+    if (errors.length > 0) diagnose('warn', `metrics collection reported ${errors.length} error(s)`);
+    return resourceMetrics;
+  };
+  // node:cluster and PM2 cluster workers answer for the whole service (./cluster.ts)
+  const cluster: ClusterAggregation | undefined = isClusterWorker()
+    ? startClusterAggregation(config.serviceName, (own) => snapshotExemplars(own, exemplarsOf), collect)
+    : undefined;
 
   return {
     meterProvider,
@@ -121,10 +136,15 @@ export function createMetricsPipeline(config: ObsConfig, resource: Resource): Me
       const openMetrics = prefersOpenMetrics(accept);
       const contentType = openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE;
       try {
-        const { resourceMetrics, errors } = await prometheus.collect();
-        if (errors.length > 0) diagnose('warn', `metrics collection reported ${errors.length} error(s)`);
+        let resourceMetrics = await collect();
+        let exemplarSource: ExemplarSource | undefined = exemplarsOf;
+        if (cluster) {
+          const view = await cluster.gather(resourceMetrics);
+          resourceMetrics = view.resourceMetrics;
+          exemplarSource = view.exemplarsOf;
+        }
         const body = openMetrics
-          ? serializeOpenMetrics(resourceMetrics, exemplarsOf)
+          ? serializeOpenMetrics(resourceMetrics, exemplarSource)
           : serializer.serialize(resourceMetrics);
         return { contentType, body };
       } catch (err) {
@@ -133,6 +153,9 @@ export function createMetricsPipeline(config: ObsConfig, resource: Resource): Me
       }
     },
     forceFlush: () => meterProvider.forceFlush(),
-    shutdown: () => meterProvider.shutdown(),
+    shutdown: async () => {
+      await cluster?.close();
+      await meterProvider.shutdown();
+    },
   };
 }
