@@ -1,6 +1,6 @@
 /**
- * Cluster-correct /metrics with the real tools: the Express reference service runs as 2 `node:cluster`
- * workers under the @obs preload (the primary has no @obs code, as in an app); the primary spreads
+ * Cluster-correct /metrics with the real tools: the Express reference service runs as 2 and 4
+ * `node:cluster` workers under the @obs preload (the primary has no @obs code, as in an app); the primary spreads
  * connections over the workers, so each scrape reaches one of them. A real Prometheus (Debian 2.42)
  * scrapes it every second. Every scrape must answer for the whole service: the request count
  * Prometheus stores equals the requests sent, and the counter never goes backwards (`resets()` is 0),
@@ -99,6 +99,7 @@ async function waitForCount(query: (promql: string) => Promise<number | undefine
  */
 async function proveClusterMetrics(options: {
   job: string;
+  workers: number;
   port: number;
   workerPids: () => Promise<number[]>;
   waitForReplacement: (victim: number) => Promise<void>;
@@ -115,8 +116,10 @@ async function proveClusterMetrics(options: {
     expect(counts.reduce((sum, l) => sum + Number(l.split(' ').pop()), 0)).toBe(40);
   }
   await waitForCount(query, 40);
-  // both workers report (their gauges, told apart by process_pid)
-  expect(await query(`count(count by (process_pid) (nodejs_eventloop_utilization{job="${job}"}))`)).toBe(2);
+  // every worker reports (its gauges, told apart by process_pid)
+  expect(await query(`count(count by (process_pid) (nodejs_eventloop_utilization{job="${job}"}))`)).toBe(
+    options.workers,
+  );
 
   // kill one worker; the manager starts a replacement, which starts from zero
   const [victim] = await options.workerPids();
@@ -148,36 +151,50 @@ afterAll(async () => {
 });
 
 describe('cluster-correct /metrics scraped by a real Prometheus', () => {
-  it('node:cluster, 2 workers: every scrape answers for the service, also after a worker is killed and replaced', async () => {
-    service = await startService({
-      entry: PRIMARY,
-      cwd: EXAMPLE_DIR,
-      env: {
-        APP_ENTRY: join(EXAMPLE_DIR, 'src/server.js'),
-        WORKERS: '2',
-        OTEL_SERVICE_NAME: `cluster-${process.pid}`,
-        OTEL_TRACES_EXPORTER: 'none',
-      },
-    });
-    const s = service;
-    await s.waitForLog(() => onlineWorkers().length >= 2, 20_000);
-    await proveClusterMetrics({
-      job: 'cluster',
-      port: s.port,
-      workerPids: async () => onlineWorkers(),
-      waitForReplacement: async () => {
-        await s.waitForLog(() => onlineWorkers().length >= 3, 20_000);
-      },
-    });
-    // both workers served requests: one worker's numbers alone would have been short
-    const servedBy = new Set(
-      s
-        .logs()
-        .filter((l) => l.msg === 'request completed')
-        .map((l) => l.pid),
-    );
-    expect(servedBy.size).toBeGreaterThanOrEqual(2);
-  }, 150_000);
+  it.each([2, 4])(
+    'node:cluster, %i workers: every scrape answers for the service, also after a worker is killed and replaced',
+    async (workers) => {
+      await service?.stop().catch(() => service?.child.kill('SIGKILL'));
+      service = await startService({
+        entry: PRIMARY,
+        cwd: EXAMPLE_DIR,
+        env: {
+          APP_ENTRY: join(EXAMPLE_DIR, 'src/server.js'),
+          WORKERS: String(workers),
+          OTEL_SERVICE_NAME: `cluster-${process.pid}-${workers}`,
+          OTEL_TRACES_EXPORTER: 'none',
+        },
+      });
+      const s = service;
+      // every worker's server listens (the primary hands connections only to those)
+      const listening = () =>
+        new Set(
+          s
+            .logs()
+            .filter((l) => l.msg === 'listening')
+            .map((l) => l.pid),
+        ).size;
+      await s.waitForLog(() => listening() >= workers, 30_000);
+      await proveClusterMetrics({
+        job: `cluster-${workers}`,
+        workers,
+        port: s.port,
+        workerPids: async () => onlineWorkers(),
+        waitForReplacement: async () => {
+          await s.waitForLog(() => listening() >= workers + 1, 30_000);
+        },
+      });
+      // both workers served requests: one worker's numbers alone would have been short
+      const servedBy = new Set(
+        s
+          .logs()
+          .filter((l) => l.msg === 'request completed')
+          .map((l) => l.pid),
+      );
+      expect(servedBy.size).toBeGreaterThanOrEqual(2);
+    },
+    150_000,
+  );
 
   it('PM2 cluster mode (pm2 start -i 2): the same, with PM2 replacing the killed worker', async () => {
     const pm2Home = join(tmp.dir, 'pm2');
@@ -222,6 +239,7 @@ describe('cluster-correct /metrics scraped by a real Prometheus', () => {
       await sleep(1000); // the second worker's server
       await proveClusterMetrics({
         job: 'pm2',
+        workers: 2,
         port,
         workerPids: async () => online(),
         waitForReplacement: async (victim) => {

@@ -231,8 +231,9 @@ export function startClusterAggregation(
     try {
       renameSync(last, claimed);
     } catch {
-      rmSync(join(dir, `${pid}.sock`), { force: true });
-      return; // never gathered, or another worker is folding it
+      // never gathered (nothing of it was ever in a sum; and a worker that has only just bound its
+      // socket refuses too, so the file stays), or another worker is folding it
+      return;
     }
     const lock = join(dir, 'retired.lock');
     try {
