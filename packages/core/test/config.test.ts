@@ -54,6 +54,7 @@ const DEFAULTS = {
     exportIntervalMs: 60000,
     exportTimeoutMs: 30000,
     prometheus: { host: '0.0.0.0', port: undefined },
+    exemplarFilter: 'trace_based',
   },
   logs: {
     exporters: [],
