@@ -125,6 +125,35 @@ export const HTTP = {
   serverError: `${label(METRICS.httpServerRequestDuration, 'http_response_status_code')}=~"5.."`,
 } as const;
 
+/**
+ * The outgoing HTTP calls histogram and its labels: the RED of the service's HTTP dependencies, by
+ * the server they call.
+ */
+export const HTTP_CLIENT = {
+  metric: METRICS.httpClientRequestDuration,
+  server: label(METRICS.httpClientRequestDuration, 'server_address'),
+  status: label(METRICS.httpClientRequestDuration, 'http_response_status_code'),
+  /**
+   * Matches failed calls: 5xx answers and calls that got no answer (refused, reset, timed out: no
+   * status label, which an empty-matching regex selects).
+   */
+  failed: `${label(METRICS.httpClientRequestDuration, 'http_response_status_code')}=~"5..|"`,
+} as const;
+
+/** The data-layer metrics the rules and the dashboard read (docs/data.md). */
+export const DATA = {
+  connections: METRICS.dbClientConnectionCount,
+  connectionsMax: METRICS.dbClientConnectionMax,
+  pending: METRICS.dbClientConnectionPendingRequests,
+  pool: label(METRICS.dbClientConnectionCount, 'db_client_connection_pool_name'),
+  poolState: label(METRICS.dbClientConnectionCount, 'db_client_connection_state'),
+  queueDepth: METRICS.messagingQueueDepth,
+  queue: label(METRICS.messagingQueueDepth, 'messaging_destination_name'),
+  cacheRequests: METRICS.cacheRequests,
+  cache: label(METRICS.cacheRequests, 'cache_name'),
+  cacheResult: label(METRICS.cacheRequests, 'cache_result'),
+} as const;
+
 /** The health-check metrics and their labels. */
 export const HEALTH = {
   status: METRICS.healthCheckStatus,

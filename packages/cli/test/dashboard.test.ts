@@ -15,6 +15,7 @@ import { obs, requireTool, run, substitute, tempDir } from './helpers.js';
 interface Target {
   expr: string;
   refId: string;
+  exemplar?: boolean;
   datasource?: { type?: string; uid?: string };
 }
 interface PanelJson {
@@ -131,6 +132,22 @@ describe('obs dashboard', () => {
     writeFileSync(file, stringify({ groups: [{ name: 'panels', rules }] }));
     const res = run('promtool', ['check', 'rules', file]);
     expect(res.code, `${res.stdout}${res.stderr}`).toBe(0);
+  });
+
+  it('shows outgoing calls by server and turns exemplars on for the latency queries that read buckets', () => {
+    const panel = (title: string) => model.panels.find((p) => p.title === title) as PanelJson;
+    expect(panel('Outgoing calls by server and status').targets?.[0]?.expr).toBe(
+      'sum by (server_address, http_response_status_code) (rate(http_client_request_duration_count{job=~"$job",instance=~"$instance"}[$__rate_interval]))',
+    );
+    expect(panel('Failed outgoing calls by server').targets?.[0]?.expr).toContain('http_response_status_code=~"5..|"');
+    const withExemplars = model.panels.flatMap((p) =>
+      (p.targets ?? []).filter((t) => t.exemplar).map((t) => [p.title, t.expr.match(/(\w+)_bucket/)?.[1]]),
+    );
+    expect(withExemplars).toEqual([
+      ['p95 latency by route', 'http_server_request_duration'],
+      ['Latency percentiles', 'http_server_request_duration'],
+      ['Outgoing call p95 by server', 'http_client_request_duration'],
+    ]);
   });
 
   it('follows the selection and SLO options', () => {

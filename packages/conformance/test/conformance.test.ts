@@ -266,6 +266,26 @@ describe.each(TARGETS)('$name', (target) => {
     expect(series(text) - series(before)).toBeLessThanOrEqual(2);
   });
 
+  it("serves OpenMetrics with the request's trace as exemplar when the scraper asks for it, text 0.0.4 otherwise", async () => {
+    const tp = traceparent();
+    await (await service.fetch('/api/v1/users/3', { headers: { traceparent: tp.header } })).arrayBuffer();
+    const server = await serverSpanOf(tp.traceId);
+    const res = await service.fetch('/metrics', {
+      // what Prometheus 2.x sends
+      headers: {
+        accept:
+          'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1',
+      },
+    });
+    expect(res.headers.get('content-type')).toBe('application/openmetrics-text; version=1.0.0; charset=utf-8');
+    const om = await res.text();
+    expect(om.endsWith('\n# EOF\n')).toBe(true);
+    expect(om).toContain(`# {trace_id="${tp.traceId}",span_id="${server.spanId}"}`);
+    const text = await service.fetch('/metrics', { headers: { accept: 'text/plain' } });
+    expect(text.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(await text.text()).not.toContain('# EOF');
+  });
+
   it('measures a streamed response over its whole duration', async () => {
     const res = await service.fetch('/api/v1/stream', { headers: { 'x-request-id': `stream-${target.name}` } });
     expect(res.status).toBe(200);

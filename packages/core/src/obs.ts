@@ -33,8 +33,11 @@ export interface Obs {
   readonly health: HealthRegistry;
   /** Application metrics helpers and the Prometheus exposition. */
   readonly metrics: typeof instruments & {
-    /** Render the Prometheus text exposition for a `/metrics` route. */
-    render(): Promise<Exposition>;
+    /**
+     * Render the exposition for a `/metrics` route: OpenMetrics 1.0 with exemplars when `accept` (the
+     * request's `Accept` header) asks for it, else the Prometheus text format 0.0.4.
+     */
+    render(accept?: string): Promise<Exposition>;
   };
   /** The request observer adapters call. */
   readonly http: RequestObserver;
@@ -137,10 +140,10 @@ function build(config: ObsConfig, options: ObsOptions = {}): Obs {
     data: createDataTelemetry(log),
     metrics: {
       ...instruments,
-      render: () => {
+      render: (accept) => {
         telemetry?.startRuntimeMetrics();
         return pipeline
-          ? pipeline.render()
+          ? pipeline.render(accept)
           : Promise.resolve({ contentType: PROMETHEUS_CONTENT_TYPE, body: '# @obs telemetry is disabled\n' });
       },
     },

@@ -54,6 +54,7 @@ const DEFAULTS = {
     exportIntervalMs: 60000,
     exportTimeoutMs: 30000,
     prometheus: { host: '0.0.0.0', port: undefined },
+    exemplarFilter: 'trace_based',
   },
   logs: {
     exporters: [],
@@ -195,6 +196,16 @@ const VARIABLES: VariableCase[] = [
     fallback: 30000,
     valid: [['5000', 5000]],
     bad: ['0', '-5', '2.5', 'soon'],
+  },
+  {
+    variable: 'OTEL_METRICS_EXEMPLAR_FILTER',
+    path: 'metrics.exemplarFilter',
+    fallback: 'trace_based',
+    valid: [
+      ['always_off', 'always_off'],
+      ['ALWAYS_ON', 'always_on'],
+    ],
+    bad: ['sometimes'],
   },
   {
     variable: 'OTEL_EXPORTER_PROMETHEUS_HOST',

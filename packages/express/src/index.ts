@@ -117,7 +117,7 @@ export function obsRoutes(options: RoutesOptions = {}): Router {
   for (const route of obsRouteTable(obs, options)) {
     router.get(route.path, async (req, res) => {
       if (route.kind !== 'metrics') servingOn(obs, req);
-      const { statusCode, contentType, body } = await route.answer();
+      const { statusCode, contentType, body } = await route.answer(req.headers.accept);
       res.status(statusCode).type(contentType).send(body);
     });
   }

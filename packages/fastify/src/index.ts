@@ -196,8 +196,8 @@ const plugin: FastifyPluginCallback<ObsPluginOptions> = (app, options, done) => 
   // `otel: false`: no @fastify/otel span for probes and scrapes (they have no SERVER span either).
   const config = { otel: false };
   for (const route of routes) {
-    app.get(route.path, { config }, async (_request, reply) => {
-      const { statusCode, contentType, body } = await route.answer();
+    app.get(route.path, { config }, async (request, reply) => {
+      const { statusCode, contentType, body } = await route.answer(request.headers.accept);
       return reply.code(statusCode).type(contentType).send(body);
     });
   }

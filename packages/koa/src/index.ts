@@ -412,7 +412,7 @@ export function obsRoutes<StateT = Koa.DefaultState, ContextT = Koa.DefaultConte
     const route = routes.get(ctx.path);
     if (!route) return next();
     if (route.kind !== 'metrics') servingOn(obs, ctx.req);
-    const { statusCode, contentType, body } = await route.answer();
+    const { statusCode, contentType, body } = await route.answer(ctx.get('accept') || undefined);
     ctx.body = body;
     ctx.type = contentType;
     ctx.status = statusCode;

@@ -2,7 +2,7 @@
  * The health and metrics routes: the same answers as every @obs adapter, on either platform.
  */
 import type { Type } from '@nestjs/common';
-import { Controller, Get, Inject, Res } from '@nestjs/common';
+import { Controller, Get, Headers, Inject, Res } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { getObs, type ObsRoute, obsRouteAnswers } from '@obs/core';
 import type { ResolvedObservabilityOptions } from './options.js';
@@ -37,15 +37,15 @@ export function createObsController(): Type {
       await this.send(res, 'started');
     }
 
-    /** Prometheus text exposition of every metric. */
-    async metrics(@Res() res: unknown): Promise<void> {
-      await this.send(res, 'metrics');
+    /** Every metric: OpenMetrics 1.0 with exemplars when `Accept` asks for it (Prometheus does), else text 0.0.4. */
+    async metrics(@Res() res: unknown, @Headers('accept') accept: string | undefined): Promise<void> {
+      await this.send(res, 'metrics', accept);
     }
 
     /** Send the answer of @obs/core's route of that kind (its paths are the module's, see applyRoutePaths). */
-    private async send(res: unknown, kind: RouteName): Promise<void> {
+    private async send(res: unknown, kind: RouteName, accept?: string): Promise<void> {
       answers ??= obsRouteAnswers(getObs());
-      const { statusCode, contentType, body } = await answers[kind]();
+      const { statusCode, contentType, body } = await answers[kind](accept);
       const adapter = this.adapterHost.httpAdapter;
       adapter.setHeader(res, 'Content-Type', contentType);
       adapter.reply(res, body, statusCode);

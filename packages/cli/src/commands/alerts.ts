@@ -15,9 +15,11 @@ import { COMMON_OPTIONS, type CommandSpec, type Options, SELECTION_OPTIONS, SLO_
 import {
   bucketBound,
   by,
+  DATA,
   EXPORT,
   HEALTH,
   HTTP,
+  HTTP_CLIENT,
   INSTANCE,
   identityLabels,
   LE,
@@ -86,6 +88,12 @@ export interface AlertsSettings {
   healthCheckSlowForSeconds: number;
   /** How long @obs must keep dropping telemetry before `ObsTelemetryDropped` fires. */
   telemetryDroppedForSeconds: number;
+  /** p95 duration of calls to one HTTP dependency (seconds) above which `ObsDependencyHighLatencyP95` fires. */
+  dependencyLatencyP95: number;
+  /** Share of a pool's connections in use (with requests waiting) at which `ObsDbPoolSaturated` fires. */
+  poolSaturation: number;
+  /** Ready messages below which a growing queue does not alert. */
+  queueBacklog: number;
   availability: Slo;
   latency: Slo & { thresholdSeconds: number };
 }
@@ -96,6 +104,11 @@ export const ALERT_NAMES = {
   highLatency: 'ObsHighLatencyP95',
   dependencyDown: 'ObsDependencyDown',
   healthCheckSlow: 'ObsHealthCheckSlow',
+  dependencyHighErrorRatio: 'ObsDependencyHighErrorRatio',
+  dependencyHighLatency: 'ObsDependencyHighLatencyP95',
+  dbPoolSaturated: 'ObsDbPoolSaturated',
+  queueBacklogGrowing: 'ObsQueueBacklogGrowing',
+  cacheHitRatioDrop: 'ObsCacheHitRatioDrop',
   targetDown: 'ObsTargetDown',
   allTargetsDown: 'ObsAllTargetsDown',
   targetAbsent: 'ObsTargetAbsent',
@@ -246,6 +259,94 @@ export function buildRules(s: AlertsSettings): RuleFile {
       'after which the check fails and the probe with it.',
   });
 
+  // Dependencies: outgoing HTTP calls by the server they go to, the data layer (docs/data.md) -------
+  const serverIds = [...ids, HTTP_CLIENT.server];
+  const calls = (extra: readonly string[] = []) => series(HTTP_CLIENT.metric, [...sel, ...extra], 'count');
+  const callRate = `sum ${by(serverIds)} (rate(${calls()}[${errorWindow}]))`;
+  alert({
+    alert: ALERT_NAMES.dependencyHighErrorRatio,
+    expr: [
+      `sum ${by(serverIds)} (rate(${calls([HTTP_CLIENT.failed])}[${errorWindow}]))`,
+      `/ ${callRate}`,
+      `> ${formatNumber(s.errorRatio)}`,
+      'and',
+      `${callRate} > ${minRate}`,
+    ].join('\n'),
+    for: dur(s.errorRatioForSeconds),
+    labels: { severity: 'warning' },
+    summary: `${who}: {{ $value | humanizePercentage }} of calls to {{ $labels.${HTTP_CLIENT.server} }} fail`,
+    description:
+      `Over the last ${errorWindow}, {{ $value | humanizePercentage }} of the HTTP calls ${who} made to ` +
+      `{{ $labels.${HTTP_CLIENT.server} }} got a 5xx or no answer (alert above ${formatPercent(s.errorRatio)}, only ` +
+      `while it makes more than ${minRate} calls/s).`,
+  });
+  alert({
+    alert: ALERT_NAMES.dependencyHighLatency,
+    expr: [
+      `histogram_quantile(0.95, sum ${by([...serverIds, LE])} (rate(${series(HTTP_CLIENT.metric, sel, 'bucket')}[${latencyWindow}])))`,
+      `> ${formatNumber(s.dependencyLatencyP95)}`,
+      'and',
+      `sum ${by(serverIds)} (rate(${calls()}[${latencyWindow}])) > ${minRate}`,
+    ].join('\n'),
+    for: dur(s.latencyForSeconds),
+    labels: { severity: 'warning' },
+    summary: `${who}: p95 of calls to {{ $labels.${HTTP_CLIENT.server} }} is {{ $value | humanizeDuration }}`,
+    description:
+      `The 95th percentile of the duration of the HTTP calls ${who} made to {{ $labels.${HTTP_CLIENT.server} }} over ` +
+      `the last ${latencyWindow} is {{ $value | humanizeDuration }} (alert above ${formatNumber(s.dependencyLatencyP95)}s, ` +
+      `only while it makes more than ${minRate} calls/s).`,
+  });
+  const poolIds = [...ids, INSTANCE, DATA.pool];
+  alert({
+    alert: ALERT_NAMES.dbPoolSaturated,
+    expr: [
+      `sum ${by(poolIds)} (${series(DATA.connections, [...sel, `${DATA.poolState}="used"`])})`,
+      `/ sum ${by(poolIds)} (${series(DATA.connectionsMax, sel)})`,
+      `>= ${formatNumber(s.poolSaturation)}`,
+      'and',
+      `sum ${by(poolIds)} (${series(DATA.pending, sel)}) > 0`,
+    ].join('\n'),
+    for: '5m',
+    labels: { severity: 'warning' },
+    summary: `${who}: pool {{ $labels.${DATA.pool} }} of {{ $labels.${INSTANCE} }} is saturated ({{ $value | humanizePercentage }} in use)`,
+    description:
+      `{{ $value | humanizePercentage }} of the connections of the pool {{ $labels.${DATA.pool} }} on ` +
+      `{{ $labels.${INSTANCE} }} (${who}) are in use and requests wait for one (alert at ${formatPercent(s.poolSaturation)} ` +
+      'with waiters, for 5m): queries queue in the app before they reach the database.',
+  });
+  const depth = `max ${by([...ids, DATA.queue])} (${series(DATA.queueDepth, sel)})`;
+  alert({
+    alert: ALERT_NAMES.queueBacklogGrowing,
+    expr: `deriv(${depth}[10m:1m]) > 0\nand\n${depth} > ${formatNumber(s.queueBacklog)}`,
+    for: '10m',
+    labels: { severity: 'warning' },
+    summary: `${who}: queue {{ $labels.${DATA.queue} }} grows by {{ $value | humanize }} messages/s`,
+    description:
+      `The ready messages of {{ $labels.${DATA.queue} }} (${who}) have grown for 10m, by {{ $value | humanize }} ` +
+      `messages/s, and are above ${formatNumber(s.queueBacklog)}: the consumers do not keep up.`,
+  });
+  const cacheIds = [...ids, DATA.cache];
+  const cacheReads = (w: string, extra: readonly string[] = [], offset = '') =>
+    `sum ${by(cacheIds)} (rate(${series(DATA.cacheRequests, [...sel, ...extra])}[${w}]${offset}))`;
+  const hitRatio = (w: string, offset = '') =>
+    `${cacheReads(w, [`${DATA.cacheResult}="hit"`], offset)} / ${cacheReads(w, [], offset)}`;
+  alert({
+    alert: ALERT_NAMES.cacheHitRatioDrop,
+    expr: [
+      `(${hitRatio('10m')})`,
+      `< 0.5 * (${hitRatio('1h', ' offset 10m')})`,
+      'and',
+      `${cacheReads('10m')} > ${minRate}`,
+    ].join('\n'),
+    for: '5m',
+    labels: { severity: 'warning' },
+    summary: `${who}: hit ratio of cache {{ $labels.${DATA.cache} }} dropped to {{ $value | humanizePercentage }}`,
+    description:
+      `The hit ratio of the cache {{ $labels.${DATA.cache} }} (${who}) over the last 10m is {{ $value | humanizePercentage }}, ` +
+      `less than half of what it was over the hour before (only while it serves more than ${minRate} reads/s): ` +
+      'the backing store takes the misses.',
+  });
+
   const up = vectorSelector(UP, sel);
   alert({
     alert: ALERT_NAMES.targetDown,
@@ -387,7 +488,8 @@ export const alertsCommand: CommandSpec = {
   short: 'Prometheus recording and alerting rules, with SLO burn-rate alerts',
   summary:
     'Write a Prometheus rule file for one service: recording rules, alerts (5xx ratio, p95 latency per route, ' +
-    'dependencies, targets, event loop, memory) and multi-window, multi-burn-rate SLO alerts.',
+    'dependencies: health checks, HTTP calls by server, connection pools, queues, caches; targets, event loop, ' +
+    'memory) and multi-window, multi-burn-rate SLO alerts.',
   details:
     'Metric and label names come from the definitions @obs records with. Durations are Prometheus durations; the\n' +
     'latency SLO threshold must be a bucket bound of http.server.request.duration.',
@@ -509,6 +611,27 @@ export const alertsCommand: CommandSpec = {
       description: 'how long @obs may keep dropping spans, log records or metric points',
       default: 600,
     },
+    {
+      name: 'dependency-latency-p95',
+      type: 'duration',
+      arg: 'DURATION',
+      description: 'p95 duration of calls to one HTTP dependency that alerts (window and for: the latency ones)',
+      default: 1,
+    },
+    {
+      name: 'pool-saturation',
+      type: 'ratio',
+      arg: 'RATIO',
+      description: 'share of a connection pool in use, with requests waiting, that alerts',
+      default: 0.9,
+    },
+    {
+      name: 'queue-backlog',
+      type: 'number',
+      arg: 'MESSAGES',
+      description: 'ready messages below which a growing queue does not alert',
+      default: 100,
+    },
     ...SLO_OPTIONS,
   ],
   examples: [
@@ -544,6 +667,9 @@ export function alertsSettings(o: Options): AlertsSettings {
     healthCheckSlow: n('health-check-slow'),
     healthCheckSlowForSeconds: n('health-check-slow-for'),
     telemetryDroppedForSeconds: n('telemetry-dropped-for'),
+    dependencyLatencyP95: n('dependency-latency-p95'),
+    poolSaturation: n('pool-saturation'),
+    queueBacklog: n('queue-backlog'),
     availability: { objective: n('availability-objective'), periodSeconds: n('slo-period') },
     latency: {
       objective: n('latency-objective'),

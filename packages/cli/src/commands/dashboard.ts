@@ -39,6 +39,7 @@ import {
   by,
   HEALTH,
   HTTP,
+  HTTP_CLIENT,
   INSTANCE,
   JOB,
   LE,
@@ -94,6 +95,7 @@ export function buildDashboard(s: DashboardSettings): Dashboard {
   const route = [HTTP.method, HTTP.route];
   const routeLegend = `{{${HTTP.method}}} {{${HTTP.route}}}`;
   const errors = [HTTP.serverError];
+  const calls = (extra: string[] = []) => series(HTTP_CLIENT.metric, [...m, ...extra], 'count');
 
   let id = 0;
   let ref = 0;
@@ -175,10 +177,10 @@ export function buildDashboard(s: DashboardSettings): Dashboard {
     ).withTarget(q(ratio5xx(route), routeLegend)),
     ts(
       'p95 latency by route',
-      '95th percentile of the request duration per route, from bucket rates.',
+      '95th percentile of the request duration per route, from bucket rates. The dots are exemplars: a recent request of that duration; click one to open its trace (docs/metrics.md).',
       's',
       8,
-    ).withTarget(q(p95(route, bucket()), routeLegend)),
+    ).withTarget(q(p95(route, bucket()), routeLegend).exemplar(true)),
   ];
 
   // Errors ----------------------------------------------------------------------------------------------
@@ -193,11 +195,16 @@ export function buildDashboard(s: DashboardSettings): Dashboard {
 
   // Latency ---------------------------------------------------------------------------------------------
   const latencyPanels = [
-    ts('Latency percentiles', 'p50, p90, p95 and p99 of the HTTP request duration, all routes.', 's', 12)
+    ts(
+      'Latency percentiles',
+      'p50, p90, p95 and p99 of the HTTP request duration, all routes. The dots are exemplars: recent requests with their traces (docs/metrics.md).',
+      's',
+      12,
+    )
       .withTarget(q(p95([], bucket()).replace('0.95', '0.5'), 'p50'))
       .withTarget(q(p95([], bucket()).replace('0.95', '0.9'), 'p90'))
       .withTarget(q(p95([], bucket()), 'p95'))
-      .withTarget(q(p95([], bucket()).replace('0.95', '0.99'), 'p99')),
+      .withTarget(q(p95([], bucket()).replace('0.95', '0.99'), 'p99').exemplar(true)),
     fresh(new HeatmapBuilder(), 'Latency distribution', 'Requests per duration bucket and interval.', 12)
       .calculate(false)
       .withTarget(q(`sum ${by([LE])} (increase(${bucket()}[${ri}]))`, `{{${LE}}}`).format(PromQueryFormat.Heatmap)),
@@ -274,6 +281,37 @@ export function buildDashboard(s: DashboardSettings): Dashboard {
       's',
       12,
     ).withTarget(q(p95([HEALTH.durationName], series(HEALTH.duration, m, 'bucket')), `{{${HEALTH.durationName}}}`)),
+    ts(
+      'Outgoing calls by server and status',
+      'HTTP calls the service makes (http, fetch), per server and status code; calls that got no answer have no status.',
+      'reqps',
+      8,
+    ).withTarget(
+      q(
+        `sum ${by([HTTP_CLIENT.server, HTTP_CLIENT.status])} (${rate(calls())})`,
+        `{{${HTTP_CLIENT.server}}} {{${HTTP_CLIENT.status}}}`,
+      ),
+    ),
+    ts(
+      'Failed outgoing calls by server',
+      'Share of the calls to each server answered with a 5xx or not at all (refused, reset, timed out).',
+      'percentunit',
+      8,
+    ).withTarget(
+      q(
+        `(sum ${by([HTTP_CLIENT.server])} (${rate(calls([HTTP_CLIENT.failed]))}) or 0 * sum ${by([HTTP_CLIENT.server])} (${rate(calls())}))` +
+          ` / sum ${by([HTTP_CLIENT.server])} (${rate(calls())})`,
+        `{{${HTTP_CLIENT.server}}}`,
+      ),
+    ),
+    ts(
+      'Outgoing call p95 by server',
+      '95th percentile of the duration of the calls to each server; the dots are exemplars linking to the calling trace.',
+      's',
+      8,
+    ).withTarget(
+      q(p95([HTTP_CLIENT.server], series(HTTP_CLIENT.metric, m, 'bucket')), `{{${HTTP_CLIENT.server}}}`).exemplar(true),
+    ),
   ];
 
   // SLOs ------------------------------------------------------------------------------------------------

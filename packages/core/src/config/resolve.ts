@@ -238,6 +238,12 @@ export interface ObsConfig {
     readonly exportTimeoutMs: number;
     /** Standalone Prometheus server; `port` undefined means serve only through the adapters' route. */
     readonly prometheus: { readonly host: string; readonly port: number | undefined };
+    /**
+     * `OTEL_METRICS_EXEMPLAR_FILTER`: which measurements of the request, outgoing-call and database
+     * duration histograms become exemplars in the OpenMetrics exposition (`trace_based`: those in a
+     * sampled span; `always_on`: any in a valid span; `always_off`: none).
+     */
+    readonly exemplarFilter: 'trace_based' | 'always_on' | 'always_off';
   };
   readonly logs: {
     readonly exporters: readonly ('otlp' | 'console')[];
@@ -582,6 +588,12 @@ export function resolveConfig(options: ObsOptions = {}, env: Env = process.env):
           1,
         ),
       },
+      exemplarFilter: parseEnum(
+        env.OTEL_METRICS_EXEMPLAR_FILTER,
+        'OTEL_METRICS_EXEMPLAR_FILTER',
+        ['trace_based', 'always_on', 'always_off'] as const,
+        'trace_based',
+      ),
     },
     logs: {
       exporters: exportersFor(options.logsExporter ?? env.OTEL_LOGS_EXPORTER, 'OTEL_LOGS_EXPORTER', ['none'], false),

@@ -17,7 +17,10 @@ export interface ObsRoutePaths {
   readyPath?: string;
   /** Startup probe (Kubernetes); 200 once the app listens. Default `/health/started`. */
   startedPath?: string;
-  /** Prometheus scrape (text exposition 0.0.4). Default `/metrics`; `false` to not serve metrics. */
+  /**
+   * Prometheus scrape: OpenMetrics 1.0 with exemplars when the `Accept` header asks for it (Prometheus
+   * does), else the text format 0.0.4. Default `/metrics`; `false` to not serve metrics.
+   */
   metricsPath?: string | false;
 }
 
@@ -33,15 +36,18 @@ export interface ObsAnswer {
 export interface ObsRoute {
   readonly kind: 'live' | 'ready' | 'started' | 'metrics';
   readonly path: string;
-  /** The answer to one request. Never rejects. */
-  answer(): Promise<ObsAnswer>;
+  /**
+   * The answer to one request. Never rejects.
+   * @param accept the request's `Accept` header (the scrape's format is negotiated from it; probes ignore it)
+   */
+  answer(accept?: string): Promise<ObsAnswer>;
 }
 
 /** What the table needs of the @obs instance. */
 export interface ObsRouteSources {
   readonly http: RequestObserver;
   readonly health: HealthRegistry;
-  readonly metrics: { render(): Promise<Exposition> };
+  readonly metrics: { render(accept?: string): Promise<Exposition> };
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -56,14 +62,14 @@ function probe(answer: () => Promise<{ statusCode: number; body: unknown }>): ()
 /** The answers of the four kinds of route, for adapters that route by their own means (NestJS decorators). */
 export function obsRouteAnswers(
   obs: Omit<ObsRouteSources, 'http'>,
-): Record<ObsRoute['kind'], () => Promise<ObsAnswer>> {
+): Record<ObsRoute['kind'], (accept?: string) => Promise<ObsAnswer>> {
   const { health } = obs;
   return {
     live: probe(() => health.live()),
     ready: probe(() => health.ready()),
     started: probe(() => health.startup()),
-    metrics: async () => {
-      const { contentType, body } = await obs.metrics.render();
+    metrics: async (accept) => {
+      const { contentType, body } = await obs.metrics.render(accept);
       return { statusCode: 200, contentType, body };
     },
   };

@@ -241,7 +241,8 @@ export class Observation implements ObservedRequest {
       statusCode,
       errorType,
     );
-    telemetry.duration.record(durationS, attributes);
+    // in the request's context: the sampled span's ids become the bucket's exemplar (../metrics/exemplars.ts)
+    telemetry.duration.record(durationS, attributes, this.context);
   }
 
   #writeLine(

@@ -66,6 +66,27 @@ export const METRICS = {
     buckets: HTTP_DURATION_BUCKETS,
     source: 'OpenTelemetry semantic conventions, HTTP metrics (stable): http.server.request.duration',
   }),
+  /**
+   * Outgoing HTTP calls (node:http, node:https and fetch/undici), recorded by
+   * `@opentelemetry/instrumentation-http` and `-undici`. A call that got no response (refused, reset,
+   * timed out) has `error_type` and no `http_response_status_code`.
+   */
+  httpClientRequestDuration: define({
+    name: 'http.client.request.duration',
+    kind: 'histogram',
+    unit: 's',
+    description: 'Duration of HTTP client requests.',
+    labels: [
+      'http_request_method',
+      'server_address',
+      'server_port',
+      'http_response_status_code',
+      'error_type',
+      'network_protocol_version',
+    ],
+    buckets: HTTP_DURATION_BUCKETS,
+    source: 'OpenTelemetry semantic conventions, HTTP metrics (stable): http.client.request.duration',
+  }),
   eventLoopDelayP99: define({
     name: 'nodejs.eventloop.delay.p99',
     kind: 'gauge',

@@ -1,8 +1,9 @@
 /**
- * The meter provider and its readers: a Prometheus reader that renders the text exposition on
- * demand (the adapters serve it on the app's own port; a standalone server starts only when
+ * The meter provider and its readers: a Prometheus reader that renders the exposition on demand (the
+ * adapters serve it on the app's own port; a standalone server starts only when
  * `OTEL_EXPORTER_PROMETHEUS_PORT` is set), plus periodic OTLP or console push when
- * `OTEL_METRICS_EXPORTER` asks for it.
+ * `OTEL_METRICS_EXPORTER` asks for it. The exposition is OpenMetrics 1.0 with exemplars when the
+ * scrape's `Accept` header asks for it (./openmetrics.ts, ./exemplars.ts), else the text format 0.0.4.
  */
 import type { Resource } from '@opentelemetry/resources';
 import type { IMetricReader, MeterProvider, PushMetricExporter } from '@opentelemetry/sdk-metrics';
@@ -13,6 +14,14 @@ import { dropReason, recordDropped } from '../export-health.js';
 import { load } from '../lazy.js';
 import { sdkMetrics } from '../otel.js';
 import { createOtlpExporter } from '../otlp.js';
+import { type ClusterAggregation, isClusterWorker, snapshotExemplars, startClusterAggregation } from './cluster.js';
+import { ExemplarRegistry, exemplarMeterProvider } from './exemplars.js';
+import {
+  type ExemplarSource,
+  OPENMETRICS_CONTENT_TYPE,
+  prefersOpenMetrics,
+  serializeOpenMetrics,
+} from './openmetrics.js';
 
 const { ConsoleMetricExporter, PeriodicExportingMetricReader } = sdkMetrics;
 
@@ -34,8 +43,12 @@ export interface Exposition {
 /** The running metrics pipeline. */
 export interface MetricsPipeline {
   readonly meterProvider: MeterProvider;
-  /** Collect and render the Prometheus text exposition. Never rejects: a failure renders as a comment. */
-  render(): Promise<Exposition>;
+  /**
+   * Collect and render the exposition: OpenMetrics 1.0 (with exemplars) when `accept` (the scrape's
+   * `Accept` header) prefers it, else the Prometheus text format 0.0.4. Never rejects: a failure
+   * renders as a comment.
+   */
+  render(accept?: string): Promise<Exposition>;
   forceFlush(): Promise<void>;
   shutdown(): Promise<void>;
 }
@@ -102,23 +115,47 @@ export function createMetricsPipeline(config: ObsConfig, resource: Resource): Me
     );
   }
   const meterProvider = new sdkMetrics.MeterProvider({ resource, readers, views: DATA_VIEWS });
+  const filter = config.metrics.exemplarFilter;
+  const exemplars = filter === 'always_off' ? undefined : new ExemplarRegistry(filter);
+  if (exemplars) exemplarMeterProvider(meterProvider, exemplars);
+  const exemplarsOf = exemplars ? exemplars.exemplars.bind(exemplars) : undefined;
   const serializer = new PrometheusSerializer();
+  const collect = async () => {
+    const { resourceMetrics, errors } = await prometheus.collect();
+    if (errors.length > 0) diagnose('warn', `metrics collection reported ${errors.length} error(s)`);
+    return resourceMetrics;
+  };
+  // node:cluster and PM2 cluster workers answer for the whole service (./cluster.ts)
+  const cluster: ClusterAggregation | undefined = isClusterWorker()
+    ? startClusterAggregation(config.serviceName, (own) => snapshotExemplars(own, exemplarsOf), collect)
+    : undefined;
 
   return {
     meterProvider,
-    async render() {
+    async render(accept) {
+      const openMetrics = prefersOpenMetrics(accept);
+      const contentType = openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE;
       try {
-        const { resourceMetrics, errors } = await prometheus.collect();
-        if (errors.length > 0) diagnose('warn', `metrics collection reported ${errors.length} error(s)`);
-        return { contentType: PROMETHEUS_CONTENT_TYPE, body: serializer.serialize(resourceMetrics) };
+        let resourceMetrics = await collect();
+        let exemplarSource: ExemplarSource | undefined = exemplarsOf;
+        if (cluster) {
+          const view = await cluster.gather(resourceMetrics);
+          resourceMetrics = view.resourceMetrics;
+          exemplarSource = view.exemplarsOf;
+        }
+        const body = openMetrics
+          ? serializeOpenMetrics(resourceMetrics, exemplarSource)
+          : serializer.serialize(resourceMetrics);
+        return { contentType, body };
       } catch (err) {
-        return {
-          contentType: PROMETHEUS_CONTENT_TYPE,
-          body: `# failed to collect metrics: ${err instanceof Error ? err.message : String(err)}\n`,
-        };
+        const comment = `# failed to collect metrics: ${err instanceof Error ? err.message : String(err)}\n`;
+        return { contentType, body: openMetrics ? `${comment}# EOF\n` : comment };
       }
     },
     forceFlush: () => meterProvider.forceFlush(),
-    shutdown: () => meterProvider.shutdown(),
+    shutdown: async () => {
+      await cluster?.close();
+      await meterProvider.shutdown();
+    },
   };
 }

@@ -1,0 +1,203 @@
+/**
+ * The OpenMetrics exposition with exemplars (src/metrics/openmetrics.ts, src/metrics/exemplars.ts)
+ * through the real metrics pipeline: format negotiation, the format's rules (checked by Debian's
+ * exemplars of sampled requests on the buckets they fell in, the filter. Debian's `promtool check
+ * metrics` (2.42) parses only the text format 0.0.4, so it checks that one; a real Prometheus ingesting
+ * the OpenMetrics text is test/openmetrics-prometheus.test.ts.
+ */
+import { execFileSync } from 'node:child_process';
+import type { Attributes, Context } from '@opentelemetry/api';
+import { ROOT_CONTEXT, TraceFlags, trace } from '@opentelemetry/api';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { afterEach, describe, expect, it } from 'vitest';
+import { resolveConfig } from '../src/config/resolve.js';
+import { METRICS } from '../src/metrics/names.js';
+import { OPENMETRICS_CONTENT_TYPE, prefersOpenMetrics } from '../src/metrics/openmetrics.js';
+import { createMetricsPipeline, type MetricsPipeline, PROMETHEUS_CONTENT_TYPE } from '../src/metrics/pipeline.js';
+
+/** The Accept header Prometheus 2.x sends with every scrape. */
+const PROMETHEUS_ACCEPT =
+  'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+
+let pipeline: MetricsPipeline | undefined;
+afterEach(async () => {
+  await pipeline?.shutdown();
+  pipeline = undefined;
+});
+
+function start(env: Record<string, string> = {}): MetricsPipeline {
+  pipeline = createMetricsPipeline(
+    resolveConfig({}, { OTEL_SERVICE_NAME: 'om-test', ...env }),
+    resourceFromAttributes({ 'service.name': 'om-test' }),
+  );
+  return pipeline;
+}
+
+function spanContext(n: number, sampled: boolean): Context {
+  return trace.setSpanContext(ROOT_CONTEXT, {
+    traceId: n.toString(16).padStart(32, 'a'),
+    spanId: n.toString(16).padStart(16, 'b'),
+    traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+  });
+}
+
+function serverHistogram(p: MetricsPipeline) {
+  const def = METRICS.httpServerRequestDuration;
+  return p.meterProvider
+    .getMeter('@obs/core')
+    .createHistogram(def.name, { unit: def.unit, advice: { explicitBucketBoundaries: [...(def.buckets ?? [])] } });
+}
+
+/** `promtool check metrics` on an exposition: its exit code and output. */
+function promtool(body: string): { status: number; output: string } {
+  try {
+    const output = execFileSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
+    return { status: 0, output };
+  } catch (err) {
+    const e = err as { status: number; stdout: string; stderr: string };
+    return { status: e.status, output: `${e.stdout}${e.stderr}` };
+  }
+}
+
+const GET_USERS: Attributes = Object.freeze({
+  'http.request.method': 'GET',
+  'url.scheme': 'http',
+  'http.route': '/users/:id',
+  'http.response.status_code': 200,
+});
+
+describe('format negotiation', () => {
+  it('answers OpenMetrics to Prometheus and to an explicit OpenMetrics Accept, text 0.0.4 otherwise', () => {
+    expect(prefersOpenMetrics(PROMETHEUS_ACCEPT)).toBe(true);
+    expect(prefersOpenMetrics('application/openmetrics-text')).toBe(true);
+    expect(prefersOpenMetrics('application/openmetrics-text; version=1.0.0, */*')).toBe(true);
+    expect(prefersOpenMetrics(undefined)).toBe(false);
+    expect(prefersOpenMetrics('*/*')).toBe(false);
+    expect(prefersOpenMetrics('text/html,application/xhtml+xml,*/*;q=0.8')).toBe(false);
+    expect(prefersOpenMetrics('text/plain, application/openmetrics-text;q=0.5')).toBe(false);
+    expect(prefersOpenMetrics('application/openmetrics-text;version=2.0.0,text/plain;q=0.5')).toBe(false);
+    expect(prefersOpenMetrics('application/openmetrics-text;q=0')).toBe(false);
+  });
+
+  it('renders the content type it negotiated', async () => {
+    const p = start();
+    expect((await p.render(PROMETHEUS_ACCEPT)).contentType).toBe(OPENMETRICS_CONTENT_TYPE);
+    expect((await p.render('*/*')).contentType).toBe(PROMETHEUS_CONTENT_TYPE);
+    expect((await p.render()).contentType).toBe(PROMETHEUS_CONTENT_TYPE);
+  });
+});
+
+describe('OpenMetrics exposition', () => {
+  it('follows the format and gives the same series as the text format (which passes promtool)', async () => {
+    const p = start();
+    const meter = p.meterProvider.getMeter('app', '1.2.3');
+    meter.createCounter('orders.placed', { description: 'Orders "placed"\nby customers' }).add(3, { shop: 'a\\b"c' });
+    meter.createCounter('jobs_total').add(2);
+    meter.createUpDownCounter('queue.depth').add(5, { queue: 'q' });
+    meter.createGauge('temperature', { unit: 'Cel' }).record(-1.5);
+    serverHistogram(p).record(0.042, GET_USERS, spanContext(1, true));
+
+    const om = (await p.render(PROMETHEUS_ACCEPT)).body;
+    expect(om.endsWith('\n# EOF\n')).toBe(true);
+    expect(om).toContain('# TYPE orders_placed counter\n# HELP orders_placed Orders \\"placed\\"\\nby customers\n');
+    expect(om).toContain('orders_placed_total{shop="a\\\\b\\"c",otel_scope_name="app",otel_scope_version="1.2.3"} 3\n');
+    expect(om).toContain('# TYPE jobs counter\n');
+    expect(om).toContain('jobs_total{otel_scope_name="app",otel_scope_version="1.2.3"} 2\n');
+    expect(om).toContain('# TYPE queue_depth gauge\n');
+    expect(om).toContain('# TYPE target_info gauge\n');
+    expect(om).toMatch(/^target_info\{.*service_name="om-test".*\} 1$/m);
+    expect(om).not.toContain('# UNIT');
+
+    // every sample of the 0.0.4 text is in the OpenMetrics text with the same name, labels and value
+    const text = (await p.render()).body;
+    expect(promtool(text)).toEqual({ status: 0, output: '' });
+    const samples = (body: string) =>
+      body
+        .split('\n')
+        .filter((line) => line && !line.startsWith('#'))
+        .map((line) => line.replace(/ # \{.*$/, ''))
+        .sort();
+    expect(samples(om)).toEqual(samples(text));
+  });
+});
+
+/** The exemplar of each bucket line of one histogram series: `le` -> `[trace_id, span_id, value]`. */
+function bucketExemplars(body: string, route: string): Map<string, [string, string, number]> {
+  const out = new Map<string, [string, string, number]>();
+  const line =
+    /^http_server_request_duration_bucket\{(.*)le="([^"]+)"\} \d+ # \{trace_id="(\w+)",span_id="(\w+)"\} (\S+) (\d+\.\d{3})$/;
+  for (const text of body.split('\n')) {
+    const m = line.exec(text);
+    if (m?.[1]?.includes(`http_route="${route}"`))
+      out.set(m[2] as string, [m[3] as string, m[4] as string, Number(m[5])]);
+  }
+  return out;
+}
+
+describe('exemplars', () => {
+  it('puts the latest sampled measurement of each bucket on that bucket, per series', async () => {
+    const p = start();
+    const histogram = serverHistogram(p);
+    histogram.record(0.003, GET_USERS, spanContext(1, true)); // le 0.005
+    histogram.record(0.04, GET_USERS, spanContext(2, true)); // le 0.05
+    histogram.record(0.05, GET_USERS, spanContext(3, true)); // le 0.05 (inclusive), replaces 2
+    histogram.record(0.3, GET_USERS, spanContext(4, false)); // le 0.5, not sampled
+    histogram.record(12, GET_USERS, spanContext(5, true)); // +Inf
+    histogram.record(0.005, GET_USERS); // no span
+    // the same series from an attribute object that is not the cached one (other key order, not frozen)
+    histogram.record(
+      0.07,
+      {
+        'http.response.status_code': 200,
+        'http.route': '/users/:id',
+        'url.scheme': 'http',
+        'http.request.method': 'GET',
+      },
+      spanContext(6, true),
+    );
+    const other = Object.freeze({ ...GET_USERS, 'http.route': '/orders' });
+    histogram.record(0.2, other, spanContext(7, true));
+
+    const { body } = await p.render(PROMETHEUS_ACCEPT);
+    const users = bucketExemplars(body, '/users/:id');
+    expect([...users.keys()]).toEqual(['0.005', '0.05', '0.075', '+Inf']);
+    expect(users.get('0.005')).toEqual(['1'.padStart(32, 'a'), '1'.padStart(16, 'b'), 0.003]);
+    expect(users.get('0.05')).toEqual(['3'.padStart(32, 'a'), '3'.padStart(16, 'b'), 0.05]);
+    expect(users.get('0.075')?.[0]).toBe('6'.padStart(32, 'a'));
+    expect(users.get('+Inf')?.[2]).toBe(12);
+    expect([...bucketExemplars(body, '/orders')]).toEqual([
+      ['0.25', ['7'.padStart(32, 'a'), '7'.padStart(16, 'b'), 0.2]],
+    ]);
+    // the 0.0.4 text has no exemplars
+    expect((await p.render()).body).not.toContain('trace_id');
+  });
+
+  it('keeps exemplars of unsampled spans with always_on and none with always_off', async () => {
+    let p = start({ OTEL_METRICS_EXEMPLAR_FILTER: 'always_on' });
+    serverHistogram(p).record(0.3, GET_USERS, spanContext(4, false));
+    expect([...bucketExemplars((await p.render(PROMETHEUS_ACCEPT)).body, '/users/:id').keys()]).toEqual(['0.5']);
+    await p.shutdown();
+
+    p = start({ OTEL_METRICS_EXEMPLAR_FILTER: 'always_off' });
+    serverHistogram(p).record(0.3, GET_USERS, spanContext(4, true));
+    const { body } = await p.render(PROMETHEUS_ACCEPT);
+    expect(body).toContain('http_server_request_duration_count{');
+    expect(body).not.toContain('trace_id');
+  });
+
+  it('keeps exemplars for the client and database durations, not for other histograms', async () => {
+    const p = start();
+    const meter = p.meterProvider.getMeter('any');
+    meter
+      .createHistogram('http.client.request.duration')
+      .record(0.2, { 'server.address': 'api' }, spanContext(8, true));
+    meter
+      .createHistogram('db.client.operation.duration')
+      .record(0.02, { 'db.system.name': 'postgresql' }, spanContext(9, true));
+    meter.createHistogram('app.job.duration').record(0.2, {}, spanContext(10, true));
+    const { body } = await p.render(PROMETHEUS_ACCEPT);
+    expect(body).toMatch(/^http_client_request_duration_bucket\{.*\} 1 # \{trace_id="a+8"/m);
+    expect(body).toMatch(/^db_client_operation_duration_bucket\{.*\} 1 # \{trace_id="a+9"/m);
+    expect(body).not.toMatch(/^app_job_duration_bucket.* # \{/m);
+  });
+});
