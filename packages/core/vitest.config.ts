@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 /** Coverage floors: a little under the numbers measured (docs/testing.md). */
-const THRESHOLDS = { statements: 79, branches: 76, functions: 70, lines: 81 };
+const THRESHOLDS = { statements: 73, branches: 72, functions: 66, lines: 75 };
 
 export default defineConfig({
   test: {
