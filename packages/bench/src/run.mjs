@@ -22,10 +22,11 @@ const STARTUP_ONLY = args.includes('--startup');
 // virtualised machine the same variant can differ by 2x between two runs minutes apart; medians of
 // interleaved rounds keep the ratios within a run comparable.
 const ROUNDS = Math.max(1, Number(args.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 1));
-// --variant='<name>|<app.mjs>|<obs|otel|none>[|K=V,K=V]' (repeatable): load only these ad-hoc variants,
+// --variant='<name>|<app.mjs>|<obs|otel|none|sink>[|K=V,K=V]' (repeatable): load only these ad-hoc variants,
 // interleaved, the first one the baseline of the ratios. For ablations: the same app with one piece
 // switched off by an environment variable, e.g.
 //   --variant='obs|express-obs.mjs|obs' --variant='no routes|express-obs.mjs|obs|BENCH_NO_ROUTES=1'
+// (`sink`: no preload, but an OTLP sink at OTEL_EXPORTER_OTLP_ENDPOINT, for apps that export themselves)
 const CUSTOM_SPECS = args.filter((a) => a.startsWith('--variant=')).map((a) => a.slice(10));
 // --rate=N: the measured load at N requests/s instead of as fast as possible. Server CPU per request
 // is then comparable between variants at the same load (at saturation, a slower server also pays
@@ -235,8 +236,8 @@ const OTEL_ENV = {
 
 function customVariant(spec) {
   const [name, app, preload = 'none', vars = ''] = spec.split('|');
-  const base = { obs: OBS_ENV, otel: OTEL_ENV, none: {} }[preload];
-  if (!name || !app || !base) throw new Error(`--variant='<name>|<app.mjs>|<obs|otel|none>[|K=V,...]', got ${spec}`);
+  const base = { obs: OBS_ENV, otel: OTEL_ENV, none: {}, sink: {} }[preload];
+  if (!name || !app || !base) throw new Error(`--variant='<name>|<app.mjs>|<obs|otel|none|sink>[|K=V,...]', got ${spec}`);
   const env = { ...base };
   // K=V pairs separated by commas; a comma not followed by `NAME=` belongs to the value (a=x,y,B=z)
   for (const kv of vars.split(/,(?=[A-Za-z_][A-Za-z0-9_]*=)/).filter(Boolean)) {
@@ -247,7 +248,7 @@ function customVariant(spec) {
     name,
     framework: 'custom',
     app,
-    flags: { obs: OBS_PRELOAD, otel: OTEL_PRELOAD, none: [] }[preload],
+    flags: { obs: OBS_PRELOAD, otel: OTEL_PRELOAD, none: [], sink: [] }[preload],
     env,
     otlp: preload !== 'none',
     promPort: preload === 'otel',
