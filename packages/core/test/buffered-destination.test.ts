@@ -1,11 +1,11 @@
 /**
- * The logger's buffered stdout in isolation (fake timers): lines logged in separate event-loop turns
- * within one window leave in one write, the window's end writes them, a full buffer does not wait,
- * and `flushSync()` empties it at once. The end-to-end guarantees (no line lost however the process
- * ends) are in ./logger-process.test.ts.
+ * The logger's buffered stdout in isolation (fake timers): the lines of one event-loop turn leave in
+ * one write at the end of that turn, a full buffer does not wait, and `flushSync()` empties it at
+ * once. The end-to-end guarantees (no line lost however the process ends) are in
+ * ./logger-process.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { bufferedDestination, FLUSH_INTERVAL_MS, MAX_BUFFERED_CHARS } from '../src/logging/buffered-destination.js';
+import { bufferedDestination, MAX_BUFFERED_CHARS } from '../src/logging/buffered-destination.js';
 
 function sink() {
   const writes: string[] = [];
@@ -14,32 +14,29 @@ function sink() {
 
 describe('bufferedDestination', () => {
   beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate'] });
+    vi.useFakeTimers({ toFake: ['setImmediate'] });
   });
   afterEach(() => {
     vi.useRealTimers();
   });
 
-  it('writes the lines of several turns inside one window with one write, when the window ends', () => {
+  it('writes the lines of one turn with one write, at the end of the turn', () => {
     const out = sink();
     const dest = bufferedDestination(out);
-    for (let i = 0; i < 5; i++) {
-      dest.write(`line ${i}\n`);
-      vi.advanceTimersByTime(1); // a later turn, still inside the window
-    }
+    for (let i = 0; i < 5; i++) dest.write(`line ${i}\n`);
     expect(out.writes).toEqual([]);
-    vi.advanceTimersByTime(FLUSH_INTERVAL_MS);
+    vi.runOnlyPendingTimers();
     expect(out.writes).toEqual(['line 0\nline 1\nline 2\nline 3\nline 4\n']);
   });
 
-  it('starts a new window with the next line after a write', () => {
+  it('writes each turn of lines in a write of its own', () => {
     const out = sink();
     const dest = bufferedDestination(out);
     dest.write('a\n');
-    vi.advanceTimersByTime(FLUSH_INTERVAL_MS);
+    vi.runOnlyPendingTimers();
     dest.write('b\n');
     expect(out.writes).toEqual(['a\n']);
-    vi.advanceTimersByTime(FLUSH_INTERVAL_MS);
+    vi.runOnlyPendingTimers();
     expect(out.writes).toEqual(['a\n', 'b\n']);
   });
 
@@ -52,14 +49,13 @@ describe('bufferedDestination', () => {
     expect(out.writes[0]).toHaveLength(MAX_BUFFERED_CHARS);
   });
 
-  it('flushSync() writes what waits, and the window that was open writes nothing more', () => {
+  it('flushSync() writes what waits, and the end of the turn writes nothing more', () => {
     const out = sink();
     const dest = bufferedDestination(out);
     dest.write('a\n');
     dest.flushSync();
     expect(out.writes).toEqual(['a\n']);
-    vi.advanceTimersByTime(FLUSH_INTERVAL_MS);
+    vi.runOnlyPendingTimers();
     expect(out.writes).toEqual(['a\n']);
-    expect(vi.getTimerCount()).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
 /**
- * The logger's stdout in real processes under `--import @obs/register`: one `write(2)` per 10 ms
- * window or 8 KiB of lines (one per line with `OBS_LOG_SYNC=true`), and no line lost however the process ends
+ * The logger's stdout in real processes under `--import @obs/register`: one `write(2)` per
+ * event-loop turn (one per line with `OBS_LOG_SYNC=true`), and no line lost however the process ends
  * while JavaScript still runs: `process.exit()`, an uncaught exception, the natural end, the app's
  * own `exit` listener, and a signal @obs handles (issue 14, "Logs without a syscall per line").
  */
@@ -38,7 +38,7 @@ const logLines = (mode: string, extra: Record<string, string> = {}, preload: str
     env: { ...ENV, MODE: mode, ...extra },
   });
 
-describe('one write per window of lines', { timeout: 30_000 }, () => {
+describe('one write per event-loop turn', { timeout: 30_000 }, () => {
   const countWrites = async (extra: Record<string, string>) => {
     const run = await logLines('natural', { LINES: '19', ...extra }, ['--import', './count-stdout-writes.mjs']);
     expect(run.code).toBe(0);

@@ -1,25 +1,20 @@
 /**
- * The logger's stdout: lines are collected in memory and written with one `write(2)` at most every
- * {@link FLUSH_INTERVAL_MS} (an unref'd timer started by the first line into an empty buffer), or as
- * soon as {@link MAX_BUFFERED_CHARS} are waiting. A window longer than one event-loop turn matters at a
- * steady load, where each request completes in a turn of its own: per-turn writes were still one
- * syscall per request (docs/performance.md, "Log lines across turns"). Writes are synchronous (sonic-boom with `sync: true`, which retries `EAGAIN` and partial
+ * The logger's stdout: lines are collected in memory and written with one `write(2)` per event-loop
+ * turn (at the end of the turn, in a `setImmediate`), or as soon as {@link MAX_BUFFERED_CHARS} are
+ * waiting. Writes are synchronous (sonic-boom with `sync: true`, which retries `EAGAIN` and partial
  * writes), so no thread pool and no per-line `Buffer.byteLength` over a growing buffer.
  *
  * Nothing is lost when the process ends in any way that runs JavaScript: the buffer is written
  * synchronously in Node's `exit` event (`process.exit()`, an uncaught exception, the event loop
  * emptying), by `flushSync()` at shutdown (before @obs re-raises a signal), and lines logged after the
  * `exit` event (the app's own `exit` listeners) are written at once. Lost are only the lines of the
- * current window (at most {@link FLUSH_INTERVAL_MS} and {@link MAX_BUFFERED_CHARS}) when the process is killed by `SIGKILL`, the OOM
+ * current turn (at most {@link MAX_BUFFERED_CHARS}) when the process is killed by `SIGKILL`, the OOM
  * killer or a signal nobody handles (docs/configuration.md, "Logs").
  */
 import type { DestinationStream } from 'pino';
 
-/** Buffered characters that trigger a write before the window ends (a few KiB of log lines). */
+/** Buffered characters that trigger a write before the end of the turn (a few KiB of log lines). */
 export const MAX_BUFFERED_CHARS = 8192;
-
-/** Longest time a line waits in memory before it is written, in milliseconds. */
-export const FLUSH_INTERVAL_MS = 10;
 
 /** A pino destination with a synchronous flush. */
 export interface FlushableDestination extends DestinationStream {
@@ -30,18 +25,14 @@ export interface FlushableDestination extends DestinationStream {
 }
 
 /**
- * At most one write per {@link FLUSH_INTERVAL_MS} (or per {@link MAX_BUFFERED_CHARS}) to `sink`.
+ * One write per event-loop turn to `sink`.
  * @param sink a synchronous writer: `pino.destination({ dest: 1, sync: true })` for stdout
  */
 export function bufferedDestination(sink: { write(chunk: string): unknown }): FlushableDestination {
   let pending = '';
-  let timer: NodeJS.Timeout | undefined;
+  let scheduled = false;
   let exiting = false;
   const flushSync = (): void => {
-    if (timer !== undefined) {
-      clearTimeout(timer);
-      timer = undefined;
-    }
     if (pending === '') return;
     const out = pending;
     pending = '';
@@ -51,8 +42,8 @@ export function bufferedDestination(sink: { write(chunk: string): unknown }): Fl
       // stdout closed: nothing sensible left to do with the lines
     }
   };
-  const endOfWindow = (): void => {
-    timer = undefined;
+  const endOfTurn = (): void => {
+    scheduled = false;
     flushSync();
   };
   process.once('exit', () => {
@@ -64,9 +55,9 @@ export function bufferedDestination(sink: { write(chunk: string): unknown }): Fl
       pending += line;
       if (exiting || pending.length >= MAX_BUFFERED_CHARS) {
         flushSync();
-      } else if (timer === undefined) {
-        // unref'd: a window never keeps the process alive; the `exit` listener writes what is left
-        timer = setTimeout(endOfWindow, FLUSH_INTERVAL_MS).unref();
+      } else if (!scheduled) {
+        scheduled = true;
+        setImmediate(endOfTurn);
       }
     },
     flushSync,
