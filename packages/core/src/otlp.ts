@@ -1,8 +1,9 @@
 /**
  * OTLP exporters for the three signals, over HTTP with protobuf (`http/protobuf`, the default) or
- * JSON (`http/json`) bodies, configured from the resolved per-signal settings. The exporter package
- * is required only when a signal uses it, and for spans and log records only when the first batch is
- * exported (see {@link deferredExporter}).
+ * JSON (`http/json`) bodies, or over gRPC (`grpc`), configured from the resolved per-signal settings.
+ * The exporter package is required only when a signal uses it, and for spans and log records only
+ * when the first batch is exported (see {@link deferredExporter}): a process that exports over HTTP
+ * never loads `@grpc/grpc-js`.
  */
 import type { OtlpSignalConfig } from './config/resolve.js';
 import { warn } from './diag.js';
@@ -14,16 +15,19 @@ const EXPORTERS = {
   traces: {
     proto: '@opentelemetry/exporter-trace-otlp-proto',
     json: '@opentelemetry/exporter-trace-otlp-http',
+    grpc: '@opentelemetry/exporter-trace-otlp-grpc',
     name: 'OTLPTraceExporter',
   },
   metrics: {
     proto: '@opentelemetry/exporter-metrics-otlp-proto',
     json: '@opentelemetry/exporter-metrics-otlp-http',
+    grpc: '@opentelemetry/exporter-metrics-otlp-grpc',
     name: 'OTLPMetricExporter',
   },
   logs: {
     proto: '@opentelemetry/exporter-logs-otlp-proto',
     json: '@opentelemetry/exporter-logs-otlp-http',
+    grpc: '@opentelemetry/exporter-logs-otlp-grpc',
     name: 'OTLPLogExporter',
   },
 } as const;
@@ -50,19 +54,32 @@ export function createOtlpExporter<T>(
   extra: Record<string, unknown> = {},
 ): T {
   const spec = EXPORTERS[signal];
-  const mod = load(otlp.protocol === 'http/json' ? spec.json : spec.proto) as Record<string, new (o: object) => T>;
+  const grpc = otlp.protocol === 'grpc';
+  const id = grpc ? spec.grpc : otlp.protocol === 'http/json' ? spec.json : spec.proto;
+  const mod = load(id) as Record<string, new (o: object) => T>;
   const Exporter = mod[spec.name] as new (o: object) => T;
+  // gRPC: the headers travel as call metadata; `https://` means TLS with the certificates of
+  // OTEL_EXPORTER_OTLP_[SIGNAL_]CERTIFICATE / _CLIENT_KEY / _CLIENT_CERTIFICATE (read by the exporter)
+  const transport = grpc ? { metadata: grpcMetadata(otlp.headers) } : { headers: otlp.headers };
   return withoutResolvedOtlpVariables(
     () =>
       new Exporter({
         url: otlp.url,
-        headers: otlp.headers,
+        ...transport,
         timeoutMillis: otlp.timeoutMs,
         compression: otlp.compression,
         concurrencyLimit: OTLP_CONCURRENCY_LIMIT,
         ...extra,
       }),
   );
+}
+
+/** `headers` as gRPC call metadata (`@grpc/grpc-js`, loaded only here). */
+function grpcMetadata(headers: Record<string, string>): unknown {
+  const { Metadata } = load('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
+  const metadata = new Metadata();
+  for (const [name, value] of Object.entries(headers)) metadata.set(name, value);
+  return metadata;
 }
 
 /** The OTLP variables ../config/resolve.ts reads, for every signal. */
@@ -138,6 +155,11 @@ const SERIALIZERS = {
 /** One OTLP/HTTP request carrying `items` (spans or log records), as the OTLP exporter would send it. */
 function exitRequest(target: ExitTarget, items: unknown[]): ExitRequest | undefined {
   const { otlp, signal } = target;
+  if (otlp.protocol === 'grpc') {
+    // no synchronous gRPC client at exit: counted as dropped, and reported
+    recordDropped(signal, 'export_failed', items.length);
+    return undefined;
+  }
   const json = otlp.protocol === 'http/json';
   const transformer = load('@opentelemetry/otlp-transformer') as Record<
     string,

@@ -19,6 +19,12 @@ export {
   type WaitForOptions,
 } from './otlp-receiver.js';
 export {
+  type OtlpGrpcReceiver,
+  type OtlpGrpcReceiverOptions,
+  type ReceivedGrpcCall,
+  startOtlpGrpcReceiver,
+} from './otlp-grpc-receiver.js';
+export {
   installPackedApp,
   PACKED_APP_TIMEOUT_MS,
   type PackedApp,
