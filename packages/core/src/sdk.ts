@@ -28,6 +28,7 @@ import {
   DEFERRED_INSTRUMENTATIONS,
   ESM_HOOKED_MODULES,
   type InstrumentationHooks,
+  runningInstrumentations,
 } from './tracing/instrumentations.js';
 import { createTracerProvider } from './tracing/provider.js';
 
@@ -252,13 +253,7 @@ export function startTelemetry(config: ObsConfig, hooks: InstrumentationHooks): 
   if (config.disabled) {
     // Outgoing calls still carry the active context: the http and undici instrumentations inject it
     // through the API's no-op tracer, whose spans pass the incoming span context on unchanged.
-    const propagating =
-      config.propagators.length === 0
-        ? []
-        : createInstrumentations(
-            config.instrumentations.filter((name) => name === 'http' || name === 'undici'),
-            hooks,
-          );
+    const propagating = createInstrumentations([...runningInstrumentations(config)], hooks);
     registerInstrumentations({ instrumentations: propagating });
     return {
       resource,
