@@ -155,11 +155,6 @@ const SERIALIZERS = {
 /** One OTLP/HTTP request carrying `items` (spans or log records), as the OTLP exporter would send it. */
 function exitRequest(target: ExitTarget, items: unknown[]): ExitRequest | undefined {
   const { otlp, signal } = target;
-  if (otlp.protocol === 'grpc') {
-    // no synchronous gRPC client at exit: counted as dropped, and reported
-    recordDropped(signal, 'export_failed', items.length);
-    return undefined;
-  }
   const json = otlp.protocol === 'http/json';
   const transformer = load('@opentelemetry/otlp-transformer') as Record<
     string,
@@ -168,6 +163,7 @@ function exitRequest(target: ExitTarget, items: unknown[]): ExitRequest | undefi
   const serializer = transformer[SERIALIZERS[signal][json ? 'json' : 'proto']];
   let body = serializer?.serializeRequest(items);
   if (!body) return undefined;
+  if (otlp.protocol === 'grpc') return grpcExitRequest(target, body);
   const headers: Record<string, string> = {
     ...otlp.headers,
     'content-type': json ? 'application/json' : 'application/x-protobuf',
@@ -177,6 +173,48 @@ function exitRequest(target: ExitTarget, items: unknown[]): ExitRequest | undefi
     headers['content-encoding'] = 'gzip';
   }
   return { url: otlp.url, headers, body };
+}
+
+/** The OTLP collector service method of each signal that has an exit-time export. */
+const GRPC_EXPORT_PATHS = {
+  traces: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+  logs: '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
+} as const;
+
+/**
+ * One OTLP/gRPC `Export` call carrying the serialized request `message`: the gRPC length-prefixed
+ * message (compressed flag, 4-byte big-endian length; gRPC over HTTP/2 protocol), the headers as
+ * metadata, and the TLS files the gRPC exporter reads (`OTEL_EXPORTER_OTLP_[SIGNAL_]CERTIFICATE`,
+ * `_CLIENT_KEY`, `_CLIENT_CERTIFICATE`).
+ */
+function grpcExitRequest(target: ExitTarget, message: Uint8Array): ExitRequest {
+  const { otlp, signal } = target;
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(otlp.headers)) headers[name.toLowerCase()] = value;
+  headers['content-type'] = 'application/grpc';
+  headers.te = 'trailers';
+  let payload = message;
+  if (otlp.compression === 'gzip') {
+    payload = (load('node:zlib') as typeof import('node:zlib')).gzipSync(message);
+    headers['grpc-encoding'] = 'gzip';
+  }
+  const body = new Uint8Array(5 + payload.byteLength);
+  body[0] = otlp.compression === 'gzip' ? 1 : 0;
+  new DataView(body.buffer).setUint32(1, payload.byteLength);
+  body.set(payload, 5);
+  const S = signal.toUpperCase();
+  const file = (name: string) => {
+    const path = process.env[`OTEL_EXPORTER_OTLP_${S}_${name}`]?.trim() || process.env[`OTEL_EXPORTER_OTLP_${name}`]?.trim();
+    if (!path) return undefined;
+    try {
+      return (load('node:fs') as typeof import('node:fs')).readFileSync(path);
+    } catch {
+      return undefined; // the exporter warned about it already
+    }
+  };
+  const tls = { ca: file('CERTIFICATE'), key: file('CLIENT_KEY'), cert: file('CLIENT_CERTIFICATE') };
+  const grpc = Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined));
+  return { url: new URL(GRPC_EXPORT_PATHS[signal], otlp.url).href, headers, body, grpc };
 }
 
 /**
