@@ -36,7 +36,12 @@ const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUN
  * gRPC status codes (`@grpc/grpc-js` `status`) that say more than "rejected": DEADLINE_EXCEEDED,
  * UNAVAILABLE, CANCELLED (the client was closed at shutdown) and INTERNAL (e.g. a TLS handshake that failed).
  */
-const GRPC_REASONS: Record<number, DropReason> = { 1: 'export_failed', 4: 'timeout', 13: 'export_failed', 14: 'unavailable' };
+const GRPC_REASONS: Record<number, DropReason> = {
+  1: 'export_failed',
+  4: 'timeout',
+  13: 'export_failed',
+  14: 'unavailable',
+};
 
 /** The reason an export failed with `error` (an OTLP exporter's result error). */
 export function dropReason(error: unknown): DropReason {

@@ -204,7 +204,8 @@ function grpcExitRequest(target: ExitTarget, message: Uint8Array): ExitRequest {
   body.set(payload, 5);
   const S = signal.toUpperCase();
   const file = (name: string) => {
-    const path = process.env[`OTEL_EXPORTER_OTLP_${S}_${name}`]?.trim() || process.env[`OTEL_EXPORTER_OTLP_${name}`]?.trim();
+    const path =
+      process.env[`OTEL_EXPORTER_OTLP_${S}_${name}`]?.trim() || process.env[`OTEL_EXPORTER_OTLP_${name}`]?.trim();
     if (!path) return undefined;
     try {
       return (load('node:fs') as typeof import('node:fs')).readFileSync(path);

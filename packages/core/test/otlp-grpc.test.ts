@@ -88,7 +88,7 @@ describe('OTLP over gRPC', { timeout: 60_000 }, () => {
     expect(await grpcLoaded(s)).toBe(true);
     expect((await s.fetch(`/work?n=1&pad=${PAD}`)).status).toBe(200);
     const r = receiver;
-    const span = await r.waitFor(() => r.spans.find((sp) => sp.attributes['pad'] !== undefined));
+    const span = await r.waitFor(() => r.spans.find((sp) => sp.attributes.pad !== undefined));
     expect(span.kind).toBe(2); // SERVER
     expect(span.attributes['url.path']).toBe('/work');
     // the request's log line, correlated with its span
@@ -113,7 +113,7 @@ describe('OTLP over gRPC', { timeout: 60_000 }, () => {
     });
     expect((await s.fetch(`/work?n=1&pad=${PAD}`)).status).toBe(200);
     const r = receiver;
-    await r.waitFor(() => r.spans.find((sp) => sp.attributes['pad'] !== undefined));
+    await r.waitFor(() => r.spans.find((sp) => sp.attributes.pad !== undefined));
     expect(r.calls[0]?.bytes).toBeGreaterThan(PAD);
     expect(r.wireBytes).toBeLessThan(PAD / 10);
   });

@@ -144,7 +144,11 @@ describe('OTEL_SDK_DISABLED keeps propagation', () => {
   it('in process: the propagators inject and extract', () => {
     start({ OTEL_SDK_DISABLED: 'true' });
     const carrier: Record<string, string> = {};
-    const ctx = trace.setSpanContext(ROOT_CONTEXT, { traceId: TRACE_ID, spanId: SPAN_ID, traceFlags: TraceFlags.SAMPLED });
+    const ctx = trace.setSpanContext(ROOT_CONTEXT, {
+      traceId: TRACE_ID,
+      spanId: SPAN_ID,
+      traceFlags: TraceFlags.SAMPLED,
+    });
     propagation.inject(ctx, carrier);
     expect(carrier).toEqual({ traceparent: `00-${TRACE_ID}-${SPAN_ID}-01` });
     expect(trace.getSpanContext(propagation.extract(ROOT_CONTEXT, carrier))?.traceId).toBe(TRACE_ID);

@@ -3,6 +3,13 @@
  *
  * @packageDocumentation
  */
+
+export {
+  type OtlpGrpcReceiver,
+  type OtlpGrpcReceiverOptions,
+  type ReceivedGrpcCall,
+  startOtlpGrpcReceiver,
+} from './otlp-grpc-receiver.js';
 export {
   type Attributes,
   type OtlpReceiver,
@@ -18,12 +25,6 @@ export {
   startOtlpReceiver,
   type WaitForOptions,
 } from './otlp-receiver.js';
-export {
-  type OtlpGrpcReceiver,
-  type OtlpGrpcReceiverOptions,
-  type ReceivedGrpcCall,
-  startOtlpGrpcReceiver,
-} from './otlp-grpc-receiver.js';
 export {
   installPackedApp,
   PACKED_APP_TIMEOUT_MS,

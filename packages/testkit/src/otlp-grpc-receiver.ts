@@ -8,11 +8,11 @@
 import { once } from 'node:events';
 import { createConnection, createServer, type Socket } from 'node:net';
 import {
-  type sendUnaryData,
   Server,
   ServerCredentials,
   type ServerUnaryCall,
   type ServiceDefinition,
+  type sendUnaryData,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import {
