@@ -32,11 +32,26 @@ let exitHooked = false;
 
 const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
 
+/**
+ * gRPC status codes (`@grpc/grpc-js` `status`) that say more than "rejected": DEADLINE_EXCEEDED,
+ * UNAVAILABLE, CANCELLED (the client was closed at shutdown) and INTERNAL (e.g. a TLS handshake that failed).
+ */
+const GRPC_REASONS: Record<number, DropReason> = {
+  1: 'export_failed',
+  4: 'timeout',
+  13: 'export_failed',
+  14: 'unavailable',
+};
+
 /** The reason an export failed with `error` (an OTLP exporter's result error). */
 export function dropReason(error: unknown): DropReason {
-  const err = error as { message?: unknown; code?: unknown; name?: unknown } | undefined;
+  const err = error as { message?: unknown; code?: unknown; name?: unknown; metadata?: unknown } | undefined;
   const message = typeof err?.message === 'string' ? err.message : '';
   if (message.includes('Concurrent export limit')) return 'export_limit';
+  // a gRPC ServiceError: its `code` is a gRPC status (0-16), not an HTTP one
+  if (typeof err?.code === 'number' && err.code < 100 && err.metadata !== undefined) {
+    return GRPC_REASONS[err.code] ?? 'rejected';
+  }
   if (/timed? ?out|timeout/i.test(message) || err?.code === 'ETIMEDOUT') return 'timeout';
   if (typeof err?.code === 'string' && NETWORK_ERRORS.has(err.code)) return 'unavailable';
   if (/ECONNREFUSED|ECONNRESET|socket hang up/.test(message)) return 'unavailable';

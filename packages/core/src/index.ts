@@ -108,5 +108,5 @@ export {
 export { type Exposition, PROMETHEUS_CONTENT_TYPE } from './metrics/pipeline.js';
 export { getObs, isStarted, type Obs, start } from './obs.js';
 export { opentelemetry } from './otel.js';
-export { ESM_HOOKED_MODULES } from './tracing/instrumentations.js';
+export { ESM_HOOKED_MODULES, runningInstrumentations } from './tracing/instrumentations.js';
 export { recordError, type SpanOptions, withSpan } from './tracing/spans.js';

@@ -1,8 +1,9 @@
 /**
  * OTLP exporters for the three signals, over HTTP with protobuf (`http/protobuf`, the default) or
- * JSON (`http/json`) bodies, configured from the resolved per-signal settings. The exporter package
- * is required only when a signal uses it, and for spans and log records only when the first batch is
- * exported (see {@link deferredExporter}).
+ * JSON (`http/json`) bodies, or over gRPC (`grpc`), configured from the resolved per-signal settings.
+ * The exporter package is required only when a signal uses it, and for spans and log records only
+ * when the first batch is exported (see {@link deferredExporter}): a process that exports over HTTP
+ * never loads `@grpc/grpc-js`.
  */
 import type { OtlpSignalConfig } from './config/resolve.js';
 import { warn } from './diag.js';
@@ -14,16 +15,19 @@ const EXPORTERS = {
   traces: {
     proto: '@opentelemetry/exporter-trace-otlp-proto',
     json: '@opentelemetry/exporter-trace-otlp-http',
+    grpc: '@opentelemetry/exporter-trace-otlp-grpc',
     name: 'OTLPTraceExporter',
   },
   metrics: {
     proto: '@opentelemetry/exporter-metrics-otlp-proto',
     json: '@opentelemetry/exporter-metrics-otlp-http',
+    grpc: '@opentelemetry/exporter-metrics-otlp-grpc',
     name: 'OTLPMetricExporter',
   },
   logs: {
     proto: '@opentelemetry/exporter-logs-otlp-proto',
     json: '@opentelemetry/exporter-logs-otlp-http',
+    grpc: '@opentelemetry/exporter-logs-otlp-grpc',
     name: 'OTLPLogExporter',
   },
 } as const;
@@ -50,19 +54,32 @@ export function createOtlpExporter<T>(
   extra: Record<string, unknown> = {},
 ): T {
   const spec = EXPORTERS[signal];
-  const mod = load(otlp.protocol === 'http/json' ? spec.json : spec.proto) as Record<string, new (o: object) => T>;
+  const grpc = otlp.protocol === 'grpc';
+  const id = grpc ? spec.grpc : otlp.protocol === 'http/json' ? spec.json : spec.proto;
+  const mod = load(id) as Record<string, new (o: object) => T>;
   const Exporter = mod[spec.name] as new (o: object) => T;
+  // gRPC: the headers travel as call metadata; `https://` means TLS with the certificates of
+  // OTEL_EXPORTER_OTLP_[SIGNAL_]CERTIFICATE / _CLIENT_KEY / _CLIENT_CERTIFICATE (read by the exporter)
+  const transport = grpc ? { metadata: grpcMetadata(otlp.headers) } : { headers: otlp.headers };
   return withoutResolvedOtlpVariables(
     () =>
       new Exporter({
         url: otlp.url,
-        headers: otlp.headers,
+        ...transport,
         timeoutMillis: otlp.timeoutMs,
         compression: otlp.compression,
         concurrencyLimit: OTLP_CONCURRENCY_LIMIT,
         ...extra,
       }),
   );
+}
+
+/** `headers` as gRPC call metadata (`@grpc/grpc-js`, loaded only here). */
+function grpcMetadata(headers: Record<string, string>): unknown {
+  const { Metadata } = load('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
+  const metadata = new Metadata();
+  for (const [name, value] of Object.entries(headers)) metadata.set(name, value);
+  return metadata;
 }
 
 /** The OTLP variables ../config/resolve.ts reads, for every signal. */
@@ -146,6 +163,7 @@ function exitRequest(target: ExitTarget, items: unknown[]): ExitRequest | undefi
   const serializer = transformer[SERIALIZERS[signal][json ? 'json' : 'proto']];
   let body = serializer?.serializeRequest(items);
   if (!body) return undefined;
+  if (otlp.protocol === 'grpc') return grpcExitRequest(target, body);
   const headers: Record<string, string> = {
     ...otlp.headers,
     'content-type': json ? 'application/json' : 'application/x-protobuf',
@@ -155,6 +173,49 @@ function exitRequest(target: ExitTarget, items: unknown[]): ExitRequest | undefi
     headers['content-encoding'] = 'gzip';
   }
   return { url: otlp.url, headers, body };
+}
+
+/** The OTLP collector service method of each signal that has an exit-time export. */
+const GRPC_EXPORT_PATHS = {
+  traces: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+  logs: '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
+} as const;
+
+/**
+ * One OTLP/gRPC `Export` call carrying the serialized request `message`: the gRPC length-prefixed
+ * message (compressed flag, 4-byte big-endian length; gRPC over HTTP/2 protocol), the headers as
+ * metadata, and the TLS files the gRPC exporter reads (`OTEL_EXPORTER_OTLP_[SIGNAL_]CERTIFICATE`,
+ * `_CLIENT_KEY`, `_CLIENT_CERTIFICATE`).
+ */
+function grpcExitRequest(target: ExitTarget, message: Uint8Array): ExitRequest {
+  const { otlp, signal } = target;
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(otlp.headers)) headers[name.toLowerCase()] = value;
+  headers['content-type'] = 'application/grpc';
+  headers.te = 'trailers';
+  let payload = message;
+  if (otlp.compression === 'gzip') {
+    payload = (load('node:zlib') as typeof import('node:zlib')).gzipSync(message);
+    headers['grpc-encoding'] = 'gzip';
+  }
+  const body = new Uint8Array(5 + payload.byteLength);
+  body[0] = otlp.compression === 'gzip' ? 1 : 0;
+  new DataView(body.buffer).setUint32(1, payload.byteLength);
+  body.set(payload, 5);
+  const S = signal.toUpperCase();
+  const file = (name: string) => {
+    const path =
+      process.env[`OTEL_EXPORTER_OTLP_${S}_${name}`]?.trim() || process.env[`OTEL_EXPORTER_OTLP_${name}`]?.trim();
+    if (!path) return undefined;
+    try {
+      return (load('node:fs') as typeof import('node:fs')).readFileSync(path);
+    } catch {
+      return undefined; // the exporter warned about it already
+    }
+  };
+  const tls = { ca: file('CERTIFICATE'), key: file('CLIENT_KEY'), cert: file('CLIENT_CERTIFICATE') };
+  const grpc = Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined));
+  return { url: new URL(GRPC_EXPORT_PATHS[signal], otlp.url).href, headers, body, grpc };
 }
 
 /**

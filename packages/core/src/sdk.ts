@@ -28,6 +28,7 @@ import {
   DEFERRED_INSTRUMENTATIONS,
   ESM_HOOKED_MODULES,
   type InstrumentationHooks,
+  runningInstrumentations,
 } from './tracing/instrumentations.js';
 import { createTracerProvider } from './tracing/provider.js';
 
@@ -206,6 +207,13 @@ function createResource(config: ObsConfig): Resource {
     else if (name === 'os') detectors.push(osDetector);
     else if (name === 'process') detectors.push(processDetector);
     else if (name === 'serviceinstance') detectors.push(serviceInstanceIdDetector);
+    else if (name === 'container') {
+      // `container.id` from /proc/self/cgroup or /proc/self/mountinfo (read asynchronously, no network)
+      const { containerDetector } = load(
+        '@opentelemetry/resource-detector-container',
+      ) as typeof import('@opentelemetry/resource-detector-container');
+      detectors.push(containerDetector);
+    }
   }
   // OTEL_RESOURCE_ATTRIBUTES (already parsed, robustly, by the config resolver) and the service name
   // are always applied, as sdk-node's startNodeSdk does; `env` in the detector list is accepted as a no-op.
@@ -223,8 +231,9 @@ async function settle(label: string, work: Promise<unknown> | undefined): Promis
 }
 
 /**
- * Start the pipeline. With `config.disabled` only the context manager is installed (so request ids
- * still reach log lines) and every signal is a no-op.
+ * Start the pipeline. With `config.disabled` only the context manager, the propagators and the
+ * outgoing side of the http and undici instrumentations are installed (so request ids still reach log
+ * lines and the callers' trace context reaches the services called), and every signal is a no-op.
  */
 export function startTelemetry(config: ObsConfig, hooks: InstrumentationHooks): Telemetry {
   installDiag(config.diagLevel);
@@ -238,24 +247,35 @@ export function startTelemetry(config: ObsConfig, hooks: InstrumentationHooks): 
   // Also when disabled: the app's asynchronous pino destinations must reach their exit-time flush.
   registerInstrumentations({ instrumentations: [exitFlushRefsInstrumentation()] });
   const resource = createResource(config);
+  // Also when disabled (spec: OTEL_SDK_DISABLED disables the SDK, not context propagation): a service
+  // in the middle of a call chain keeps passing the caller's trace context and baggage on.
+  propagation.setGlobalPropagator(createPropagator(config));
   if (config.disabled) {
+    // Outgoing calls still carry the active context: the http and undici instrumentations inject it
+    // through the API's no-op tracer, whose spans pass the incoming span context on unchanged.
+    const propagating = createInstrumentations([...runningInstrumentations(config)], hooks);
+    registerInstrumentations({ instrumentations: propagating });
     return {
       resource,
       tracerProvider: undefined,
       metrics: undefined,
       loggerProvider: undefined,
-      instrumentations: [],
-      disableInstrumentation: () => {},
+      instrumentations: propagating,
+      disableInstrumentation: (name) => {
+        for (const instrumentation of propagating)
+          if (instrumentation.instrumentationName.endsWith(`-${name}`)) instrumentation.disable();
+      },
       startRuntimeMetrics: () => {},
       pinoInstrumented: false,
       enterContext,
       forceFlush: async () => {},
-      shutdown: async () => {},
+      shutdown: async () => {
+        for (const instrumentation of propagating) instrumentation.disable();
+      },
       takeUndelivered: () => [],
     };
   }
 
-  propagation.setGlobalPropagator(createPropagator(config));
   const tracerProvider = createTracerProvider(config, resource);
   if (tracerProvider) trace.setGlobalTracerProvider(tracerProvider);
   const metricsPipeline = createMetricsPipeline(config, resource);

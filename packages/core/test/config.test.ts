@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_INSTRUMENTATIONS,
   type Env,
+  NO_TIMEOUT_MS,
   type ObsConfig,
   type ObsOptions,
   resolveConfig,
@@ -45,6 +46,8 @@ const DEFAULTS = {
       attributeCountLimit: undefined,
       eventCountLimit: undefined,
       linkCountLimit: undefined,
+      attributePerEventCountLimit: undefined,
+      attributePerLinkCountLimit: undefined,
     },
   },
   metrics: {
@@ -60,6 +63,7 @@ const DEFAULTS = {
     exporters: [],
     otlp: otlpDefaults('logs'),
     batch: { scheduledDelayMs: 1000, exportTimeoutMs: 30000, maxQueueSize: 2048, maxExportBatchSize: 512 },
+    limits: { attributeCountLimit: undefined, attributeValueLengthLimit: undefined },
     level: 'info',
     sync: false,
     redactKeys: [],
@@ -194,8 +198,11 @@ const VARIABLES: VariableCase[] = [
     variable: 'OTEL_METRIC_EXPORT_TIMEOUT',
     path: 'metrics.exportTimeoutMs',
     fallback: 30000,
-    valid: [['5000', 5000]],
-    bad: ['0', '-5', '2.5', 'soon'],
+    valid: [
+      ['5000', 5000],
+      ['0', NO_TIMEOUT_MS],
+    ],
+    bad: ['-5', '2.5', 'soon'],
   },
   {
     variable: 'OTEL_METRICS_EXEMPLAR_FILTER',
@@ -352,12 +359,13 @@ const VARIABLES: VariableCase[] = [
     fallback: ['env', 'host', 'process', 'serviceinstance'],
     valid: [
       ['env,os', ['env', 'os']],
-      ['all', ['env', 'host', 'os', 'process', 'serviceinstance']],
+      ['all', ['env', 'host', 'os', 'process', 'serviceinstance', 'container']],
+      ['env,container', ['env', 'container']],
       ['none', []],
       // as with exporters, "none" wins
       ['all,none', []],
     ],
-    bad: ['gcp', 'aws', 'azure', 'alibaba', 'container'],
+    bad: ['gcp', 'aws', 'azure', 'alibaba'],
   },
   {
     variable: 'OTEL_NODE_ENABLED_INSTRUMENTATIONS',
@@ -395,8 +403,11 @@ for (const prefix of ['OTEL_BSP', 'OTEL_BLRP'] as const) {
       variable: `${prefix}_EXPORT_TIMEOUT`,
       path: `${path}.exportTimeoutMs`,
       fallback: 30000,
-      valid: [['1000', 1000]],
-      bad: ['0', '-1', '0.5', 'x'],
+      valid: [
+        ['1000', 1000],
+        ['0', NO_TIMEOUT_MS],
+      ],
+      bad: ['-1', '0.5', 'x'],
     },
     {
       variable: `${prefix}_MAX_QUEUE_SIZE`,
@@ -422,6 +433,10 @@ for (const [variable, path] of [
   ['OTEL_ATTRIBUTE_COUNT_LIMIT', 'traces.limits.attributeCountLimit'],
   ['OTEL_SPAN_EVENT_COUNT_LIMIT', 'traces.limits.eventCountLimit'],
   ['OTEL_SPAN_LINK_COUNT_LIMIT', 'traces.limits.linkCountLimit'],
+  ['OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT', 'traces.limits.attributePerEventCountLimit'],
+  ['OTEL_LINK_ATTRIBUTE_COUNT_LIMIT', 'traces.limits.attributePerLinkCountLimit'],
+  ['OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT', 'logs.limits.attributeCountLimit'],
+  ['OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT', 'logs.limits.attributeValueLengthLimit'],
 ] as const) {
   VARIABLES.push({
     variable,
@@ -455,15 +470,19 @@ for (const signal of ['traces', 'metrics', 'logs'] as const) {
       valid: [
         ['http/json', 'http/json'],
         ['HTTP/PROTOBUF', 'http/protobuf'],
+        ['GRPC', 'grpc'],
       ],
-      bad: ['grpc', 'thrift'],
+      bad: ['thrift', 'http'],
     },
     {
       variable: `OTEL_EXPORTER_OTLP_${S}_TIMEOUT`,
       path: `${signal}.otlp.timeoutMs`,
       fallback: 10000,
-      valid: [['2500', 2500]],
-      bad: ['0', '-1', '2.5', 'slow'],
+      valid: [
+        ['2500', 2500],
+        ['0', NO_TIMEOUT_MS],
+      ],
+      bad: ['-1', '2.5', 'slow'],
     },
     {
       variable: `OTEL_EXPORTER_OTLP_${S}_COMPRESSION`,
@@ -665,14 +684,20 @@ describe('resolveConfig: OTLP endpoints, protocol and headers', () => {
     expect(config.logs.otlp.url).toBe('http://opts:4318/v1/logs');
   });
 
-  it('warns once about grpc (generic) and falls back to http/protobuf for every signal', () => {
+  it('takes grpc for every signal, with the endpoint as is (no signal path) and 4317 by default', () => {
     const { config, warnings } = resolve({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' });
-    expect(config.traces.otlp.protocol).toBe('http/protobuf');
-    expect(config.metrics.otlp.protocol).toBe('http/protobuf');
-    expect(config.logs.otlp.protocol).toBe('http/protobuf');
-    expect(warnings).toEqual([
-      '@obs warn: OTEL_EXPORTER_OTLP_PROTOCOL=grpc is not bundled with @obs; using http/protobuf',
-    ]);
+    for (const signal of ['traces', 'metrics', 'logs'] as const) {
+      expect(config[signal].otlp.protocol).toBe('grpc');
+      expect(config[signal].otlp.url).toBe('http://localhost:4317');
+    }
+    expect(warnings).toEqual([]);
+    const custom = resolve({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4317',
+      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'grpc',
+    }).config;
+    expect(custom.traces.otlp.url).toBe('https://collector:4317');
+    expect(custom.metrics.otlp.url).toBe('https://collector:4317/v1/metrics');
+    expect(custom.metrics.otlp.protocol).toBe('http/protobuf');
   });
 
   it('applies the generic protocol to all signals and lets a specific one override it', () => {
@@ -900,6 +925,19 @@ describe('resolveConfig: batch processor', () => {
     expect(config.logs.batch.maxExportBatchSize).toBe(10);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('OTEL_BLRP_MAX_EXPORT_BATCH_SIZE (512) exceeds OTEL_BLRP_MAX_QUEUE_SIZE (10)');
+  });
+});
+
+describe('resolveConfig: log record limits', () => {
+  it('prefers the log-record-specific variable over the generic one, and leaves span limits alone', () => {
+    const { config } = resolve({
+      OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT: '100',
+      OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '200',
+      OTEL_ATTRIBUTE_COUNT_LIMIT: '30',
+      OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '40',
+    });
+    expect(config.logs.limits).toEqual({ attributeValueLengthLimit: 100, attributeCountLimit: 30 });
+    expect(config.traces.limits.attributeCountLimit).toBe(40);
   });
 });
 

@@ -32,10 +32,8 @@ function enableCompileCache(): void {
 async function main(): Promise<void> {
   const core = await import('@obs/core');
   const config = core.resolveConfig();
-  if (!config.disabled) {
-    const include = [...new Set(config.instrumentations.flatMap((name) => core.ESM_HOOKED_MODULES[name]))];
-    await registerEsmHooks(include);
-  }
+  const include = [...new Set(core.runningInstrumentations(config).flatMap((name) => core.ESM_HOOKED_MODULES[name]))];
+  await registerEsmHooks(include);
   core.start();
 }
 

@@ -3,6 +3,13 @@
  *
  * @packageDocumentation
  */
+
+export {
+  type OtlpGrpcReceiver,
+  type OtlpGrpcReceiverOptions,
+  type ReceivedGrpcCall,
+  startOtlpGrpcReceiver,
+} from './otlp-grpc-receiver.js';
 export {
   type Attributes,
   type OtlpReceiver,

@@ -113,6 +113,37 @@ function sendText(res: ServerResponse, status: number, text: string): void {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
+ * Polls `fn` until it returns a truthy value (a throwing `fn` counts as "not yet"); rejects after
+ * `timeoutMs` with `label`, what `summary` says was received, and the last error `fn` threw.
+ */
+export async function pollUntil<T>(
+  fn: () => T | undefined | false,
+  opts: WaitForOptions = {},
+  label: string,
+  summary: () => string,
+): Promise<T> {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const intervalMs = opts.intervalMs ?? 25;
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = fn();
+      if (value) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() >= deadline) break;
+    await sleep(Math.min(intervalMs, Math.max(1, deadline - Date.now())));
+  }
+  const cause =
+    lastError === undefined
+      ? ''
+      : `; last error from the condition: ${lastError instanceof Error ? lastError.message : String(lastError)}`;
+  throw new Error(`${label} timed out after ${timeoutMs} ms: ${summary()}${cause}`);
+}
+
+/**
  * Starts an OTLP/HTTP receiver on loopback (by default on an ephemeral port).
  *
  * It accepts `POST /v1/traces`, `/v1/metrics` and `/v1/logs` as http/protobuf
@@ -204,27 +235,7 @@ export async function startOtlpReceiver(opts: OtlpReceiverOptions = {}): Promise
     logs,
     metrics,
     requests,
-    async waitFor<T>(fn: () => T | undefined | false, waitOpts: WaitForOptions = {}): Promise<T> {
-      const timeoutMs = waitOpts.timeoutMs ?? 10_000;
-      const intervalMs = waitOpts.intervalMs ?? 25;
-      const deadline = Date.now() + timeoutMs;
-      let lastError: unknown;
-      for (;;) {
-        try {
-          const value = fn();
-          if (value) return value;
-        } catch (err) {
-          lastError = err;
-        }
-        if (Date.now() >= deadline) break;
-        await sleep(Math.min(intervalMs, Math.max(1, deadline - Date.now())));
-      }
-      const cause =
-        lastError === undefined
-          ? ''
-          : `; last error from the condition: ${lastError instanceof Error ? lastError.message : String(lastError)}`;
-      throw new Error(`OtlpReceiver.waitFor timed out after ${timeoutMs} ms: ${summary()}${cause}`);
-    },
+    waitFor: (fn, waitOpts) => pollUntil(fn, waitOpts, 'OtlpReceiver.waitFor', summary),
     async waitForSpans(predicate, count = 1, timeoutMs = 10_000): Promise<ReceivedSpan[]> {
       try {
         return await receiver.waitFor(

@@ -72,9 +72,19 @@ export type SamplerName = (typeof SAMPLERS)[number];
 export const PROPAGATORS = ['tracecontext', 'baggage', 'b3', 'b3multi', 'none'] as const;
 export type PropagatorName = (typeof PROPAGATORS)[number];
 
-export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'] as const;
-/** OTLP transport. `grpc` is not bundled (it would add @grpc/grpc-js to every service's start-up). */
+export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const;
+/**
+ * OTLP transport. `grpc` uses the `@opentelemetry/exporter-*-otlp-grpc` packages, which bring
+ * `@grpc/grpc-js`; they are loaded only for a signal whose protocol is `grpc` (../otlp.ts).
+ */
 export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
+
+/**
+ * The timeout, in milliseconds, that a timeout variable set to `0` stands for: the specification's
+ * "no limit" (SDK environment variables, "Timeout"). The longest delay `setTimeout` takes (~24.8 days);
+ * a longer one would fire at once.
+ */
+export const NO_TIMEOUT_MS = 2_147_483_647;
 
 export const DIAG_LEVELS = ['none', 'error', 'warn', 'info', 'debug', 'verbose', 'all'] as const;
 export type DiagLevel = (typeof DIAG_LEVELS)[number];
@@ -83,16 +93,28 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 /** pino level names. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-export const RESOURCE_DETECTORS = ['env', 'host', 'os', 'process', 'serviceinstance', 'all', 'none'] as const;
+export const RESOURCE_DETECTORS = [
+  'env',
+  'host',
+  'os',
+  'process',
+  'serviceinstance',
+  'container',
+  'all',
+  'none',
+] as const;
 export type ResourceDetectorName = (typeof RESOURCE_DETECTORS)[number];
 
 /** Per-signal OTLP exporter settings after resolution. */
 export interface OtlpSignalConfig {
-  /** Full URL including the signal path, e.g. `http://localhost:4318/v1/traces`. */
+  /**
+   * Full URL including the signal path, e.g. `http://localhost:4318/v1/traces`; for `grpc` the
+   * endpoint without a path (default `http://localhost:4317`; `https://` means TLS).
+   */
   url: string;
   protocol: OtlpProtocol;
   headers: Record<string, string>;
-  /** Per-export timeout in milliseconds (spec default 10000). */
+  /** Per-export timeout in milliseconds (spec default 10000; `0` in the variable is {@link NO_TIMEOUT_MS}). */
   timeoutMs: number;
   compression: 'gzip' | 'none';
 }
@@ -119,7 +141,7 @@ export interface ObsOptions {
   serviceVersion?: string;
   /** Merged over `OTEL_RESOURCE_ATTRIBUTES`. */
   resourceAttributes?: Record<string, string | number | boolean>;
-  /** `OTEL_SDK_DISABLED`: traces, metrics and OTLP logs become no-ops; routes still answer. */
+  /** `OTEL_SDK_DISABLED`: traces, metrics and OTLP logs become no-ops; routes still answer, and `OTEL_PROPAGATORS` still carry context in and out. */
   disabled?: boolean;
   /** `OTEL_TRACES_EXPORTER`: `otlp` (default), `console`, `none`. */
   tracesExporter?: string | string[];
@@ -228,6 +250,10 @@ export interface ObsConfig {
       readonly attributeCountLimit?: number;
       readonly eventCountLimit?: number;
       readonly linkCountLimit?: number;
+      /** `OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT` */
+      readonly attributePerEventCountLimit?: number;
+      /** `OTEL_LINK_ATTRIBUTE_COUNT_LIMIT` */
+      readonly attributePerLinkCountLimit?: number;
     };
   };
   readonly metrics: {
@@ -249,6 +275,15 @@ export interface ObsConfig {
     readonly exporters: readonly ('otlp' | 'console')[];
     readonly otlp: OtlpSignalConfig;
     readonly batch: BatchConfig;
+    /**
+     * Log record limits: `OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT` (else `OTEL_ATTRIBUTE_COUNT_LIMIT`) and
+     * `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT` (else `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`);
+     * undefined means the SDK's default (128 attributes, no length limit).
+     */
+    readonly limits: {
+      readonly attributeCountLimit?: number;
+      readonly attributeValueLengthLimit?: number;
+    };
     readonly level: LogLevel;
     /** `OBS_LOG_SYNC`: each line written before the logging call returns. */
     readonly sync: boolean;
@@ -323,17 +358,6 @@ const SIGNAL_PATHS = { traces: 'v1/traces', metrics: 'v1/metrics', logs: 'v1/log
 function otlpFor(env: Env, options: ObsOptions, signal: keyof typeof SIGNAL_PATHS): OtlpSignalConfig {
   const S = signal.toUpperCase();
   const o = options.otlp ?? {};
-  const specific = parseUrl(env[`OTEL_EXPORTER_OTLP_${S}_ENDPOINT`], `OTEL_EXPORTER_OTLP_${S}_ENDPOINT`, undefined);
-  let url: string;
-  if (specific !== undefined && o.endpoint === undefined) {
-    url = specific; // a signal-specific endpoint is used as is (spec)
-  } else {
-    const base =
-      parseUrl(o.endpoint, 'options.otlp.endpoint', undefined) ??
-      parseUrl(env.OTEL_EXPORTER_OTLP_ENDPOINT, 'OTEL_EXPORTER_OTLP_ENDPOINT', undefined) ??
-      'http://localhost:4318';
-    url = `${base.replace(/\/+$/, '')}/${SIGNAL_PATHS[signal]}`;
-  }
   // The first source that is set (an empty variable counts as unset), and its name for warnings.
   const pick = (option: Raw, optionName: string, setting: string): [Raw, string] => {
     if (!isUnset(option)) return [option, optionName];
@@ -342,20 +366,27 @@ function otlpFor(env: Env, options: ObsOptions, signal: keyof typeof SIGNAL_PATH
     return [env[`OTEL_EXPORTER_OTLP_${setting}`], `OTEL_EXPORTER_OTLP_${setting}`];
   };
   const [protocolRaw, protocolName] = pick(o.protocol, 'options.otlp.protocol', 'PROTOCOL');
-  if (typeof protocolRaw === 'string' && protocolRaw.trim().toLowerCase() === 'grpc') {
-    warn(`${protocolName}=grpc is not bundled with @obs; using http/protobuf`);
+  const protocol = parseEnum(protocolRaw, protocolName, OTLP_PROTOCOLS, 'http/protobuf');
+  const grpc = protocol === 'grpc';
+  const specific = parseUrl(env[`OTEL_EXPORTER_OTLP_${S}_ENDPOINT`], `OTEL_EXPORTER_OTLP_${S}_ENDPOINT`, undefined);
+  let url: string;
+  if (specific !== undefined && o.endpoint === undefined) {
+    url = specific; // a signal-specific endpoint is used as is (spec)
+  } else {
+    const base =
+      parseUrl(o.endpoint, 'options.otlp.endpoint', undefined) ??
+      parseUrl(env.OTEL_EXPORTER_OTLP_ENDPOINT, 'OTEL_EXPORTER_OTLP_ENDPOINT', undefined) ??
+      (grpc ? 'http://localhost:4317' : 'http://localhost:4318');
+    // gRPC has no signal paths: the service names the signal (spec, "OTLP Exporter Configuration")
+    url = grpc ? base : `${base.replace(/\/+$/, '')}/${SIGNAL_PATHS[signal]}`;
   }
-  const protocol =
-    typeof protocolRaw === 'string' && protocolRaw.trim().toLowerCase() === 'grpc'
-      ? 'http/protobuf'
-      : parseEnum(protocolRaw, protocolName, OTLP_PROTOCOLS, 'http/protobuf');
   const headers = {
     ...parseKeyValueList(env.OTEL_EXPORTER_OTLP_HEADERS, 'OTEL_EXPORTER_OTLP_HEADERS', HEADERS),
     ...parseKeyValueList(env[`OTEL_EXPORTER_OTLP_${S}_HEADERS`], `OTEL_EXPORTER_OTLP_${S}_HEADERS`, HEADERS),
     ...parseKeyValueList(o.headers, 'options.otlp.headers', HEADERS),
   };
   const [timeoutRaw, timeoutName] = pick(o.timeoutMs, 'options.otlp.timeoutMs', 'TIMEOUT');
-  const timeoutMs = parseNonNegativeInt(timeoutRaw, timeoutName, 10000, { min: 1 });
+  const timeoutMs = parseTimeout(timeoutRaw, timeoutName, 10000);
   const [compressionRaw, compressionName] = pick(o.compression, 'options.otlp.compression', 'COMPRESSION');
   const compression = parseEnum(compressionRaw, compressionName, ['gzip', 'none'] as const, 'none');
   return { url, protocol, headers, timeoutMs, compression };
@@ -379,12 +410,16 @@ function batchFor(env: Env, prefix: 'OTEL_BSP' | 'OTEL_BLRP', delayDefault: numb
   }
   return {
     scheduledDelayMs: parseNonNegativeInt(env[`${prefix}_SCHEDULE_DELAY`], `${prefix}_SCHEDULE_DELAY`, delayDefault),
-    exportTimeoutMs: parseNonNegativeInt(env[`${prefix}_EXPORT_TIMEOUT`], `${prefix}_EXPORT_TIMEOUT`, 30000, {
-      min: 1,
-    }),
+    exportTimeoutMs: parseTimeout(env[`${prefix}_EXPORT_TIMEOUT`], `${prefix}_EXPORT_TIMEOUT`, 30000),
     maxQueueSize,
     maxExportBatchSize,
   };
+}
+
+/** A timeout in milliseconds, where `0` means no limit ({@link NO_TIMEOUT_MS}; spec "Timeout"). */
+function parseTimeout(raw: Raw, name: string, fallback: number): number {
+  const value = parseNonNegativeInt(raw, name, fallback);
+  return value === 0 ? NO_TIMEOUT_MS : Math.min(value, NO_TIMEOUT_MS);
 }
 
 function optionalLimit(env: Env, names: string[]): number | undefined {
@@ -502,7 +537,7 @@ export function resolveConfig(options: ObsOptions = {}, env: Env = process.env):
   });
   if (requested > 0 && detectors.length === 0) detectors = [...DEFAULT_DETECTORS];
   if (detectors.includes('none')) detectors = [];
-  else if (detectors.includes('all')) detectors = ['env', 'host', 'os', 'process', 'serviceinstance'];
+  else if (detectors.includes('all')) detectors = ['env', 'host', 'os', 'process', 'serviceinstance', 'container'];
 
   const enabled = parseList(
     options.instrumentations?.enabled ?? env.OTEL_NODE_ENABLED_INSTRUMENTATIONS,
@@ -551,6 +586,8 @@ export function resolveConfig(options: ObsOptions = {}, env: Env = process.env):
         attributeCountLimit: optionalLimit(env, ['OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT', 'OTEL_ATTRIBUTE_COUNT_LIMIT']),
         eventCountLimit: optionalLimit(env, ['OTEL_SPAN_EVENT_COUNT_LIMIT']),
         linkCountLimit: optionalLimit(env, ['OTEL_SPAN_LINK_COUNT_LIMIT']),
+        attributePerEventCountLimit: optionalLimit(env, ['OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT']),
+        attributePerLinkCountLimit: optionalLimit(env, ['OTEL_LINK_ATTRIBUTE_COUNT_LIMIT']),
       },
     },
     metrics: {
@@ -573,9 +610,7 @@ export function resolveConfig(options: ObsOptions = {}, env: Env = process.env):
         60000,
         { min: 1 },
       ),
-      exportTimeoutMs: parseNonNegativeInt(env.OTEL_METRIC_EXPORT_TIMEOUT, 'OTEL_METRIC_EXPORT_TIMEOUT', 30000, {
-        min: 1,
-      }),
+      exportTimeoutMs: parseTimeout(env.OTEL_METRIC_EXPORT_TIMEOUT, 'OTEL_METRIC_EXPORT_TIMEOUT', 30000),
       prometheus: {
         host:
           parseString(options.prometheus?.host, undefined) ??
@@ -599,6 +634,13 @@ export function resolveConfig(options: ObsOptions = {}, env: Env = process.env):
       exporters: exportersFor(options.logsExporter ?? env.OTEL_LOGS_EXPORTER, 'OTEL_LOGS_EXPORTER', ['none'], false),
       otlp: otlpFor(env, options, 'logs'),
       batch: batchFor(env, 'OTEL_BLRP', 1000),
+      limits: {
+        attributeCountLimit: optionalLimit(env, ['OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT', 'OTEL_ATTRIBUTE_COUNT_LIMIT']),
+        attributeValueLengthLimit: optionalLimit(env, [
+          'OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+          'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+        ]),
+      },
       level: parseEnum(options.logLevel ?? env.OBS_LOG_LEVEL, 'OBS_LOG_LEVEL', LOG_LEVELS, 'info'),
       sync: parseBoolean(options.logSync ?? env.OBS_LOG_SYNC, 'OBS_LOG_SYNC', false),
       redactKeys: parseList(options.redactKeys ?? env.OBS_REDACT_KEYS, 'OBS_REDACT_KEYS', undefined, []),

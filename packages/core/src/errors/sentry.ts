@@ -86,9 +86,18 @@ function loadSentry(load: (id: string) => unknown): Sentry | undefined {
     }
     return undefined;
   }
-  if (version?.split('.')[0] !== '11') {
-    // Sentry 10 and earlier set up an OpenTelemetry SDK of their own: never next to @obs's.
-    warn(`@sentry/node ${version ?? '(unknown version)'} is installed; @obs works with 11.x; errors are not reported`);
+  const major = version?.split('.')[0];
+  if (major !== '11') {
+    // Sentry 10 and earlier set up an OpenTelemetry SDK of their own, and lack what @obs starts Sentry
+    // with (`enableOpenTelemetrySetup: false`, `openTelemetryIntegration()`,
+    // `enableRuntimeChannelInjection`: checked in 10.78): never next to @obs's.
+    const why =
+      major !== undefined && Number(major) < 11
+        ? `; @sentry/node ${major} sets up an OpenTelemetry SDK of its own, which would take over @obs's tracing: upgrade to @sentry/node 11 (npm install @sentry/node@11)`
+        : '';
+    warn(
+      `@sentry/node ${version ?? '(unknown version)'} is installed; @obs works with 11.x${why}; errors are not reported to Sentry`,
+    );
     return undefined;
   }
   try {

@@ -49,6 +49,11 @@ export interface ServerTelemetry {
    * `@opentelemetry/instrumentation-http`'s incoming side does (`OBS_HTTP_SERVER_INSTRUMENTATION=otel`).
    */
   readonly ownsServerSpan: boolean;
+  /**
+   * With the SDK disabled (`OTEL_SDK_DISABLED`): no span, but the caller's trace context extracted
+   * from the request headers is made active, so it reaches log lines and outgoing calls.
+   */
+  readonly passesContextOn?: boolean;
   readonly tracer: Tracer;
   /** `http.server.request.duration` (seconds). */
   readonly duration: Histogram;
@@ -132,6 +137,11 @@ export class Observation implements ObservedRequest {
       this.#span = span;
       this.#rpc = { type: RPCType.HTTP, span };
       ctx = setRPCMetadata(trace.setSpan(parent, span), this.#rpc);
+    } else if (setup.fromServer && telemetry?.passesContextOn) {
+      ctx = propagation.extract(context.active(), req.headers);
+      // the caller's span, non-recording: the request's span from here on (adopt() keeps it)
+      this.#span = trace.getSpan(ctx);
+      if (this.#span === undefined) ctx = this.#adoptActive();
     } else {
       ctx = this.#adoptActive();
     }

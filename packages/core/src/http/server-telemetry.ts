@@ -26,6 +26,7 @@ export function serverTelemetry(config: ObsConfig): ServerTelemetry {
   return {
     ownsServerSpan:
       !config.disabled && config.instrumentations.includes('http') && config.httpServerInstrumentation === 'obs',
+    passesContextOn: config.disabled && config.propagators.length > 0,
     tracer: trace.getTracer(HTTP_SERVER_SCOPE),
     duration: meter.createHistogram(def.name, {
       description: def.description,

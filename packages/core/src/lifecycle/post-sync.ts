@@ -2,7 +2,8 @@
  * HTTP POSTs made synchronously, for Node's `exit` event: the main thread cannot wait for I/O there
  * (no event loop turn is left), so the requests are sent from a worker thread while the main thread
  * blocks in `Atomics.wait`, at most `timeoutMs`. The worker is created only when there is something to
- * send (~50 ms of start-up on the benchmark machines); it loads nothing but `node:http(s)`.
+ * send (~50 ms of start-up on the benchmark machines); it loads nothing but `node:http(s)`, and
+ * `node:http2` for gRPC unary calls (OTLP over gRPC: a framed message, answered by `grpc-status`).
  */
 import { Worker } from 'node:worker_threads';
 
@@ -12,6 +13,11 @@ export interface ExitRequest {
   url: string;
   headers: Record<string, string>;
   body: Uint8Array;
+  /**
+   * A gRPC unary call over HTTP/2 instead of an HTTP/1.1 POST: `url` names the method, `body` is the
+   * length-prefixed message, and the TLS material (PEM) verifies the server and identifies the client.
+   */
+  grpc?: { ca?: Uint8Array; key?: Uint8Array; cert?: Uint8Array };
 }
 
 /** What happened to the requests of {@link postSync}. */
@@ -36,9 +42,27 @@ const settle = (ok) => {
   Atomics.add(slots, ${SETTLED}, 1);
   Atomics.notify(slots, ${SETTLED});
 };
-for (const { url, headers, body } of requests) {
+const sendGrpc = (url, headers, body, tls, once) => {
+  const target = new URL(url);
+  const session = require('node:http2').connect(target.origin, tls);
+  session.on('error', () => once(false));
+  const req = session.request({ ...headers, ':method': 'POST', ':path': target.pathname });
+  let status;
+  req.setTimeout(timeoutMs, () => req.close());
+  req.on('response', (h) => { status = h['grpc-status']; });
+  req.on('trailers', (t) => { status = t['grpc-status']; });
+  req.on('close', () => { once(status === '0'); session.close(); });
+  req.on('error', () => once(false));
+  req.resume();
+  req.end(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+};
+for (const { url, headers, body, grpc } of requests) {
   let done = false;
   const once = (ok) => { if (!done) { done = true; settle(ok); } };
+  if (grpc) {
+    try { sendGrpc(url, headers, body, grpc, once); } catch { once(false); }
+    continue;
+  }
   try {
     const client = require(url.startsWith('https:') ? 'node:https' : 'node:http');
     const req = client.request(url, { method: 'POST', headers: { ...headers, 'content-length': body.byteLength }, timeout: timeoutMs }, (res) => {

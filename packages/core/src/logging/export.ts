@@ -49,7 +49,12 @@ export function createLoggerProvider(config: ObsConfig, resource: Resource): Log
     return processor;
   });
   return {
-    provider: new LoggerProvider({ resource, processors }),
+    provider: new LoggerProvider({
+      resource,
+      processors,
+      // OTEL_LOGRECORD_ATTRIBUTE_{COUNT,VALUE_LENGTH}_LIMIT; unset ones keep the SDK's defaults
+      logRecordLimits: Object.fromEntries(Object.entries(config.logs.limits).filter(([, v]) => v !== undefined)),
+    }),
     takeQueued: () =>
       batching.flatMap((processor) => {
         const queued = processor._finishedLogRecords;

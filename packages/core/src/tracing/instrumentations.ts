@@ -6,7 +6,7 @@
  * `http.server.request.duration`.
  */
 import type { Instrumentation } from '@opentelemetry/instrumentation';
-import type { InstrumentationName } from '../config/resolve.js';
+import type { InstrumentationName, ObsConfig } from '../config/resolve.js';
 import { activeRequestId } from '../context.js';
 import { measureDbOperations } from '../data/db-spans.js';
 import { discoverPool } from '../data/pools.js';
@@ -19,6 +19,17 @@ import { DeferredFastifyInstrumentation } from './fastify.js';
 const { InstrumentationNodeModuleFile } = otelInstrumentation;
 
 /** Hooks the rest of core hands to the instrumentations. */
+/**
+ * The instrumentations that run for `config`: the enabled ones; with the SDK disabled
+ * (`OTEL_SDK_DISABLED`) only `http` and `undici`, if enabled, whose outgoing side carries the active
+ * context on through the API's no-op tracer (none when `OTEL_PROPAGATORS=none`).
+ */
+export function runningInstrumentations(config: ObsConfig): readonly InstrumentationName[] {
+  if (!config.disabled) return config.instrumentations;
+  if (config.propagators.length === 0) return [];
+  return config.instrumentations.filter((name) => name === 'http' || name === 'undici');
+}
+
 export interface InstrumentationHooks {
   /** True for requests @obs should not trace or measure (its own health and metrics routes). */
   ignoreIncomingPath(path: string): boolean;
