@@ -16,10 +16,16 @@ const { MeterProvider } = require('@opentelemetry/sdk-metrics');
 const { SpanKind } = require('@opentelemetry/api');
 
 const provider = new TracerProvider({
-  spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: `${process.env.OTEL_EXPORTER_OTLP_ENDPOINT}/v1/traces` }) })],
+  spanProcessors: [
+    new BatchSpanProcessor({
+      exporter: new OTLPTraceExporter({ url: `${process.env.OTEL_EXPORTER_OTLP_ENDPOINT}/v1/traces` }),
+    }),
+  ],
 });
 const tracer = provider.getTracer('floor');
-const histogram = process.env.FLOOR_METRIC ? new MeterProvider().getMeter('floor').createHistogram('http.server.request.duration', { unit: 's' }) : undefined;
+const histogram = process.env.FLOOR_METRIC
+  ? new MeterProvider().getMeter('floor').createHistogram('http.server.request.duration', { unit: 's' })
+  : undefined;
 const attrCache = new Map();
 const log = process.env.FLOOR_LOG ? pino(pino.destination({ dest: 1, sync: false })) : undefined;
 
@@ -31,10 +37,14 @@ function onClose() {
   if (histogram) {
     const key = `${req.method} ${status}`;
     let attrs = attrCache.get(key);
-    if (!attrs) attrCache.set(key, (attrs = { 'http.request.method': req.method, 'http.route': '/users/:id', 'http.response.status_code': status }));
+    if (!attrs) {
+      attrs = { 'http.request.method': req.method, 'http.route': '/users/:id', 'http.response.status_code': status };
+      attrCache.set(key, attrs);
+    }
     histogram.record((performance.now() - t0) / 1000, attrs);
   }
-  if (log) log.info({ method: req.method, url: req.url, status, duration_ms: performance.now() - t0 }, 'request completed');
+  if (log)
+    log.info({ method: req.method, url: req.url, status, duration_ms: performance.now() - t0 }, 'request completed');
 }
 
 subscribe('http.server.request.start', ({ request, response }) => {

@@ -237,7 +237,8 @@ const OTEL_ENV = {
 function customVariant(spec) {
   const [name, app, preload = 'none', vars = ''] = spec.split('|');
   const base = { obs: OBS_ENV, otel: OTEL_ENV, none: {}, sink: {} }[preload];
-  if (!name || !app || !base) throw new Error(`--variant='<name>|<app.mjs>|<obs|otel|none|sink>[|K=V,...]', got ${spec}`);
+  if (!name || !app || !base)
+    throw new Error(`--variant='<name>|<app.mjs>|<obs|otel|none|sink>[|K=V,...]', got ${spec}`);
   const env = { ...base };
   // K=V pairs separated by commas; a comma not followed by `NAME=` belongs to the value (a=x,y,B=z)
   for (const kv of vars.split(/,(?=[A-Za-z_][A-Za-z0-9_]*=)/).filter(Boolean)) {
