@@ -7,6 +7,8 @@ export {
   DEFAULT_INSTRUMENTATIONS,
   type Env,
   INSTRUMENTATION_NAMES,
+  instrumentationShortName,
+  OPT_IN_INSTRUMENTATIONS,
   type InstrumentationName,
   type LogLevel,
   type ObsConfig,
@@ -108,5 +110,5 @@ export {
 export { type Exposition, PROMETHEUS_CONTENT_TYPE } from './metrics/pipeline.js';
 export { getObs, isStarted, type Obs, start } from './obs.js';
 export { opentelemetry } from './otel.js';
-export { ESM_HOOKED_MODULES } from './tracing/instrumentations.js';
+export { ESM_HOOKED_MODULES, esmHookedModules } from './tracing/instrumentations.js';
 export { recordError, type SpanOptions, withSpan } from './tracing/spans.js';
