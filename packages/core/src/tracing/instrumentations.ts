@@ -258,7 +258,7 @@ export const ESM_HOOKED_MODULES: Record<InstrumentationName, readonly string[]> 
   pg: ['pg', 'pg-pool'],
   mysql2: ['mysql2', 'mysql2/promise'],
   ioredis: ['ioredis'],
-  redis: ['redis', '@redis/client'],
+  redis: ['redis', '@redis/client', '@node-redis/client'],
   amqplib: ['amqplib', 'amqplib/callback_api'],
   'runtime-node': [],
   graphql: ['graphql'],
