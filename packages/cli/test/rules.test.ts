@@ -549,7 +549,14 @@ describe('promtool test rules', () => {
     const served = (status: string, perStep: (i: number) => number) =>
       histogramSeries(
         METRICS.rpcServerCallDuration,
-        { ...job, instance: INSTANCE_A, rpc_system_name: 'grpc', rpc_method: 'shop.Cart/Add', rpc_status_code: status, ...scope },
+        {
+          ...job,
+          instance: INSTANCE_A,
+          rpc_system_name: 'grpc',
+          rpc_method: 'shop.Cart/Add',
+          rpc_status_code: status,
+          ...scope,
+        },
         45,
         perStep,
         () => 0.01,
@@ -579,7 +586,11 @@ describe('promtool test rules', () => {
         name: 'half the served calls end INTERNAL until 20m',
         input: [...served('OK', steady(60)), ...served('INTERNAL', until(20, 60))],
         checks: [
-          { at: '15m', alert: server, firing: [{ alert: server, severity: 'warning', labels: serverLabels, value: '50%' }] },
+          {
+            at: '15m',
+            alert: server,
+            firing: [{ alert: server, severity: 'warning', labels: serverLabels, value: '50%' }],
+          },
           { at: '30m', alert: server, firing: [] },
         ],
       },
@@ -598,7 +609,11 @@ describe('promtool test rules', () => {
       },
       {
         name: 'a third of the calls to one server end UNAVAILABLE or DEADLINE_EXCEEDED',
-        input: [...made('OK', steady(60)), ...made('UNAVAILABLE', steady(15)), ...made('DEADLINE_EXCEEDED', steady(15))],
+        input: [
+          ...made('OK', steady(60)),
+          ...made('UNAVAILABLE', steady(15)),
+          ...made('DEADLINE_EXCEEDED', steady(15)),
+        ],
         checks: [
           {
             at: '15m',

@@ -68,7 +68,9 @@ describe('resolveConfig: instrumentations the app brings', () => {
   });
 
   it('the enabled and disabled lists know their short names, as they know the bundled ones', () => {
-    const env = { OBS_INSTRUMENTATION_PACKAGES: '@opentelemetry/instrumentation-dataloader,@acme/instrumentation-soap' };
+    const env = {
+      OBS_INSTRUMENTATION_PACKAGES: '@opentelemetry/instrumentation-dataloader,@acme/instrumentation-soap',
+    };
     const disabled = resolve({ ...env, OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'dataloader' });
     expect(disabled.config.instrumentationPackages).toEqual(['@acme/instrumentation-soap']);
     expect(disabled.warnings).toEqual([]);
@@ -85,9 +87,13 @@ describe('resolveConfig: instrumentations the app brings', () => {
   });
 
   it('an entry that is no package name costs one warning', () => {
-    const { config, warnings } = resolve({ OBS_INSTRUMENTATION_PACKAGES: '../evil,@opentelemetry/instrumentation-dataloader' });
+    const { config, warnings } = resolve({
+      OBS_INSTRUMENTATION_PACKAGES: '../evil,@opentelemetry/instrumentation-dataloader',
+    });
     expect(config.instrumentationPackages).toEqual(['@opentelemetry/instrumentation-dataloader']);
-    expect(warnings).toEqual(['@obs warn: OBS_INSTRUMENTATION_PACKAGES entry "../evil" is not a package name; ignoring it']);
+    expect(warnings).toEqual([
+      '@obs warn: OBS_INSTRUMENTATION_PACKAGES entry "../evil" is not a package name; ignoring it',
+    ]);
   });
 
   it('start({ instrumentations: [...] }) objects go by their instrumentationName, under the same lists', () => {

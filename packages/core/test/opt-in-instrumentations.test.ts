@@ -68,14 +68,18 @@ describe('opt-in instrumentations on the real libraries', { timeout: 30_000 }, (
 
     const spans = await trace();
     const grpc = spans.filter((s) => s.name === 'grpc.demo.Echo/Say');
-    expect(grpc.map((s) => [s.kind, s.attributes['rpc.grpc.status_code']]).sort()).toEqual([
-      [SERVER, 0],
-      [SERVER, 5],
-      [CLIENT, 0],
-      [CLIENT, 5],
-    ].sort());
+    expect(grpc.map((s) => [s.kind, s.attributes['rpc.grpc.status_code']]).sort()).toEqual(
+      [
+        [SERVER, 0],
+        [SERVER, 5],
+        [CLIENT, 0],
+        [CLIENT, 5],
+      ].sort(),
+    );
     const names = spans.map((s) => s.name);
-    expect(names).toEqual(expect.arrayContaining(['graphql.parse', 'graphql.validate', 'graphql.resolve hello', 'query']));
+    expect(names).toEqual(
+      expect.arrayContaining(['graphql.parse', 'graphql.validate', 'graphql.resolve hello', 'query']),
+    );
     // knex's own span records the statement as written; the literal is gone at export
     const knexSpan = spans.find((s) => s.name === 'raw test');
     expect(knexSpan?.attributes['db.query.text']).toBe('select ? as password');

@@ -319,9 +319,12 @@ export function buildDashboard(s: DashboardSettings): Dashboard {
   const served = (extra: string[] = []) => series(RPC.server, [...m, ...extra], 'count');
   const made = (extra: string[] = []) => series(RPC.client, [...m, ...extra], 'count');
   const grpc = [
-    ts('Served gRPC calls by method and status', 'gRPC calls the service answered, per method and status.', 'reqps', 6).withTarget(
-      q(`sum ${by([RPC.method, RPC.status])} (${rate(served())})`, `{{${RPC.method}}} {{${RPC.status}}}`),
-    ),
+    ts(
+      'Served gRPC calls by method and status',
+      'gRPC calls the service answered, per method and status.',
+      'reqps',
+      6,
+    ).withTarget(q(`sum ${by([RPC.method, RPC.status])} (${rate(served())})`, `{{${RPC.method}}} {{${RPC.status}}}`)),
     ts(
       'Served gRPC call p95 by method',
       '95th percentile of the duration of the served calls of each method; the dots are exemplars linking to the trace.',

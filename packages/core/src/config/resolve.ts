@@ -81,7 +81,6 @@ export function instrumentationShortName(packageName: string): string {
   return name.startsWith(OTEL_INSTRUMENTATION_PREFIX) ? name.slice(OTEL_INSTRUMENTATION_PREFIX.length) : name;
 }
 
-
 export const SAMPLERS = [
   'always_on',
   'always_off',
@@ -679,7 +678,8 @@ export function resolveConfig(options: ObsOptions = {}, env: Env = process.env):
       .filter(runs),
     // a package named like a bundled instrumentation turns the bundled one on instead
     instrumentationPackages: packages.filter(
-      (name) => !(INSTRUMENTATION_NAMES as readonly string[]).includes(instrumentationShortName(name)) &&
+      (name) =>
+        !(INSTRUMENTATION_NAMES as readonly string[]).includes(instrumentationShortName(name)) &&
         runs(instrumentationShortName(name)),
     ),
     addedInstrumentations: added.filter(runs),

@@ -21,8 +21,8 @@
  */
 import type { Attributes, AttributeValue } from '@opentelemetry/api';
 import type { ReadableSpan, SpanExporter, TimedEvent } from '@opentelemetry/sdk-trace';
-import { createKeyMatcher, REDACTED } from '../logging/redact.js';
 import { type SqlDialect, sanitizeSql } from '../data/sql.js';
+import { createKeyMatcher, REDACTED } from '../logging/redact.js';
 import { createTextRedaction, urlKind } from '../logging/redact-text.js';
 
 /** Attributes that hold a database statement as the app wrote it. */
