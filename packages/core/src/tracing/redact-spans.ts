@@ -9,8 +9,8 @@
  *   (`url.query`) have the values of sensitive parameters and a userinfo password redacted, with the
  *   same case-insensitive key match as logs (`Password=`, `private_key=`, `accessToken=`);
  * - SQL statements (`db.query.text`, `db.statement`) have their literal values replaced by `?` (the
- *   sanitiser of ../data/sql.ts), for the instrumentations @obs does not wrap itself (knex, the app's
- *   own: `OBS_INSTRUMENTATION_PACKAGES`);
+ *   sanitiser of ../data/sql.ts, also with `OBS_REDACT_STRINGS=false`), for the instrumentations @obs
+ *   does not wrap itself (knex, the app's own: `OBS_INSTRUMENTATION_PACKAGES`);
  * - every other string (attributes, the span name, event attributes such as `exception.message`
  *   and `exception.stacktrace`, the status message) has the secret shapes of redact-text.ts
  *   redacted, unless `OBS_REDACT_STRINGS=false`.
@@ -48,7 +48,8 @@ export function createSpanRedactor(setup: SpanRedactionSetup): SpanRedactor {
     if (v === undefined || v === null) return v;
     if (sensitive(key)) return REDACTED;
     if (typeof v === 'string') {
-      if (STATEMENT_KEYS.has(key)) return redactString(sanitizeSql(v, dialect));
+      // no literal is left to search, and `password = ?` would read as a secret pair
+      if (STATEMENT_KEYS.has(key)) return sanitizeSql(v, dialect);
       const kind = urlKind(key);
       return redactString(kind === 'url' ? scrubUrl(v) : kind === 'query' ? scrubQuery(v) : v);
     }
