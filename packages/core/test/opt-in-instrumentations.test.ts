@@ -11,6 +11,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const CORE = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+const CORE_URL = pathToFileURL(CORE).href;
 const REGISTER = pathToFileURL(fileURLToPath(new URL('../../register/dist/index.js', import.meta.url))).href;
 const SERVER = 2;
 const CLIENT = 3;
@@ -84,6 +85,23 @@ describe('opt-in instrumentations on the real libraries', { timeout: 30_000 }, (
     const knexSpan = spans.find((s) => s.name === 'raw test');
     expect(knexSpan?.attributes['db.query.text']).toBe('select ? as password');
     expect(JSON.stringify(spans.map((s) => s.attributes))).not.toContain('hunter2');
+  });
+
+  it('gRPC in an ES module app: the ES module hooks intercept @grpc/grpc-js for the enabled instrumentation', async () => {
+    const run = await runNode(['--import', REGISTER, 'esm-grpc.mjs'], {
+      cwd: FIXTURES,
+      env: {
+        OBS_CORE_URL: CORE_URL,
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_BSP_SCHEDULE_DELAY: '600000',
+        OTEL_METRICS_EXPORTER: 'none',
+        OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'grpc',
+      },
+    });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe('hi\n');
+    const grpc = (await trace()).filter((s) => s.name === 'grpc.demo.Echo/Say');
+    expect(grpc.map((s) => s.kind).sort()).toEqual([SERVER, CLIENT]);
   });
 
   it('loads none of them by default', async () => {
