@@ -165,8 +165,11 @@ export interface ObsOptions {
   /** `OTEL_PROPAGATORS`. Default `tracecontext,baggage`. */
   propagators?: PropagatorName[];
   /**
-   * `OTEL_NODE_ENABLED_INSTRUMENTATIONS` / `OTEL_NODE_DISABLED_INSTRUMENTATIONS`. Default: enabled
-   * {@link DEFAULT_INSTRUMENTATIONS} (all but `fastify`), none disabled.
+   * `OTEL_NODE_ENABLED_INSTRUMENTATIONS` / `OTEL_NODE_DISABLED_INSTRUMENTATIONS` (short names), plus
+   * the instrumentations the app brings (docs/instrumentations.md). Default: enabled
+   * {@link DEFAULT_INSTRUMENTATIONS} (all but {@link OPT_IN_INSTRUMENTATIONS}) and every added one,
+   * none disabled. An array is shorthand for `{ add: [...] }`. Under `@obs/register` @obs is already
+   * started and these options are ignored: use `OBS_INSTRUMENTATION_PACKAGES` there.
    */
   instrumentations?:
     | {
