@@ -140,6 +140,24 @@ export const HTTP_CLIENT = {
   failed: `${label(METRICS.httpClientRequestDuration, 'http_response_status_code')}=~"5..|"`,
 } as const;
 
+/**
+ * The gRPC call histograms (opt-in `grpc` instrumentation, docs/instrumentations.md) and their
+ * labels: served calls by method, outgoing calls by the server they go to.
+ */
+export const RPC = {
+  server: METRICS.rpcServerCallDuration,
+  client: METRICS.rpcClientCallDuration,
+  method: label(METRICS.rpcServerCallDuration, 'rpc_method'),
+  status: label(METRICS.rpcServerCallDuration, 'rpc_status_code'),
+  clientServer: label(METRICS.rpcClientCallDuration, 'server_address'),
+  /**
+   * Matches the statuses that mean the server failed (the OpenTelemetry gRPC conventions' list for
+   * server spans): UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS. A
+   * caller's own mistake (INVALID_ARGUMENT, NOT_FOUND, ...) is not the server failing.
+   */
+  failed: `${label(METRICS.rpcServerCallDuration, 'rpc_status_code')}=~"UNKNOWN|DEADLINE_EXCEEDED|UNIMPLEMENTED|INTERNAL|UNAVAILABLE|DATA_LOSS"`,
+} as const;
+
 /** The data-layer metrics the rules and the dashboard read (docs/data.md). */
 export const DATA = {
   connections: METRICS.dbClientConnectionCount,

@@ -79,6 +79,7 @@ describe('obs dashboard', () => {
       'Latency',
       'Runtime',
       'Health checks and dependencies',
+      'gRPC (opt-in instrumentation)',
       'SLOs',
     ]);
     const ids = model.panels.map((p) => p.id);
@@ -147,7 +148,19 @@ describe('obs dashboard', () => {
       ['p95 latency by route', 'http_server_request_duration'],
       ['Latency percentiles', 'http_server_request_duration'],
       ['Outgoing call p95 by server', 'http_client_request_duration'],
+      ['Served gRPC call p95 by method', 'rpc_server_call_duration'],
+      ['Outgoing gRPC call p95 by server', 'rpc_client_call_duration'],
     ]);
+  });
+
+  it('shows the gRPC calls (opt-in instrumentation) by method, by server and by server-side failure', () => {
+    const panel = (title: string) => model.panels.find((p) => p.title === title) as PanelJson;
+    expect(panel('Served gRPC calls by method and status').targets?.[0]?.expr).toBe(
+      'sum by (rpc_method, rpc_status_code) (rate(rpc_server_call_duration_count{job=~"$job",instance=~"$instance"}[$__rate_interval]))',
+    );
+    expect(panel('Failed outgoing gRPC calls by server').targets?.[0]?.expr).toContain(
+      'rpc_status_code=~"UNKNOWN|DEADLINE_EXCEEDED|UNIMPLEMENTED|INTERNAL|UNAVAILABLE|DATA_LOSS"',
+    );
   });
 
   it('follows the selection and SLO options', () => {

@@ -230,6 +230,9 @@ describe('end to end: reference service, Prometheus, Alertmanager', () => {
     // The reference service makes no outgoing HTTP calls: the outgoing-call panels stay empty there
     // (test/exemplars.test.ts shows real calls writing the series those panels read).
     const callsRecorded = metrics.includes('http_client_request_duration');
+    // Nor gRPC (an opt-in instrumentation): core's test/opt-in-instrumentations.test.ts shows the
+    // rpc_*_call_duration series the gRPC panels read.
+    const rpcRecorded = metrics.includes('rpc_server_call_duration');
     // The runtime instrumentation first reports the event-loop delay ~25 s after start (5 s sampling, 5 samples).
     await sleep(Math.max(0, startedAt + 32_000 - Date.now()));
     const empty: string[] = [];
@@ -239,6 +242,7 @@ describe('end to end: reference service, Prometheus, Alertmanager', () => {
         const expr = substitute(target.expr, JOB, '5m');
         if (!healthRecorded && expr.includes('health_check_')) continue;
         if (!callsRecorded && expr.includes('http_client_request_duration')) continue;
+        if (!rpcRecorded && expr.includes('rpc_')) continue;
         checked++;
         let data = await query(expr);
         for (let i = 0; i < 10 && !data.some((s) => Number.isFinite(Number(s.value[1]))); i++) {

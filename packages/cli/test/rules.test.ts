@@ -544,6 +544,87 @@ describe('promtool test rules', () => {
     ]);
   });
 
+  it('ObsGrpcHighErrorRatio and ObsGrpcDependencyHighErrorRatio: server-side statuses only, not at low traffic, resolve', () => {
+    const scope = { otel_scope_name: '@obs/data' };
+    const served = (status: string, perStep: (i: number) => number) =>
+      histogramSeries(
+        METRICS.rpcServerCallDuration,
+        {
+          ...job,
+          instance: INSTANCE_A,
+          rpc_system_name: 'grpc',
+          rpc_method: 'shop.Cart/Add',
+          rpc_status_code: status,
+          ...scope,
+        },
+        45,
+        perStep,
+        () => 0.01,
+      );
+    const made = (status: string, perStep: (i: number) => number) =>
+      histogramSeries(
+        METRICS.rpcClientCallDuration,
+        {
+          ...job,
+          instance: INSTANCE_A,
+          rpc_system_name: 'grpc',
+          rpc_method: 'pay.Payments/Charge',
+          rpc_status_code: status,
+          server_address: 'payments.internal',
+          ...scope,
+        },
+        45,
+        perStep,
+        () => 0.01,
+      );
+    const server = ALERT_NAMES.grpcHighErrorRatio;
+    const client = ALERT_NAMES.grpcDependencyHighErrorRatio;
+    const serverLabels = { ...job, rpc_method: 'shop.Cart/Add' };
+    const clientLabels = { ...job, server_address: 'payments.internal' };
+    promtoolTest('grpc-calls', [
+      {
+        name: 'half the served calls end INTERNAL until 20m',
+        input: [...served('OK', steady(60)), ...served('INTERNAL', until(20, 60))],
+        checks: [
+          {
+            at: '15m',
+            alert: server,
+            firing: [{ alert: server, severity: 'warning', labels: serverLabels, value: '50%' }],
+          },
+          { at: '30m', alert: server, firing: [] },
+        ],
+      },
+      {
+        name: "the callers' own mistakes (NOT_FOUND, INVALID_ARGUMENT) are not failures; nor is low traffic",
+        input: [
+          ...served('OK', steady(60)),
+          ...served('NOT_FOUND', steady(60)),
+          ...served('INVALID_ARGUMENT', steady(60)),
+          ...made('UNAVAILABLE', steady(3)),
+        ],
+        checks: [
+          { at: '15m', alert: server, firing: [] },
+          { at: '15m', alert: client, firing: [] },
+        ],
+      },
+      {
+        name: 'a third of the calls to one server end UNAVAILABLE or DEADLINE_EXCEEDED',
+        input: [
+          ...made('OK', steady(60)),
+          ...made('UNAVAILABLE', steady(15)),
+          ...made('DEADLINE_EXCEEDED', steady(15)),
+        ],
+        checks: [
+          {
+            at: '15m',
+            alert: client,
+            firing: [{ alert: client, severity: 'warning', labels: clientLabels, value: '33.33%' }],
+          },
+        ],
+      },
+    ]);
+  });
+
   it('ObsDbPoolSaturated, ObsQueueBacklogGrowing, ObsCacheHitRatioDrop: the data layer (docs/data.md), each resolving', () => {
     const pool = { db_client_connection_pool_name: 'db:5432/shop', db_system_name: 'postgresql', ...OBS_SCOPE };
     const gauge = (name: string, labels: Record<string, string>, values: string) => ({

@@ -8,9 +8,11 @@ export {
   type Env,
   INSTRUMENTATION_NAMES,
   type InstrumentationName,
+  instrumentationShortName,
   type LogLevel,
   type ObsConfig,
   type ObsOptions,
+  OPT_IN_INSTRUMENTATIONS,
   type OtlpSignalConfig,
   type PropagatorName,
   resolveConfig,
@@ -108,5 +110,5 @@ export {
 export { type Exposition, PROMETHEUS_CONTENT_TYPE } from './metrics/pipeline.js';
 export { getObs, isStarted, type Obs, start } from './obs.js';
 export { opentelemetry } from './otel.js';
-export { ESM_HOOKED_MODULES, runningInstrumentations } from './tracing/instrumentations.js';
+export { ESM_HOOKED_MODULES, esmHookedModules, runningInstrumentations } from './tracing/instrumentations.js';
 export { recordError, type SpanOptions, withSpan } from './tracing/spans.js';

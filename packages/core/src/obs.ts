@@ -98,10 +98,15 @@ function build(config: ObsConfig, options: ObsOptions = {}): Obs {
   let errors: ErrorReporter = NO_ERROR_REPORTER;
   const observer = new RequestObserver(log, () => errors);
   if (isMainThread) {
-    telemetry = startTelemetry(config, {
-      ignoreIncomingPath: (p) => observer.isIgnored(p),
-      httpIncoming: config.httpServerInstrumentation === 'otel',
-    });
+    const added = Array.isArray(options.instrumentations) ? options.instrumentations : options.instrumentations?.add;
+    telemetry = startTelemetry(
+      config,
+      {
+        ignoreIncomingPath: (p) => observer.isIgnored(p),
+        httpIncoming: config.httpServerInstrumentation === 'otel',
+      },
+      added,
+    );
     const started = telemetry;
     observer.useTelemetry(serverTelemetry(config), telemetry.enterContext, (name) =>
       started.disableInstrumentation(name),

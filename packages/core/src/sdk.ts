@@ -22,6 +22,7 @@ import { METRICS } from './metrics/names.js';
 import { createMetricsPipeline, type MetricsPipeline } from './metrics/pipeline.js';
 import { opentelemetry, otelCore, otelInstrumentation } from './otel.js';
 import { takeUndelivered } from './otlp.js';
+import { addedInstrumentations } from './tracing/added-instrumentations.js';
 import { DeferredInstrumentations } from './tracing/deferred-instrumentations.js';
 import {
   createInstrumentations,
@@ -235,7 +236,11 @@ async function settle(label: string, work: Promise<unknown> | undefined): Promis
  * outgoing side of the http and undici instrumentations are installed (so request ids still reach log
  * lines and the callers' trace context reaches the services called), and every signal is a no-op.
  */
-export function startTelemetry(config: ObsConfig, hooks: InstrumentationHooks): Telemetry {
+export function startTelemetry(
+  config: ObsConfig,
+  hooks: InstrumentationHooks,
+  addedObjects: readonly Instrumentation[] = [],
+): Telemetry {
   installDiag(config.diagLevel);
   const contextManager = new RequestContextManager().enable();
   let enterContext: ((ctx: Context) => void) | undefined = (ctx) => contextManager.enter(ctx);
@@ -313,6 +318,9 @@ export function startTelemetry(config: ObsConfig, hooks: InstrumentationHooks): 
     instrumentationHooks,
   );
   register(eager);
+  // The app's own instrumentations start now, with their own module hooks (./tracing/added-instrumentations.ts).
+  const added = addedInstrumentations(config, addedObjects);
+  register(added);
   // Runtime metrics start once the process has lived a moment or is first scraped, whichever comes
   // first: a short-lived process (a build tool or test worker that inherited NODE_OPTIONS) never loads them.
   let runtime: Instrumentation[] = [];
@@ -335,12 +343,12 @@ export function startTelemetry(config: ObsConfig, hooks: InstrumentationHooks): 
     metrics: metricsPipeline,
     loggerProvider,
     get instrumentations() {
-      return [...eager, ...runtime, ...deferred.instrumentations];
+      return [...eager, ...added, ...runtime, ...deferred.instrumentations];
     },
     startRuntimeMetrics,
     disableInstrumentation(name) {
       deferred.refuse(name);
-      for (const instrumentation of eager)
+      for (const instrumentation of [...eager, ...added])
         if (instrumentation.instrumentationName.endsWith(`-${name}`)) instrumentation.disable();
     },
     pinoInstrumented: config.instrumentations.includes('pino'),
@@ -356,7 +364,9 @@ export function startTelemetry(config: ObsConfig, hooks: InstrumentationHooks): 
       deferred.stop();
       clearTimeout(runtimeTimer);
       runtimeTimer = undefined;
-      for (const instrumentation of [...eager, ...runtime, ...deferred.instrumentations]) instrumentation.disable();
+      for (const instrumentation of [...eager, ...added, ...runtime, ...deferred.instrumentations]) {
+        instrumentation.disable();
+      }
       await Promise.all([
         settle('shutting down tracing', tracerProvider?.shutdown()),
         settle('shutting down metrics', metricsPipeline.shutdown()),

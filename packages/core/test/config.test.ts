@@ -71,6 +71,8 @@ const DEFAULTS = {
   },
   propagators: ['tracecontext', 'baggage'],
   instrumentations: [...DEFAULT_INSTRUMENTATIONS],
+  instrumentationPackages: [],
+  addedInstrumentations: [],
   diagLevel: 'warn',
   shutdownTimeoutMs: 5000,
   handleSignals: true,
@@ -376,6 +378,16 @@ const VARIABLES: VariableCase[] = [
       ['http,fastify', ['http', 'fastify']],
     ],
     bad: ['mongodb'],
+  },
+  {
+    variable: 'OBS_INSTRUMENTATION_PACKAGES',
+    path: 'instrumentationPackages',
+    fallback: [],
+    valid: [
+      ['@opentelemetry/instrumentation-dataloader', ['@opentelemetry/instrumentation-dataloader']],
+      [' generic-pool-instrumentation , @acme/otel-soap ', ['generic-pool-instrumentation', '@acme/otel-soap']],
+    ],
+    bad: ['../local-path', '/abs/path', 'a b'],
   },
   {
     variable: 'OTEL_NODE_DISABLED_INSTRUMENTATIONS',

@@ -2,7 +2,8 @@
  * `node --import @obs/register app.js` (or `NODE_OPTIONS=--import=@obs/register`).
  *
  * 1. Registers import-in-the-middle's loader hooks for the modules the selected instrumentations
- *    patch (an include list, not every module), synchronously in-thread through
+ *    patch (an include list, not every module: the bundled ones' recorded module names and the
+ *    module definitions of the packages in `OBS_INSTRUMENTATION_PACKAGES`, `esmHookedModules()`), synchronously in-thread through
  *    `module.registerHooks` where Node supports it (>= 22.22.3, >= 24.11.1), else through the
  *    off-thread `module.register`. CommonJS modules are patched through require-in-the-middle and
  *    need no hook.
@@ -32,8 +33,7 @@ function enableCompileCache(): void {
 async function main(): Promise<void> {
   const core = await import('@obs/core');
   const config = core.resolveConfig();
-  const include = [...new Set(core.runningInstrumentations(config).flatMap((name) => core.ESM_HOOKED_MODULES[name]))];
-  await registerEsmHooks(include);
+  await registerEsmHooks(core.esmHookedModules(config));
   core.start();
 }
 

@@ -24,6 +24,7 @@ import {
   identityLabels,
   LE,
   leMatcher,
+  RPC,
   RUNTIME,
   type Selection,
   selectionMatchers,
@@ -106,6 +107,8 @@ export const ALERT_NAMES = {
   healthCheckSlow: 'ObsHealthCheckSlow',
   dependencyHighErrorRatio: 'ObsDependencyHighErrorRatio',
   dependencyHighLatency: 'ObsDependencyHighLatencyP95',
+  grpcHighErrorRatio: 'ObsGrpcHighErrorRatio',
+  grpcDependencyHighErrorRatio: 'ObsGrpcDependencyHighErrorRatio',
   dbPoolSaturated: 'ObsDbPoolSaturated',
   queueBacklogGrowing: 'ObsQueueBacklogGrowing',
   cacheHitRatioDrop: 'ObsCacheHitRatioDrop',
@@ -295,6 +298,42 @@ export function buildRules(s: AlertsSettings): RuleFile {
       `The 95th percentile of the duration of the HTTP calls ${who} made to {{ $labels.${HTTP_CLIENT.server} }} over ` +
       `the last ${latencyWindow} is {{ $value | humanizeDuration }} (alert above ${formatNumber(s.dependencyLatencyP95)}s, ` +
       `only while it makes more than ${minRate} calls/s).`,
+  });
+  // gRPC (opt-in instrumentation): served calls by method, outgoing calls by server; silent without them
+  const grpcRatio = (metric: typeof RPC.server, groupBy: readonly string[]) => {
+    const rpcCalls = (extra: readonly string[] = []) => series(metric, [...sel, ...extra], 'count');
+    const total = `sum ${by(groupBy)} (rate(${rpcCalls()}[${errorWindow}]))`;
+    return [
+      `sum ${by(groupBy)} (rate(${rpcCalls([RPC.failed])}[${errorWindow}]))`,
+      `/ ${total}`,
+      `> ${formatNumber(s.errorRatio)}`,
+      'and',
+      `${total} > ${minRate}`,
+    ].join('\n');
+  };
+  alert({
+    alert: ALERT_NAMES.grpcHighErrorRatio,
+    expr: grpcRatio(RPC.server, [...ids, RPC.method]),
+    for: dur(s.errorRatioForSeconds),
+    labels: { severity: 'warning' },
+    summary: `${who}: {{ $value | humanizePercentage }} of the gRPC calls to {{ $labels.${RPC.method} }} fail`,
+    description:
+      `Over the last ${errorWindow}, {{ $value | humanizePercentage }} of the gRPC calls ${who} served for ` +
+      `{{ $labels.${RPC.method} }} ended with a server-side status (UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, ` +
+      `INTERNAL, UNAVAILABLE, DATA_LOSS) (alert above ${formatPercent(s.errorRatio)}, only while it serves more ` +
+      `than ${minRate} calls/s).`,
+  });
+  alert({
+    alert: ALERT_NAMES.grpcDependencyHighErrorRatio,
+    expr: grpcRatio(RPC.client, [...ids, RPC.clientServer]),
+    for: dur(s.errorRatioForSeconds),
+    labels: { severity: 'warning' },
+    summary: `${who}: {{ $value | humanizePercentage }} of the gRPC calls to {{ $labels.${RPC.clientServer} }} fail`,
+    description:
+      `Over the last ${errorWindow}, {{ $value | humanizePercentage }} of the gRPC calls ${who} made to ` +
+      `{{ $labels.${RPC.clientServer} }} ended with UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, ` +
+      `UNAVAILABLE or DATA_LOSS (alert above ${formatPercent(s.errorRatio)}, only while it makes more than ` +
+      `${minRate} calls/s).`,
   });
   const poolIds = [...ids, INSTANCE, DATA.pool];
   alert({

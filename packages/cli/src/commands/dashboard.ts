@@ -44,6 +44,7 @@ import {
   JOB,
   LE,
   leMatcher,
+  RPC,
   RUNTIME,
   type Selection,
   selectionMatchers,
@@ -314,6 +315,42 @@ export function buildDashboard(s: DashboardSettings): Dashboard {
     ),
   ];
 
+  // gRPC: empty unless the opt-in grpc instrumentation runs (docs/instrumentations.md) ---------------------
+  const served = (extra: string[] = []) => series(RPC.server, [...m, ...extra], 'count');
+  const made = (extra: string[] = []) => series(RPC.client, [...m, ...extra], 'count');
+  const grpc = [
+    ts(
+      'Served gRPC calls by method and status',
+      'gRPC calls the service answered, per method and status.',
+      'reqps',
+      6,
+    ).withTarget(q(`sum ${by([RPC.method, RPC.status])} (${rate(served())})`, `{{${RPC.method}}} {{${RPC.status}}}`)),
+    ts(
+      'Served gRPC call p95 by method',
+      '95th percentile of the duration of the served calls of each method; the dots are exemplars linking to the trace.',
+      's',
+      6,
+    ).withTarget(q(p95([RPC.method], series(RPC.server, m, 'bucket')), `{{${RPC.method}}}`).exemplar(true)),
+    ts(
+      'Failed outgoing gRPC calls by server',
+      'Share of the gRPC calls to each server that ended with UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE or DATA_LOSS.',
+      'percentunit',
+      6,
+    ).withTarget(
+      q(
+        `(sum ${by([RPC.clientServer])} (${rate(made([RPC.failed]))}) or 0 * sum ${by([RPC.clientServer])} (${rate(made())}))` +
+          ` / sum ${by([RPC.clientServer])} (${rate(made())})`,
+        `{{${RPC.clientServer}}}`,
+      ),
+    ),
+    ts(
+      'Outgoing gRPC call p95 by server',
+      '95th percentile of the duration of the gRPC calls to each server.',
+      's',
+      6,
+    ).withTarget(q(p95([RPC.clientServer], series(RPC.client, m, 'bucket')), `{{${RPC.clientServer}}}`).exemplar(true)),
+  ];
+
   // SLOs ------------------------------------------------------------------------------------------------
   const period = formatPeriod(s.availability.periodSeconds);
   const availBudget = errorBudget(s.availability.objective);
@@ -407,6 +444,7 @@ export function buildDashboard(s: DashboardSettings): Dashboard {
     ['Latency', latencyPanels],
     ['Runtime', runtime],
     ['Health checks and dependencies', health],
+    ['gRPC (opt-in instrumentation)', grpc],
     ['SLOs', sloPanels],
   ];
   for (const [title, panels] of rows) {

@@ -9,6 +9,7 @@
  * collector stays quiet: `OTEL_METRICS_EXPORTER` defaults to `prometheus` (scraped from the app's own
  * `/metrics` route) and `OTEL_LOGS_EXPORTER` to `none` (logs go to stdout as JSON lines).
  */
+import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { warn } from '../diag.js';
 import type { SentryBeforeSend } from '../errors/types.js';
 import { HEALTH_DEFAULTS } from '../health/registry.js';
@@ -43,20 +44,42 @@ export const INSTRUMENTATION_NAMES = [
   'redis',
   'amqplib',
   'runtime-node',
+  'graphql',
+  'grpc',
+  'knex',
 ] as const;
 /** A short instrumentation name, e.g. `http` for `@opentelemetry/instrumentation-http`. */
 export type InstrumentationName = (typeof INSTRUMENTATION_NAMES)[number];
 
 /**
- * What loads when `OTEL_NODE_ENABLED_INSTRUMENTATIONS` is not set: every known instrumentation but
- * `fastify` (`@fastify/otel`). The Fastify and NestJS adapters put the route template on the server
+ * Bundled instrumentations that load only when `OTEL_NODE_ENABLED_INSTRUMENTATIONS` names them.
+ * `fastify` (`@fastify/otel`): the Fastify and NestJS adapters put the route template on the server
  * span and the metric themselves; `@fastify/otel` adds an INTERNAL span per request (and, when asked,
  * per hook) at ~30-50 µs of CPU per request (docs/performance.md), so it is opt-in, as it is in
- * OpenTelemetry's `auto-instrumentations-node`.
+ * OpenTelemetry's `auto-instrumentations-node`. `graphql`, `grpc` and `knex` add a span per resolver,
+ * call or query builder on top of what the http and database instrumentations record
+ * (docs/instrumentations.md).
  */
+export const OPT_IN_INSTRUMENTATIONS: readonly InstrumentationName[] = ['fastify', 'graphql', 'grpc', 'knex'];
+
+/** What loads when `OTEL_NODE_ENABLED_INSTRUMENTATIONS` is not set: every bundled one but the opt-in ones. */
 export const DEFAULT_INSTRUMENTATIONS: readonly InstrumentationName[] = INSTRUMENTATION_NAMES.filter(
-  (name) => name !== 'fastify',
+  (name) => !OPT_IN_INSTRUMENTATIONS.includes(name),
 );
+
+const OTEL_INSTRUMENTATION_PREFIX = '@opentelemetry/instrumentation-';
+
+/**
+ * The name an instrumentation goes by in `OTEL_NODE_ENABLED_INSTRUMENTATIONS` and
+ * `OTEL_NODE_DISABLED_INSTRUMENTATIONS`: its package (or `instrumentationName`) without the
+ * `@opentelemetry/instrumentation-` prefix, as OpenTelemetry's `auto-instrumentations-node` does
+ * (`@opentelemetry/instrumentation-dataloader` -> `dataloader`); any other package keeps its whole
+ * name, lower-cased (`@acme/instrumentation-soap`).
+ */
+export function instrumentationShortName(packageName: string): string {
+  const name = packageName.trim().toLowerCase();
+  return name.startsWith(OTEL_INSTRUMENTATION_PREFIX) ? name.slice(OTEL_INSTRUMENTATION_PREFIX.length) : name;
+}
 
 export const SAMPLERS = [
   'always_on',
@@ -164,10 +187,27 @@ export interface ObsOptions {
   /** `OTEL_PROPAGATORS`. Default `tracecontext,baggage`. */
   propagators?: PropagatorName[];
   /**
-   * `OTEL_NODE_ENABLED_INSTRUMENTATIONS` / `OTEL_NODE_DISABLED_INSTRUMENTATIONS`. Default: enabled
-   * {@link DEFAULT_INSTRUMENTATIONS} (all but `fastify`), none disabled.
+   * `OTEL_NODE_ENABLED_INSTRUMENTATIONS` / `OTEL_NODE_DISABLED_INSTRUMENTATIONS` (short names), plus
+   * the instrumentations the app brings (docs/instrumentations.md). Default: enabled
+   * {@link DEFAULT_INSTRUMENTATIONS} (all but {@link OPT_IN_INSTRUMENTATIONS}) and every added one,
+   * none disabled. An array is shorthand for `{ add: [...] }`. Under `@obs/register` @obs is already
+   * started and these options are ignored: use `OBS_INSTRUMENTATION_PACKAGES` there.
    */
-  instrumentations?: { enabled?: InstrumentationName[]; disabled?: InstrumentationName[] };
+  instrumentations?:
+    | {
+        /** Short names; also those of `packages` and `add`. */
+        enabled?: string[];
+        disabled?: string[];
+        /**
+         * `OBS_INSTRUMENTATION_PACKAGES`: OpenTelemetry instrumentation packages the app has installed,
+         * loaded by name from the app's directory (`process.cwd()`) and run like the bundled ones.
+         */
+        packages?: string[];
+        /** Instrumentation objects the app built itself (`new DataloaderInstrumentation()`). */
+        add?: Instrumentation[];
+      }
+    /** Shorthand for `{ add: [...] }`. */
+    | Instrumentation[];
   /** `OTEL_LOG_LEVEL`: the OpenTelemetry SDK's own diagnostics. Default `warn`. */
   diagLevel?: DiagLevel;
   /** `OBS_LOG_LEVEL`: the application logger's level. Default `info`. */
@@ -292,7 +332,12 @@ export interface ObsConfig {
     readonly redactStrings: boolean;
   };
   readonly propagators: readonly PropagatorName[];
+  /** The bundled instrumentations that run. */
   readonly instrumentations: readonly InstrumentationName[];
+  /** `OBS_INSTRUMENTATION_PACKAGES` that run (not named in the disabled list, named in the enabled one if set). */
+  readonly instrumentationPackages: readonly string[];
+  /** Short names of the `start({ instrumentations })` objects that run, by the same rules. */
+  readonly addedInstrumentations: readonly string[];
   readonly diagLevel: DiagLevel;
   readonly shutdownTimeoutMs: number;
   readonly handleSignals: boolean;
@@ -539,18 +584,38 @@ export function resolveConfig(options: ObsOptions = {}, env: Env = process.env):
   if (detectors.includes('none')) detectors = [];
   else if (detectors.includes('all')) detectors = ['env', 'host', 'os', 'process', 'serviceinstance', 'container'];
 
+  // Instrumentations the app brings run under the same lists as the bundled ones, on by default.
+  const instrOptions = Array.isArray(options.instrumentations)
+    ? { add: options.instrumentations }
+    : options.instrumentations;
+  const packages = (
+    parseList(
+      instrOptions?.packages ?? env.OBS_INSTRUMENTATION_PACKAGES,
+      'OBS_INSTRUMENTATION_PACKAGES',
+      undefined,
+      [],
+    ) as string[]
+  ).filter((name) => {
+    if (/^(@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*$/.test(name)) return true;
+    warn(`OBS_INSTRUMENTATION_PACKAGES entry ${JSON.stringify(name)} is not a package name; ignoring it`);
+    return false;
+  });
+  const added = (instrOptions?.add ?? []).map((i) => instrumentationShortName(String(i?.instrumentationName)));
+  const bringYourOwn = [...packages.map(instrumentationShortName), ...added];
+  const knownInstr = [...new Set([...INSTRUMENTATION_NAMES, ...bringYourOwn])];
   const enabled = parseList(
-    options.instrumentations?.enabled ?? env.OTEL_NODE_ENABLED_INSTRUMENTATIONS,
+    instrOptions?.enabled ?? env.OTEL_NODE_ENABLED_INSTRUMENTATIONS,
     'OTEL_NODE_ENABLED_INSTRUMENTATIONS',
-    INSTRUMENTATION_NAMES,
-    DEFAULT_INSTRUMENTATIONS,
+    knownInstr,
+    [...new Set([...DEFAULT_INSTRUMENTATIONS, ...bringYourOwn])],
   );
   const disabledInstr = parseList(
-    options.instrumentations?.disabled ?? env.OTEL_NODE_DISABLED_INSTRUMENTATIONS,
+    instrOptions?.disabled ?? env.OTEL_NODE_DISABLED_INSTRUMENTATIONS,
     'OTEL_NODE_DISABLED_INSTRUMENTATIONS',
-    INSTRUMENTATION_NAMES,
+    knownInstr,
     [],
   );
+  const runs = (name: string) => enabled.includes(name) && !disabledInstr.includes(name);
 
   const sampler = parseEnum(
     options.sampler ?? env.OTEL_TRACES_SAMPLER,
@@ -653,7 +718,16 @@ export function resolveConfig(options: ObsOptions = {}, env: Env = process.env):
       ]);
       return list.includes('none') ? [] : list;
     })(),
-    instrumentations: enabled.filter((name) => !disabledInstr.includes(name)),
+    instrumentations: enabled
+      .filter((name): name is InstrumentationName => (INSTRUMENTATION_NAMES as readonly string[]).includes(name))
+      .filter(runs),
+    // a package named like a bundled instrumentation turns the bundled one on instead
+    instrumentationPackages: packages.filter(
+      (name) =>
+        !(INSTRUMENTATION_NAMES as readonly string[]).includes(instrumentationShortName(name)) &&
+        runs(instrumentationShortName(name)),
+    ),
+    addedInstrumentations: added.filter(runs),
     diagLevel: parseEnum(options.diagLevel ?? env.OTEL_LOG_LEVEL, 'OTEL_LOG_LEVEL', DIAG_LEVELS, 'warn'),
     shutdownTimeoutMs: parseNonNegativeInt(
       options.shutdownTimeoutMs ?? env.OBS_SHUTDOWN_TIMEOUT_MS,

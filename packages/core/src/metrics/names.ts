@@ -188,6 +188,26 @@ export const METRICS = {
     buckets: DB_DURATION_BUCKETS,
     source: 'OpenTelemetry semantic conventions, database metrics (stable): db.client.operation.duration',
   }),
+  /** gRPC calls served, from instrumentation-grpc's SERVER spans (opt-in `grpc`: src/tracing/rpc-metrics.ts). */
+  rpcServerCallDuration: define({
+    name: 'rpc.server.call.duration',
+    kind: 'histogram',
+    unit: 's',
+    description: 'Measures the duration of an incoming Remote Procedure Call (RPC).',
+    labels: ['rpc_system_name', 'rpc_method', 'rpc_status_code'],
+    buckets: HTTP_DURATION_BUCKETS,
+    source: 'OpenTelemetry semantic conventions, RPC metrics (stable): rpc.server.call.duration',
+  }),
+  /** gRPC calls made, from instrumentation-grpc's CLIENT spans (opt-in `grpc`: src/tracing/rpc-metrics.ts). */
+  rpcClientCallDuration: define({
+    name: 'rpc.client.call.duration',
+    kind: 'histogram',
+    unit: 's',
+    description: 'Measures the duration of an outgoing Remote Procedure Call (RPC).',
+    labels: ['rpc_system_name', 'rpc_method', 'rpc_status_code', 'server_address'],
+    buckets: HTTP_DURATION_BUCKETS,
+    source: 'OpenTelemetry semantic conventions, RPC metrics (stable): rpc.client.call.duration',
+  }),
   /** Connections of each pool by state (`idle`, `used`), read from pg and mysql2 pools at collection. */
   dbClientConnectionCount: define({
     name: 'db.client.connection.count',

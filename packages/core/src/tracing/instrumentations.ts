@@ -14,7 +14,9 @@ import { amqpHooks } from '../data/queue.js';
 import { sanitizeSql } from '../data/sql.js';
 import { load } from '../lazy.js';
 import { otelInstrumentation } from '../otel.js';
+import { addedInstrumentations, modulesOf } from './added-instrumentations.js';
 import { DeferredFastifyInstrumentation } from './fastify.js';
+import { measureRpcCalls } from './rpc-metrics.js';
 
 const { InstrumentationNodeModuleFile } = otelInstrumentation;
 
@@ -191,6 +193,21 @@ const FACTORIES: Record<InstrumentationName, Factory> = {
   // child of the producer span); @obs's hooks add the current messaging attributes and count sends.
   amqplib: () =>
     new (load('@opentelemetry/instrumentation-amqplib').AmqplibInstrumentation)({ ...amqpHooks(), enabled: false }),
+  // Opt-in (docs/instrumentations.md). GraphQL: parse, validate and execute spans, and a span per
+  // resolver the schema defines (trivial property resolvers are left out); argument values are not
+  // recorded (instrumentation-graphql's default); the query text is redacted at export.
+  graphql: () =>
+    new (load('@opentelemetry/instrumentation-graphql').GraphQLInstrumentation)({
+      enabled: false,
+      ignoreTrivialResolveSpans: true,
+    }),
+  // gRPC client and server spans (@grpc/grpc-js); instrumentation-grpc records no metrics, so
+  // rpc.client.call.duration and rpc.server.call.duration are taken from its spans (./rpc-metrics.ts).
+  grpc: () =>
+    measureRpcCalls(new (load('@opentelemetry/instrumentation-grpc').GrpcInstrumentation)({ enabled: false })),
+  // A span per knex query around the driver's own (pg's or mysql2's, which record
+  // db.client.operation.duration): knex adds the builder's view, never a second measurement.
+  knex: () => new (load('@opentelemetry/instrumentation-knex').KnexInstrumentation)({ enabled: false }),
   // Runtime metrics: event loop, GC and heap (runtime-node) plus process CPU and memory (host-metrics).
   'runtime-node': () => [
     new (load('@opentelemetry/instrumentation-runtime-node').RuntimeNodeInstrumentation)({
@@ -226,11 +243,20 @@ export const DEFERRED_INSTRUMENTATIONS: ReadonlySet<InstrumentationName> = new S
   'ioredis',
   'redis',
   'amqplib',
+  'graphql',
+  'grpc',
+  'knex',
 ]);
 
 /**
- * Module names the ESM loader hooks must intercept for these instrumentations. Only these modules
- * are wrapped by import-in-the-middle; wrapping every module has broken applications.
+ * The modules each bundled instrumentation patches: the names of its own module definitions
+ * (`getModuleDefinitions()`), plus the entry points apps import them by (`mysql2/promise`,
+ * `amqplib/callback_api`, Express 5's `router`). Recorded here so that start-up learns them without
+ * constructing every instrumentation (that costs ~90 ms: docs/performance.md);
+ * test/instrumentation-modules.test.ts constructs each one and fails when a name it declares is
+ * missing. The deferred loader watches these packages and the ESM loader hooks of `@obs/register`
+ * intercept these specifiers ({@link esmHookedModules}): only these modules are wrapped by
+ * import-in-the-middle; wrapping every module has broken applications.
  */
 export const ESM_HOOKED_MODULES: Record<InstrumentationName, readonly string[]> = {
   http: ['http', 'https', 'node:http', 'node:https'],
@@ -243,7 +269,24 @@ export const ESM_HOOKED_MODULES: Record<InstrumentationName, readonly string[]> 
   pg: ['pg', 'pg-pool'],
   mysql2: ['mysql2', 'mysql2/promise'],
   ioredis: ['ioredis'],
-  redis: ['redis', '@redis/client'],
+  redis: ['redis', '@redis/client', '@node-redis/client'],
   amqplib: ['amqplib', 'amqplib/callback_api'],
   'runtime-node': [],
+  graphql: ['graphql'],
+  grpc: ['@grpc/grpc-js'],
+  knex: ['knex'],
 };
+
+/**
+ * The module specifiers `@obs/register`'s ES module loader hooks must intercept for this
+ * configuration: those of the bundled instrumentations that run ({@link runningInstrumentations}: with
+ * `OTEL_SDK_DISABLED=true` only the propagating http and undici ones, {@link ESM_HOOKED_MODULES}) and
+ * those the app's own instrumentation packages declare in their module definitions
+ * (`OBS_INSTRUMENTATION_PACKAGES`; loading them here is what running them costs anyway, and they
+ * are built once).
+ */
+export function esmHookedModules(config: ObsConfig): string[] {
+  const bundled = runningInstrumentations(config).flatMap((name) => ESM_HOOKED_MODULES[name]);
+  const added = config.disabled ? [] : addedInstrumentations(config, []).flatMap(modulesOf);
+  return [...new Set([...bundled, ...added])];
+}

@@ -8,6 +8,9 @@
  * - URL attributes (`url.full`, `http.url`, `http.target`, `url.original`) and query attributes
  *   (`url.query`) have the values of sensitive parameters and a userinfo password redacted, with the
  *   same case-insensitive key match as logs (`Password=`, `private_key=`, `accessToken=`);
+ * - SQL statements (`db.query.text`, `db.statement`) have their literal values replaced by `?` (the
+ *   sanitiser of ../data/sql.ts, also with `OBS_REDACT_STRINGS=false`), for the instrumentations @obs
+ *   does not wrap itself (knex, the app's own: `OBS_INSTRUMENTATION_PACKAGES`);
  * - every other string (attributes, the span name, event attributes such as `exception.message`
  *   and `exception.stacktrace`, the status message) has the secret shapes of redact-text.ts
  *   redacted, unless `OBS_REDACT_STRINGS=false`.
@@ -18,8 +21,12 @@
  */
 import type { Attributes, AttributeValue } from '@opentelemetry/api';
 import type { ReadableSpan, SpanExporter, TimedEvent } from '@opentelemetry/sdk-trace';
+import { type SqlDialect, sanitizeSql } from '../data/sql.js';
 import { createKeyMatcher, REDACTED } from '../logging/redact.js';
 import { createTextRedaction, urlKind } from '../logging/redact-text.js';
+
+/** Attributes that hold a database statement as the app wrote it. */
+const STATEMENT_KEYS = new Set(['db.query.text', 'db.statement']);
 
 /** What to redact: the extra keys (`OBS_REDACT_KEYS`) and whether strings are searched (`OBS_REDACT_STRINGS`). */
 export interface SpanRedactionSetup {
@@ -37,10 +44,12 @@ export function createSpanRedactor(setup: SpanRedactionSetup): SpanRedactor {
     strings: setup.redactStrings,
   });
 
-  function value(key: string, v: AttributeValue | undefined): AttributeValue | undefined {
+  function value(key: string, v: AttributeValue | undefined, dialect: SqlDialect): AttributeValue | undefined {
     if (v === undefined || v === null) return v;
     if (sensitive(key)) return REDACTED;
     if (typeof v === 'string') {
+      // no literal is left to search, and `password = ?` would read as a secret pair
+      if (STATEMENT_KEYS.has(key)) return sanitizeSql(v, dialect);
       const kind = urlKind(key);
       return redactString(kind === 'url' ? scrubUrl(v) : kind === 'query' ? scrubQuery(v) : v);
     }
@@ -61,8 +70,10 @@ export function createSpanRedactor(setup: SpanRedactionSetup): SpanRedactor {
   function attributes(attrs: Attributes | undefined): Attributes | undefined {
     if (!attrs) return attrs;
     let copy: Attributes | undefined;
+    const system = attrs['db.system.name'] ?? attrs['db.system'];
+    const dialect: SqlDialect = system === 'mysql' || system === 'mariadb' ? 'mysql' : 'postgresql';
     for (const key of Object.keys(attrs)) {
-      const next = value(key, attrs[key]);
+      const next = value(key, attrs[key], dialect);
       if (next !== attrs[key]) {
         copy ??= { ...attrs };
         copy[key] = next;
