@@ -16,6 +16,8 @@ export {
   resolveConfig,
   type SamplerName,
   type SentryOptions,
+  HTTP_LOG_FIELDS,
+  type HttpLogField,
 } from './config/resolve.js';
 export { activeRequestId } from './context.js';
 export {
@@ -78,14 +80,25 @@ export {
   type ObsRoute,
   type ObsRoutePaths,
   type ObsRouteSources,
+  managementAddressOf,
   obsRouteAnswers,
   obsRouteTable,
 } from './http/obs-routes.js';
+export { type CompletionFields, clientAddress } from './http/completion-fields.js';
+export { managementServer } from './http/management-server.js';
 export { type BeginOptions, type ObservedRequest, RequestObserver } from './http/observer.js';
 export { isWellFormedRequestId, REQUEST_ID_HEADER, requestIdFrom } from './http/request-id.js';
 export type { LifecycleControl, ServerOptions, ShutdownHook } from './lifecycle/lifecycle.js';
 export { servingOn } from './lifecycle/serving.js';
-export { createLogger, type LoggerSetup, loggerOptions, type ObsLogger } from './logging/logger.js';
+export {
+  createLogger,
+  type LoggerSetup,
+  type LogTransport,
+  loggerOptions,
+  type ObsLogger,
+  useLogStream,
+  useLogTransport,
+} from './logging/logger.js';
 export { createKeyMatcher, createRedactor, DEFAULT_REDACT_KEYS, REDACTED, type Redactor } from './logging/redact.js';
 export { createTextRedaction, type TextRedaction, type TextRedactionOptions } from './logging/redact-text.js';
 export type {

@@ -30,12 +30,16 @@ import {
   errorStatus,
   getObs,
   type Obs,
+  type LogTransport,
   type ObsLogger,
+  type ObsRoute,
   type ObsRoutePaths,
   obsRouteTable,
   opentelemetry,
   REQUEST_ID_HEADER,
   requestIdFrom,
+  useLogStream,
+  useLogTransport,
 } from '@obs/core';
 import type { Context } from '@opentelemetry/api';
 import fastify, {
@@ -71,7 +75,9 @@ export {
 
 /** The Fastify request of a raw request, once the plugin's `onRequest` hook has seen it. */
 const FASTIFY_REQUEST = Symbol.for('@obs/fastify.request');
-type Tagged = IncomingMessage & { [FASTIFY_REQUEST]?: FastifyRequest };
+/** The Fastify reply of a raw request, once the plugin's `onRequest` hook has seen it. */
+const FASTIFY_REPLY = Symbol.for('@obs/fastify.reply');
+type Tagged = IncomingMessage & { [FASTIFY_REQUEST]?: FastifyRequest; [FASTIFY_REPLY]?: FastifyReply };
 
 /** What Fastify knows of a request's route: its `routeOptions.url`, and `is404` for the 404 handler's. */
 const FASTIFY_ROUTES: BeginOptions = {
@@ -89,13 +95,86 @@ type WithOtel = { opentelemetry?: () => { context?: Context | null } };
 export interface ObsFastifyOptionsInput {
   /** The @obs instance. Default: the one `@obs/register` started (or a new one from the environment). */
   obs?: Obs;
+  /**
+   * The app's own Fastify `logger` option, moved here from `Fastify({ logger })` (Fastify refuses
+   * `logger` next to the `loggerInstance` @obs gives it). What it asks for shapes the logger of
+   * `app.log` and `request.log`, which stays @obs's (JSON lines, redaction, trace ids):
+   * - `level`: their level (a child logger; @obs's own lines keep `OBS_LOG_LEVEL`);
+   * - `redact` (pino paths, or `{ paths, censor, remove }`): removed or censored on their lines, on
+   *   top of @obs's key redaction;
+   * - `serializers`: applied to their lines (`req`, `res`, your own keys);
+   * - `transport` (`{ target: 'pino-pretty' }` in development): every @obs line of the process, the
+   *   completion lines included, goes through it (see `useLogTransport` in @obs/core);
+   * - `stream`: every @obs line goes to that stream;
+   * - `true`: as without it; `false`: `app.log` and `request.log` are silent (@obs's lines stay).
+   * Anything else (`formatters`, `mixin`, `timestamp`, `messageKey`, `base`, `customLevels`, `file`,
+   * a logger instance, ...) would change @obs's line format and cannot be combined with it: one
+   * warning names the keys left out. Default: @obs's logger as it is.
+   */
+  logger?: boolean | FastifyLoggerInput;
+}
+
+/** The parts of Fastify's `logger` option (pino options) that {@link obsFastifyOptions} applies. */
+export interface FastifyLoggerInput {
+  level?: string;
+  redact?: string[] | { paths: string[]; censor?: string | ((value: unknown, path: string[]) => unknown); remove?: boolean };
+  serializers?: Record<string, (value: unknown) => unknown>;
+  transport?: LogTransport;
+  stream?: { write(line: string): unknown };
+  [other: string]: unknown;
+}
+
+const APPLIED_LOGGER_KEYS = new Set(['level', 'redact', 'serializers', 'transport', 'stream']);
+
+/**
+ * The logger of `app.log` and `request.log` for the app's `logger` option (see
+ * {@link ObsFastifyOptionsInput.logger}). Never throws: what cannot be combined costs one warning.
+ */
+function shapeLogger(obs: Obs, option: ObsFastifyOptionsInput['logger']): ObsLogger {
+  if (option === undefined || option === true) return obs.logger;
+  if (option === false) return obs.logger.child({}, { level: 'silent' });
+  if (option === null || typeof option !== 'object') {
+    obs.logger.warn(
+      { 'fastify.logger': typeof option },
+      '@obs/fastify: the logger option must be true, false or pino options; using the @obs logger as it is',
+    );
+    return obs.logger;
+  }
+  // a pino instance (a function-bearing object with `child`) belongs in loggerInstance, which @obs owns
+  const isInstance = typeof (option as { child?: unknown }).child === 'function';
+  const ignored = isInstance ? ['(a logger instance)'] : Object.keys(option).filter((k) => !APPLIED_LOGGER_KEYS.has(k));
+  if (ignored.length > 0) {
+    obs.logger.warn(
+      { 'fastify.logger.ignored': ignored },
+      `@obs/fastify: logger ${ignored.join(', ')} cannot be combined with the @obs logger (it would change its JSON lines); left out. Applied: level, redact, serializers, transport, stream`,
+    );
+  }
+  if (isInstance) return obs.logger;
+  if (option.transport !== undefined) useLogTransport(obs.logger, option.transport);
+  else if (option.stream && typeof option.stream.write === 'function') {
+    useLogStream(obs.logger, option.stream);
+  }
+  const child: Record<string, unknown> = {};
+  if (typeof option.level === 'string') child.level = option.level;
+  if (option.redact !== undefined) child.redact = option.redact;
+  if (option.serializers !== undefined) child.serializers = option.serializers;
+  if (Object.keys(child).length === 0) return obs.logger;
+  try {
+    return obs.logger.child({}, child);
+  } catch (err) {
+    // an unknown level, malformed redact paths
+    obs.logger.warn({ err }, '@obs/fastify: the logger options cannot be applied; using the @obs logger as it is');
+    return obs.logger;
+  }
 }
 
 /**
  * The Fastify constructor options @obs needs: `Fastify({ ...obsFastifyOptions(), ...yours })`.
  *
  * - `loggerInstance`: the @obs pino logger, so `app.log` and `request.log` write @obs's JSON lines
- *   (ISO time, level label, redaction) and, inside a request, `trace_id`, `span_id` and `request_id`.
+ *   (ISO time, level label, redaction) and, inside a request, `trace_id`, `span_id` and `request_id`;
+ *   shaped by the app's own `logger` option when given here (`obsFastifyOptions({ logger: { level:
+ *   'debug', redact: ['req.headers.x-session'], transport: { target: 'pino-pretty' } } })`).
  * - `childLoggerFactory`: no per-request child logger. Fastify's child would bind the request id a
  *   second time (`reqId`, or a duplicate `request_id` key next to the one @obs adds from the
  *   context); `request.log` is the logger itself, or a plain child when a route sets `logLevel` or
@@ -119,7 +198,7 @@ export function obsFastifyOptions(options: ObsFastifyOptionsInput = {}): {
   const obs = options.obs ?? getObs();
   const controller = obsLogController();
   return {
-    loggerInstance: obs.logger,
+    loggerInstance: shapeLogger(obs, options.logger),
     childLoggerFactory: obsChildLogger,
     genReqId: (req) => obs.http.observationOf(req)?.id ?? requestIdFrom(req.headers[REQUEST_ID_HEADER]),
     requestIdHeader: false,
@@ -149,6 +228,16 @@ function obsLogController(): LogController | undefined {
 export interface ObsPluginOptions extends ObsRoutePaths {
   /** The @obs instance. Default: the one `@obs/register` started (or a new one from the environment). */
   obs?: Obs;
+  /**
+   * The app's own fields for the completion line, e.g. `(request) => ({ 'enduser.id':
+   * request.user?.id })`. Called once per request when the response has closed; the object it
+   * returns is added to the line under @obs's own fields (it cannot replace them) and redacted like
+   * every field. If it throws, the line is written without them and with `fields_failed: true`
+   * (reported once on stderr); the request is not affected. Not called for requests Fastify answered
+   * before routing (a malformed URL). Default none (no per-request cost). Standard fields:
+   * `OBS_HTTP_LOG_FIELDS`.
+   */
+  fields?: (request: FastifyRequest, reply: FastifyReply) => Record<string, unknown> | undefined;
 }
 
 let warnedIdMismatch = false;
@@ -156,19 +245,38 @@ let warnedIdMismatch = false;
 const plugin: FastifyPluginCallback<ObsPluginOptions> = (app, options, done) => {
   const obs = options.obs ?? getObs();
   const routes = obsRouteTable(obs, options);
+  const byUrl = new Map(routes.map((route) => [route.path, route]));
+  const fields = options.fields;
+  const begin: BeginOptions = fields
+    ? {
+        ...FASTIFY_ROUTES,
+        fields: (req) => {
+          const request = (req as Tagged)[FASTIFY_REQUEST];
+          const reply = (req as Tagged)[FASTIFY_REPLY];
+          return request && reply ? fields(request, reply) : undefined;
+        },
+      }
+    : FASTIFY_ROUTES;
 
   shutDownWith(app, obs);
 
   app.addHook('onRequest', function obsOnRequest(request, reply, next) {
+    // A probe or scrape: answered here, before the app's own hooks (sessions, authentication) run.
+    const route = byUrl.size > 0 ? byUrl.get(request.routeOptions.url ?? '') : undefined;
+    if (route && (request.method === 'GET' || request.method === 'HEAD')) {
+      answerEarly(route, request, reply);
+      return;
+    }
     const raw = request.raw;
     (raw as Tagged)[FASTIFY_REQUEST] = request;
+    if (fields) (raw as Tagged)[FASTIFY_REPLY] = reply;
     const otel = (request as WithOtel).opentelemetry?.();
     const seen = obs.http.observationOf(raw);
     // Not through a server (app.inject()): observe from here, inside @fastify/otel's context if any.
     const observed = seen
-      ? obs.http.begin(raw, reply.raw, FASTIFY_ROUTES)
+      ? obs.http.begin(raw, reply.raw, begin)
       : context.with(otel?.context ?? context.active(), () =>
-          obs.http.begin(raw, reply.raw, { ...FASTIFY_ROUTES, requestId: request.id }),
+          obs.http.begin(raw, reply.raw, { ...begin, requestId: request.id }),
         );
     reply.header(REQUEST_ID_HEADER, observed.id);
     if (request.id !== observed.id && !warnedIdMismatch) {
@@ -203,6 +311,23 @@ const plugin: FastifyPluginCallback<ObsPluginOptions> = (app, options, done) => 
   }
   done();
 };
+
+/**
+ * Answer a probe or scrape from the plugin's `onRequest` hook, on the raw response with the reply
+ * hijacked: none of the app's later `onRequest`, `preHandler`, `onSend` (a session's `set-cookie`) or
+ * `onResponse` hooks run for it. Hooks the app added before registering the plugin still run first.
+ */
+function answerEarly(route: ObsRoute, request: FastifyRequest, reply: FastifyReply): void {
+  reply.hijack();
+  const res = reply.raw;
+  route.answer(request.headers.accept).then(
+    ({ statusCode, contentType, body }) => {
+      res.writeHead(statusCode, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+      res.end(request.method === 'HEAD' ? undefined : body);
+    },
+    () => res.destroy(),
+  );
+}
 
 /**
  * The shutdown sequence in Fastify's idiom. Once listening, the server is registered with @obs (drained

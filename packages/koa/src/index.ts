@@ -149,9 +149,18 @@ const KOA_ROUTES: BeginOptions = {
 };
 
 /** Options for {@link observe}. */
-export interface ObserveOptions {
+export interface ObserveOptions<StateT = Koa.DefaultState, ContextT = Koa.DefaultContext> {
   /** The @obs instance. Default: the one `@obs/register` started (or a new one from the environment). */
   obs?: Obs;
+  /**
+   * The app's own fields for the completion line, from the request's context, e.g. `(ctx) => ({
+   * 'enduser.id': ctx.state.user?.id })`. Called once per request when the response has closed; the
+   * object it returns is added to the line under @obs's own fields (it cannot replace them) and
+   * redacted like every field. If it throws, the line is written without them and with
+   * `fields_failed: true` (reported once on stderr); the request is not affected. Default none (no
+   * per-request cost). Standard fields: `OBS_HTTP_LOG_FIELDS`.
+   */
+  fields?: (ctx: Koa.ParameterizedContext<StateT, ContextT>) => Record<string, unknown> | undefined;
   /**
    * Call {@link logErrors} for the app on its first request, so that errors reaching Koa's `error`
    * event are logged once as JSON, in place of Koa's default stderr dump. Default true.
@@ -174,10 +183,20 @@ export interface ObserveOptions {
  * - writes one completion line when the response is done (`request completed`, or `request aborted`).
  */
 export function observe<StateT = Koa.DefaultState, ContextT = Koa.DefaultContext>(
-  options: ObserveOptions = {},
+  options: ObserveOptions<StateT, ContextT> = {},
 ): ObsMiddleware<StateT, ContextT> {
   const obs = options.obs ?? getObs();
   const installErrorLogging = options.logErrors ?? true;
+  const fields = options.fields;
+  const begin: BeginOptions = fields
+    ? {
+        ...KOA_ROUTES,
+        fields: (req) => {
+          const ctx = (req as KoaRequest)[KOA_CONTEXT];
+          return ctx ? fields(ctx as unknown as Koa.ParameterizedContext<StateT, ContextT>) : undefined;
+        },
+      }
+    : KOA_ROUTES;
   obs.http.adapterLabelsRoutes('koa'); // KOA_ROUTES and labelRouteOnMatch
   return async function obsObserve(koaCtx, next) {
     const ctx = koaCtx as unknown as Ctx;
@@ -189,7 +208,7 @@ export function observe<StateT = Koa.DefaultState, ContextT = Koa.DefaultContext
     if (installErrorLogging) logErrors(ctx.app, { obs });
     servingOn(obs, ctx.req); // the server to drain at shutdown; the app has started
     (ctx.req as KoaRequest)[KOA_CONTEXT] = ctx;
-    const observed = obs.http.begin(ctx.req, ctx.res, KOA_ROUTES);
+    const observed = obs.http.begin(ctx.req, ctx.res, begin);
     (ctx as Tagged)[OBSERVED] = observed;
     labelRouteOnMatch(ctx, observed);
     ctx.log = observed.log;
@@ -399,7 +418,12 @@ export interface RoutesOptions extends ObsRoutePaths {
 /**
  * Middleware serving the health probes (`GET`/`HEAD`, JSON `{"status","checks"}`, 200 or 503) and the
  * Prometheus scrape. Other requests pass through. These paths are excluded from logs, traces and
- * metrics, so probes and scrapes do not drown the service's own traffic. Needs no router.
+ * metrics, so probes and scrapes do not drown the service's own traffic. Needs no router. Mount it
+ * right after `observe()` and `errorHandler()`, before sessions, authentication and body parsers:
+ * it answers without calling `next()`, so the middleware mounted after it never runs for probes.
+ *
+ * With a management port (`OBS_MANAGEMENT_PORT` or the `managementPort` option) the routes are served
+ * on @obs's own server on that port instead, and this middleware passes every request on.
  */
 export function obsRoutes<StateT = Koa.DefaultState, ContextT = Koa.DefaultContext>(
   options: RoutesOptions = {},

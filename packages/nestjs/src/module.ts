@@ -11,7 +11,7 @@ import {
   type Type,
 } from '@nestjs/common';
 import { APP_FILTER, APP_INTERCEPTOR, ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
-import { getObs } from '@obs/core';
+import { getObs, managementAddressOf, obsRouteTable } from '@obs/core';
 import { applyRoutePaths, createObsController, servedPaths } from './controller.js';
 import { ObsExceptionFilter, ObsExceptionInterceptor } from './errors.js';
 import { type AdapterLike, labelFastifyRoutes, markNotFoundHandler, observeServer } from './http.js';
@@ -40,6 +40,10 @@ class ObsHttpWiring implements OnModuleInit {
 
   onModuleInit(): void {
     const obs = getObs();
+    if (managementAddressOf(obs, this.options)) {
+      // the probes and the scrape on their own server: no Nest middleware, guard or interceptor runs
+      obsRouteTable(obs, this.options);
+    }
     const prefix = this.config.getGlobalPrefix();
     for (const path of servedPaths(this.options)) {
       obs.http.ignorePath(path);
@@ -53,7 +57,7 @@ class ObsHttpWiring implements OnModuleInit {
     if (platform === 'fastify') labelFastifyRoutes(adapter.getInstance());
     const server = adapter.getHttpServer();
     if (server) shutDownWith(adapter, server as Parameters<typeof shutDownWith>[1]);
-    if (!server || !observeServer(server as Parameters<typeof observeServer>[0], platform)) {
+    if (!server || !observeServer(server as Parameters<typeof observeServer>[0], platform, this.options.fields)) {
       obs.logger.warn(
         { platform },
         '@obs/nestjs: the HTTP server has no request listener; requests will not be observed',
