@@ -43,7 +43,8 @@ export function standardFields(fields: readonly HttpLogField[]): StandardFields 
 /**
  * The client's address as the semantic conventions define `client.address` on the server side: the
  * first `for=` of a `Forwarded` header, else the first entry of `X-Forwarded-For` (both sent by the
- * client or a proxy: a client can put anything there), else the peer of the connection.
+ * client or a proxy: a client can put anything there), else the peer of the connection (an IPv4
+ * peer of a dual-stack server as `127.0.0.1`, not `::ffff:127.0.0.1`).
  */
 export function clientAddress(req: IncomingMessage): string | undefined {
   const forwarded = req.headers.forwarded;
@@ -54,7 +55,9 @@ export function clientAddress(req: IncomingMessage): string | undefined {
   const xff = req.headers['x-forwarded-for'];
   const first = (Array.isArray(xff) ? xff[0] : xff)?.split(',')[0]?.trim();
   if (first) return first;
-  return req.socket?.remoteAddress ?? undefined;
+  const peer = req.socket?.remoteAddress;
+  // an IPv4 client of a dual-stack server: its IPv4 address, as it is known everywhere else
+  return peer?.startsWith('::ffff:') && peer.includes('.') ? peer.slice(7) : peer;
 }
 
 /** Add the standard fields of `flags` to `line`. */
@@ -73,9 +76,26 @@ export function addStandardFields(
     if (address !== undefined) line[ATTR_CLIENT_ADDRESS] = address;
   }
   if (flags.bodySize && res.headersSent) {
-    const length = Number(res.getHeader('content-length'));
-    if (Number.isInteger(length) && length >= 0) line[ATTR_HTTP_RESPONSE_BODY_SIZE] = length;
+    const length = contentLength(res);
+    if (length !== undefined) line[ATTR_HTTP_RESPONSE_BODY_SIZE] = length;
   }
+}
+
+const CONTENT_LENGTH = /\r\ncontent-length:[ \t]*(\d+)[ \t]*\r\n/i;
+
+/**
+ * The `Content-Length` the response was sent with: set with `setHeader()`, or only passed to
+ * `writeHead()` (Fastify does), which Node keeps in the head it wrote, not in `getHeader()`.
+ */
+function contentLength(res: ServerResponse): number | undefined {
+  const set = res.getHeader('content-length');
+  let value = set === undefined ? undefined : Number(set);
+  if (value === undefined) {
+    const head = (res as { _header?: unknown })._header;
+    const match = typeof head === 'string' ? CONTENT_LENGTH.exec(head) : null;
+    if (match?.[1]) value = Number(match[1]);
+  }
+  return value !== undefined && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 }
 
 let warnedFailure = false;
