@@ -220,8 +220,7 @@ describe.each(TARGETS)('$name', (target) => {
       await own.waitForLog((l) => l.msg === 'management server listening' && l.port === managementPort, 15_000);
       // the app's own listening line (Fastify's is `Server listening at ...`)
       await own.waitForLog((l) => typeof l.msg === 'string' && /^(Server )?listening/.test(l.msg), 15_000);
-      const management = (path: string, init?: RequestInit) =>
-        fetch(`http://127.0.0.1:${managementPort}${path}`, init);
+      const management = (path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${managementPort}${path}`, init);
       for (const path of ['/health/live', '/health/ready', '/health/started']) {
         const res = await management(path);
         expect(res.status, path).toBe(200);

@@ -6,6 +6,8 @@ export {
   type BatchConfig,
   DEFAULT_INSTRUMENTATIONS,
   type Env,
+  HTTP_LOG_FIELDS,
+  type HttpLogField,
   INSTRUMENTATION_NAMES,
   type InstrumentationName,
   type LogLevel,
@@ -16,8 +18,6 @@ export {
   resolveConfig,
   type SamplerName,
   type SentryOptions,
-  HTTP_LOG_FIELDS,
-  type HttpLogField,
 } from './config/resolve.js';
 export { activeRequestId } from './context.js';
 export {
@@ -74,22 +74,23 @@ export {
   type ProbeKind,
   summariseError,
 } from './health/registry.js';
+export { type CompletionFields, clientAddress } from './http/completion-fields.js';
 export { errorMessage, errorStatus } from './http/errors.js';
+export { managementServer } from './http/management-server.js';
 export {
+  managementAddressOf,
   type ObsAnswer,
   type ObsRoute,
   type ObsRoutePaths,
   type ObsRouteSources,
-  managementAddressOf,
   obsRouteAnswers,
   obsRouteTable,
 } from './http/obs-routes.js';
-export { type CompletionFields, clientAddress } from './http/completion-fields.js';
-export { managementServer } from './http/management-server.js';
 export { type BeginOptions, type ObservedRequest, RequestObserver } from './http/observer.js';
 export { isWellFormedRequestId, REQUEST_ID_HEADER, requestIdFrom } from './http/request-id.js';
 export type { LifecycleControl, ServerOptions, ShutdownHook } from './lifecycle/lifecycle.js';
 export { servingOn } from './lifecycle/serving.js';
+export { type AppLoggerOptions, shapeLogger } from './logging/app-logger.js';
 export {
   createLogger,
   type LoggerSetup,

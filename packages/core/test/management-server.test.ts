@@ -58,7 +58,11 @@ function sources(port: number | undefined, address = '127.0.0.1') {
   };
 }
 
-function call(port: number, path: string, method = 'GET'): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+function call(
+  port: number,
+  path: string,
+  method = 'GET',
+): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, method, agent: false }, (res) => {
       let body = '';

@@ -17,6 +17,7 @@
  * Start the process with `node --import @obs/register server.js`.
  */
 import type { IncomingMessage } from 'node:http';
+import type { CompletionFields } from '@obs/core';
 import {
   type BeginOptions,
   errorMessage,
@@ -30,7 +31,6 @@ import {
   REQUEST_ID_HEADER,
   servingOn,
 } from '@obs/core';
-import type { CompletionFields } from '@obs/core';
 import { type ErrorRequestHandler, type Request, type RequestHandler, type Response, Router } from 'express';
 
 // @obs/core's (CommonJS) build of the API: one copy of OpenTelemetry in the process

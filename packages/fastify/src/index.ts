@@ -24,13 +24,13 @@
  */
 import type { IncomingMessage } from 'node:http';
 import {
+  type AppLoggerOptions,
   activeRequestId,
   type BeginOptions,
   errorMessage,
   errorStatus,
   getObs,
   type Obs,
-  type LogTransport,
   type ObsLogger,
   type ObsRoute,
   type ObsRoutePaths,
@@ -38,8 +38,7 @@ import {
   opentelemetry,
   REQUEST_ID_HEADER,
   requestIdFrom,
-  useLogStream,
-  useLogTransport,
+  shapeLogger,
 } from '@obs/core';
 import type { Context } from '@opentelemetry/api';
 import fastify, {
@@ -111,61 +110,7 @@ export interface ObsFastifyOptionsInput {
    * a logger instance, ...) would change @obs's line format and cannot be combined with it: one
    * warning names the keys left out. Default: @obs's logger as it is.
    */
-  logger?: boolean | FastifyLoggerInput;
-}
-
-/** The parts of Fastify's `logger` option (pino options) that {@link obsFastifyOptions} applies. */
-export interface FastifyLoggerInput {
-  level?: string;
-  redact?: string[] | { paths: string[]; censor?: string | ((value: unknown, path: string[]) => unknown); remove?: boolean };
-  serializers?: Record<string, (value: unknown) => unknown>;
-  transport?: LogTransport;
-  stream?: { write(line: string): unknown };
-  [other: string]: unknown;
-}
-
-const APPLIED_LOGGER_KEYS = new Set(['level', 'redact', 'serializers', 'transport', 'stream']);
-
-/**
- * The logger of `app.log` and `request.log` for the app's `logger` option (see
- * {@link ObsFastifyOptionsInput.logger}). Never throws: what cannot be combined costs one warning.
- */
-function shapeLogger(obs: Obs, option: ObsFastifyOptionsInput['logger']): ObsLogger {
-  if (option === undefined || option === true) return obs.logger;
-  if (option === false) return obs.logger.child({}, { level: 'silent' });
-  if (option === null || typeof option !== 'object') {
-    obs.logger.warn(
-      { 'fastify.logger': typeof option },
-      '@obs/fastify: the logger option must be true, false or pino options; using the @obs logger as it is',
-    );
-    return obs.logger;
-  }
-  // a pino instance (a function-bearing object with `child`) belongs in loggerInstance, which @obs owns
-  const isInstance = typeof (option as { child?: unknown }).child === 'function';
-  const ignored = isInstance ? ['(a logger instance)'] : Object.keys(option).filter((k) => !APPLIED_LOGGER_KEYS.has(k));
-  if (ignored.length > 0) {
-    obs.logger.warn(
-      { 'fastify.logger.ignored': ignored },
-      `@obs/fastify: logger ${ignored.join(', ')} cannot be combined with the @obs logger (it would change its JSON lines); left out. Applied: level, redact, serializers, transport, stream`,
-    );
-  }
-  if (isInstance) return obs.logger;
-  if (option.transport !== undefined) useLogTransport(obs.logger, option.transport);
-  else if (option.stream && typeof option.stream.write === 'function') {
-    useLogStream(obs.logger, option.stream);
-  }
-  const child: Record<string, unknown> = {};
-  if (typeof option.level === 'string') child.level = option.level;
-  if (option.redact !== undefined) child.redact = option.redact;
-  if (option.serializers !== undefined) child.serializers = option.serializers;
-  if (Object.keys(child).length === 0) return obs.logger;
-  try {
-    return obs.logger.child({}, child);
-  } catch (err) {
-    // an unknown level, malformed redact paths
-    obs.logger.warn({ err }, '@obs/fastify: the logger options cannot be applied; using the @obs logger as it is');
-    return obs.logger;
-  }
+  logger?: boolean | AppLoggerOptions;
 }
 
 /**
@@ -198,7 +143,7 @@ export function obsFastifyOptions(options: ObsFastifyOptionsInput = {}): {
   const obs = options.obs ?? getObs();
   const controller = obsLogController();
   return {
-    loggerInstance: shapeLogger(obs, options.logger),
+    loggerInstance: shapeLogger(obs.logger, options.logger, '@obs/fastify: logger'),
     childLoggerFactory: obsChildLogger,
     genReqId: (req) => obs.http.observationOf(req)?.id ?? requestIdFrom(req.headers[REQUEST_ID_HEADER]),
     requestIdHeader: false,

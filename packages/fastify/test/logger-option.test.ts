@@ -57,11 +57,11 @@ describe('obsFastifyOptions({ logger })', () => {
 
   it('names what cannot be combined in one warning, and serves on', async () => {
     service = await start({ LOGGER_OPTIONS: JSON.stringify({ level: 'info', messageKey: 'message', base: null }) });
-    const warning = await service.waitForLog((l) => l['fastify.logger.ignored'] !== undefined);
-    expect(warning).toMatchObject({ level: 'warn', 'fastify.logger.ignored': ['messageKey', 'base'] });
+    const warning = await service.waitForLog((l) => l['obs.logger_options_ignored'] !== undefined);
+    expect(warning).toMatchObject({ level: 'warn', 'obs.logger_options_ignored': ['messageKey', 'base'] });
     expect(String(warning.msg)).toContain('cannot be combined');
     expect((await service.fetch('/hello')).status).toBe(200);
-    expect(service.logs().filter((l) => l['fastify.logger.ignored'] !== undefined)).toHaveLength(1);
+    expect(service.logs().filter((l) => l['obs.logger_options_ignored'] !== undefined)).toHaveLength(1);
   });
 });
 

@@ -25,6 +25,7 @@
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import {
+  type AppLoggerOptions,
   type BeginOptions,
   errorMessage,
   errorStatus,
@@ -37,6 +38,7 @@ import {
   opentelemetry,
   REQUEST_ID_HEADER,
   servingOn,
+  shapeLogger,
 } from '@obs/core';
 import type Koa from 'koa';
 
@@ -162,6 +164,14 @@ export interface ObserveOptions<StateT = Koa.DefaultState, ContextT = Koa.Defaul
    */
   fields?: (ctx: Koa.ParameterizedContext<StateT, ContextT>) => Record<string, unknown> | undefined;
   /**
+   * The app's usual pino options (as given to koa-pino-logger), applied to `ctx.log`: `level`,
+   * `redact` paths and `serializers` shape its lines; `transport` (`{ target: 'pino-pretty' }` in
+   * development) or `stream` takes every @obs line of the process; `false` silences `ctx.log`.
+   * Anything else would change @obs's line format: one warning names what was left out. Default:
+   * the @obs logger as it is.
+   */
+  logger?: boolean | AppLoggerOptions;
+  /**
    * Call {@link logErrors} for the app on its first request, so that errors reaching Koa's `error`
    * event are logged once as JSON, in place of Koa's default stderr dump. Default true.
    */
@@ -188,6 +198,7 @@ export function observe<StateT = Koa.DefaultState, ContextT = Koa.DefaultContext
   const obs = options.obs ?? getObs();
   const installErrorLogging = options.logErrors ?? true;
   const fields = options.fields;
+  const appLog = options.logger === undefined ? undefined : shapeLogger(obs.logger, options.logger, '@obs/koa: logger');
   const begin: BeginOptions = fields
     ? {
         ...KOA_ROUTES,
@@ -211,7 +222,7 @@ export function observe<StateT = Koa.DefaultState, ContextT = Koa.DefaultContext
     const observed = obs.http.begin(ctx.req, ctx.res, begin);
     (ctx as Tagged)[OBSERVED] = observed;
     labelRouteOnMatch(ctx, observed);
-    ctx.log = observed.log;
+    ctx.log = appLog ?? observed.log;
     ctx.state.requestId = observed.id;
     ctx.set(REQUEST_ID_HEADER, observed.id);
     try {

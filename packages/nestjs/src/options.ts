@@ -3,6 +3,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InjectionToken, ModuleMetadata, OptionalFactoryDependency } from '@nestjs/common';
+import type { AppLoggerOptions } from '@obs/core';
 
 /** Options for `ObservabilityModule.forRoot()`. Every field is optional. */
 export interface ObservabilityModuleOptions {
@@ -32,6 +33,14 @@ export interface ObservabilityModuleOptions {
    */
   // biome-ignore lint/suspicious/noExplicitAny: the platform's request type (Express or Node's)
   fields?: (req: any, res: ServerResponse) => Record<string, unknown> | undefined;
+  /**
+   * The app's usual pino options (as given to nestjs-pino's `pinoHttp`, or to Fastify's `logger` on
+   * platform-fastify), applied to the {@link ObsLoggerService} the module provides: `level`, `redact`
+   * paths and `serializers` shape its lines; `transport` (`{ target: 'pino-pretty' }` in development)
+   * or `stream` takes every @obs line of the process; `false` silences it. Anything else would change
+   * @obs's line format: one warning names what was left out. Default: the @obs logger as it is.
+   */
+  logger?: boolean | AppLoggerOptions;
 }
 
 /** Options for `ObservabilityModule.forRootAsync()`: the options come from a factory with injected dependencies. */
@@ -52,6 +61,7 @@ export interface ResolvedObservabilityOptions {
   readonly managementPort: number | false | undefined;
   readonly managementAddress: string | undefined;
   readonly fields: ((req: IncomingMessage, res: ServerResponse) => Record<string, unknown> | undefined) | undefined;
+  readonly logger: boolean | AppLoggerOptions | undefined;
 }
 
 /** Injection token of the {@link ResolvedObservabilityOptions}. */
@@ -81,5 +91,6 @@ export function resolveOptions(options: ObservabilityModuleOptions = {}): Resolv
     managementPort: options.managementPort,
     managementAddress: options.managementAddress,
     fields: typeof options.fields === 'function' ? options.fields : undefined,
+    logger: options.logger,
   });
 }

@@ -97,7 +97,8 @@ export function serveManagement(obs: ManagementSources, routes: readonly ObsRout
   const server = createServer((req, res) => {
     answer(table, req, res).catch(() => {
       // the route answers never reject; a socket gone away is all that is left
-      if (!res.headersSent) send(res, 500, 'application/json; charset=utf-8', '{"error":"Internal server error"}', false);
+      if (!res.headersSent)
+        send(res, 500, 'application/json; charset=utf-8', '{"error":"Internal server error"}', false);
       else res.destroy();
     });
   });

@@ -20,9 +20,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from '@opentelemetry/api';
+import type { HttpLogField } from '../config/resolve.js';
 import type { ObsLogger } from '../logging/logger.js';
 import { opentelemetry } from '../otel.js';
-import type { HttpLogField } from '../config/resolve.js';
 import { type CompletionFields, type StandardFields, standardFields } from './completion-fields.js';
 import { type ErrorTracking, Observation, type ServerTelemetry } from './observation.js';
 

@@ -294,7 +294,9 @@ export function useLogTransport(logger: ObsLogger, transport: LogTransport): boo
     (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] = stream;
     return true;
   } catch (err) {
-    warn(`the logger transport cannot be used (${err instanceof Error ? err.message : String(err)}); log lines stay JSON on stdout`);
+    warn(
+      `the logger transport cannot be used (${err instanceof Error ? err.message : String(err)}); log lines stay JSON on stdout`,
+    );
     return false;
   }
 }
