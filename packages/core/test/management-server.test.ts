@@ -106,7 +106,7 @@ describe('management server', () => {
     expect(lines.find((l) => l.msg === 'management server listening')).toMatchObject({ port, address: '127.0.0.1' });
   });
 
-  it('turns the startup probe to 200 once the app listens', async () => {
+  it("turns the startup probe to 200 once the app listens, and drains the app's server at shutdown", async () => {
     const obs = sources(0);
     modules.routes.obsRouteTable(obs);
     const port = await listening();
@@ -116,6 +116,7 @@ describe('management server', () => {
     app.listen(0, '127.0.0.1');
     await once(app, 'listening');
     expect((await call(port, '/health/started')).status).toBe(200);
+    expect(registered).toContain(app);
   });
 
   it('serves on the app port when the option says false, whatever the variable says', async () => {

@@ -14,7 +14,8 @@
  * - It cannot listen (`EADDRINUSE`, `EACCES`): one warning, the app runs on, the probes and the
  *   scrape are not served (the app's port does not serve them either: the route table has moved).
  * - The startup probe turns 200 once another HTTP server of the process listens (the app's), as seen
- *   on `node:diagnostics_channel` (`tracing:net.server.listen:asyncEnd`), or at its first request.
+ *   on `node:diagnostics_channel` (`tracing:net.server.listen:asyncEnd`), or at its first request;
+ *   that server is then registered to be drained at shutdown.
  */
 import { subscribe } from 'node:diagnostics_channel';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -128,13 +129,21 @@ export function serveManagement(obs: ManagementSources, routes: readonly ObsRout
   return server;
 }
 
-/** The startup probe: 200 once another HTTP server of the process listens (the app's). */
+/** The startup probe: 200 once another HTTP server of the process listens (the app's), which is then drained at shutdown. */
 function markStartedWhenAppListens(obs: ManagementSources, management: Server): void {
   try {
     subscribe('tracing:net.server.listen:asyncEnd', (message) => {
       const server = (message as { server?: unknown }).server;
       if (server && server !== management && typeof (server as { on?: unknown }).on === 'function') {
-        if ((server as { listenerCount(name: string): number }).listenerCount('request') > 0) obs.health.markStarted();
+        if ((server as { listenerCount(name: string): number }).listenerCount('request') > 0) {
+          // the app's server: drained at shutdown (on the app's port that happens at its first request)
+          try {
+            obs.lifecycle.registerServer(server as Server);
+          } catch {
+            // not a server @obs can drain
+          }
+          obs.health.markStarted();
+        }
       }
     });
   } catch {
