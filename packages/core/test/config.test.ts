@@ -364,10 +364,7 @@ const VARIABLES: VariableCase[] = [
     fallback: [],
     valid: [
       ['client.address', ['client.address']],
-      [
-        'User_Agent.Original, http.response.body.size',
-        ['user_agent.original', 'http.response.body.size'],
-      ],
+      ['User_Agent.Original, http.response.body.size', ['user_agent.original', 'http.response.body.size']],
     ],
     bad: ['user_agent', 'client.ip'],
   },
