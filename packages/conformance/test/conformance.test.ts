@@ -201,7 +201,7 @@ describe.each(TARGETS)('$name', (target) => {
     expect(service.stdout()).not.toContain('sess-secret-fields-4');
   });
 
-  it('serves the probes and /metrics on the management port only, with none of the app in the way', async () => {
+  it('serves the probes and /metrics on the management port only, with none of the app in the way, until shutdown', async () => {
     const managementPort = await freePort();
     const own = await startService({
       cwd: target.cwd,
@@ -214,6 +214,7 @@ describe.each(TARGETS)('$name', (target) => {
         OBS_MANAGEMENT_PORT: String(managementPort),
         OBS_MANAGEMENT_ADDRESS: '127.0.0.1',
         OBS_HTTP_LOG_FIELDS: 'user_agent.original,client.address,http.response.body.size',
+        OBS_SHUTDOWN_DELAY_MS: '3000',
       },
     });
     try {
@@ -255,6 +256,13 @@ describe.each(TARGETS)('$name', (target) => {
         .logs()
         .filter((l) => typeof l['url.path'] === 'string' && /^\/(health|metrics)/.test(l['url.path'] as string));
       expect(probeLines).toEqual([]);
+      // SIGTERM: readiness answers 503 on the management port during the shutdown delay, then the
+      // process ends by the signal (the management server keeps nothing alive)
+      const stopped = own.stop('SIGTERM');
+      let ready = 200;
+      while (ready === 200) ready = (await management('/health/ready')).status;
+      expect(ready).toBe(503);
+      expect(await stopped).toMatchObject({ signal: 'SIGTERM', code: null });
     } finally {
       await own.stop('SIGKILL');
     }
