@@ -32,7 +32,12 @@ export function createApp({ database, userCache, orders }) {
 
   const app = express();
   app.disable('x-powered-by');
-  app.use(observe());
+  // the completion line carries the tenant and, redacted, the session token (docs/reference-service.md)
+  app.use(
+    observe({
+      fields: (req) => ({ 'tenant.id': req.get('x-tenant-id'), session_token: req.get('x-session-token') }),
+    }),
+  );
   app.use(obsRoutes());
   app.use(express.json());
 

@@ -103,7 +103,13 @@ async function api(app, { database, userCache, orders }) {
 /** Build the app (no listening) on its dependencies (@obs/example-shared). */
 export async function createApp(dependencies) {
   const app = Fastify({ ...obsFastifyOptions() });
-  await app.register(obsPlugin);
+  // the completion line carries the tenant and, redacted, the session token (docs/reference-service.md)
+  await app.register(obsPlugin, {
+    fields: (request) => ({
+      'tenant.id': request.headers['x-tenant-id'],
+      session_token: request.headers['x-session-token'],
+    }),
+  });
   app.setErrorHandler(errorHandler());
   app.setNotFoundHandler(notFoundHandler());
   await app.register(api, { prefix: '/api/v1', ...dependencies });

@@ -36,7 +36,16 @@ export function createApp({ database, userCache, orders }) {
   });
 
   const app = new Koa();
-  app.use(observe()); // first: request id, ctx.log, route template, completion line, error logging
+  // first: request id, ctx.log, route template, completion line (with the tenant and, redacted, the
+  // session token: docs/reference-service.md), error logging
+  app.use(
+    observe({
+      fields: (ctx) => ({
+        'tenant.id': ctx.get('x-tenant-id') || undefined,
+        session_token: ctx.get('x-session-token') || undefined,
+      }),
+    }),
+  );
   app.use(errorHandler()); // JSON error bodies: 500 for thrown errors, 400 for a malformed body, 404
   app.use(obsRoutes()); // GET /health/live, /health/ready, /metrics
   app.use(bodyParser());

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { ObservabilityModule } from '@obs/nestjs';
@@ -17,7 +18,15 @@ import { UsersController } from './users.controller.js';
  */
 @Module({
   // GET /health/live, /health/ready, /metrics; request observation; error reporting; the Nest logger
-  imports: [ObservabilityModule.forRoot()],
+  // the completion line carries the tenant and, redacted, the session token (docs/reference-service.md)
+  imports: [
+    ObservabilityModule.forRoot({
+      fields: (req: IncomingMessage) => ({
+        'tenant.id': req.headers['x-tenant-id'],
+        session_token: req.headers['x-session-token'],
+      }),
+    }),
+  ],
   controllers: [UsersController, AuthController, OrdersController, DemoController],
   // Nest's error bodies ({"statusCode":404,"message":...}) shaped to the contract's ({"error":...})
   providers: [

@@ -5,7 +5,14 @@
  * OTLP/HTTP to an embedded receiver.
  */
 import { request } from 'node:http';
-import { type OtlpReceiver, type ReceivedSpan, type Service, startOtlpReceiver, startService } from '@obs/testkit';
+import {
+  freePort,
+  type OtlpReceiver,
+  type ReceivedSpan,
+  type Service,
+  startOtlpReceiver,
+  startService,
+} from '@obs/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TARGETS } from './targets.js';
 
@@ -169,6 +176,95 @@ describe.each(TARGETS)('$name', (target) => {
     ].join('\n');
     for (const secret of [PASSWORD, 'wrong-pass-3', token, 'hdr-secret-auth-1', 'hdr-secret-cookie-2']) {
       expect(everything).not.toContain(secret);
+    }
+  });
+
+  it("adds the app's fields to the completion line, redacted like every field", async () => {
+    const res = await service.fetch('/api/v1/users/42', {
+      headers: { 'x-request-id': 'fields-1', 'x-tenant-id': 'acme', 'x-session-token': 'sess-secret-fields-4' },
+    });
+    expect(res.status).toBe(200);
+    await res.text();
+    const line = await service.waitForLog((l) => l.msg === 'request completed' && l.request_id === 'fields-1');
+    expect(line).toMatchObject({
+      'tenant.id': 'acme',
+      session_token: '[Redacted]',
+      'http.route': '/api/v1/users/:id',
+      'http.response.status_code': 200,
+    });
+    // no header, no field; the standard fields are off unless OBS_HTTP_LOG_FIELDS names them
+    await (await service.fetch('/api/v1/users/42', { headers: { 'x-request-id': 'fields-2' } })).text();
+    const plain = await service.waitForLog((l) => l.msg === 'request completed' && l.request_id === 'fields-2');
+    for (const key of ['tenant.id', 'session_token', 'user_agent.original', 'client.address', 'fields_failed']) {
+      expect(plain).not.toHaveProperty([key]);
+    }
+    expect(service.stdout()).not.toContain('sess-secret-fields-4');
+  });
+
+  it('serves the probes and /metrics on the management port only, with none of the app in the way, until shutdown', async () => {
+    const managementPort = await freePort();
+    const own = await startService({
+      cwd: target.cwd,
+      entry: target.entry,
+      readyPath: false,
+      env: {
+        ...target.env,
+        OTEL_SERVICE_NAME: `conformance-${target.name}`,
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OBS_MANAGEMENT_PORT: String(managementPort),
+        OBS_MANAGEMENT_ADDRESS: '127.0.0.1',
+        OBS_HTTP_LOG_FIELDS: 'user_agent.original,client.address,http.response.body.size',
+        OBS_SHUTDOWN_DELAY_MS: '3000',
+      },
+    });
+    try {
+      await own.waitForLog((l) => l.msg === 'management server listening' && l.port === managementPort, 15_000);
+      // the app's own listening line (Fastify's is `Server listening at ...`)
+      await own.waitForLog((l) => typeof l.msg === 'string' && /^(Server )?listening/.test(l.msg), 15_000);
+      const management = (path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${managementPort}${path}`, init);
+      for (const path of ['/health/live', '/health/ready', '/health/started']) {
+        const res = await management(path);
+        expect(res.status, path).toBe(200);
+        expect(res.headers.get('content-type')).toContain('application/json');
+        expect(await res.json()).toEqual({ status: 'ok', checks: {} });
+      }
+      // on the app's port they are unknown paths
+      for (const path of ['/health/ready', '/metrics']) {
+        const res = await own.fetch(path);
+        expect(res.status, path).toBe(404);
+        expect(await res.json()).toEqual({ error: 'Not found' });
+      }
+      // the app's requests carry the standard fields, and are measured on the management port's /metrics
+      const res = await own.fetch('/api/v1/users/42', {
+        headers: { 'x-request-id': 'mgmt-1', 'user-agent': 'conformance-agent/1.0' },
+      });
+      expect(res.status).toBe(200);
+      const size = Number(res.headers.get('content-length'));
+      await res.text();
+      const line = await own.waitForLog((l) => l.msg === 'request completed' && l.request_id === 'mgmt-1');
+      expect(line).toMatchObject({
+        'user_agent.original': 'conformance-agent/1.0',
+        'client.address': '127.0.0.1',
+        'http.response.body.size': size,
+      });
+      expect(size).toBeGreaterThan(0);
+      const metrics = await (await management('/metrics')).text();
+      expect(metrics).toMatch(/http_server_request_duration_count\{[^}]*http_route="\/api\/v1\/users\/:id"/);
+      expect(metrics).not.toMatch(/http_route="\/(health|metrics)/);
+      // probes and scrapes, on either port, write no completion line
+      const probeLines = own
+        .logs()
+        .filter((l) => typeof l['url.path'] === 'string' && /^\/(health|metrics)/.test(l['url.path'] as string));
+      expect(probeLines).toEqual([]);
+      // SIGTERM: readiness answers 503 on the management port during the shutdown delay, then the
+      // process ends by the signal (the management server keeps nothing alive)
+      const stopped = own.stop('SIGTERM');
+      let ready = 200;
+      while (ready === 200) ready = (await management('/health/ready')).status;
+      expect(ready).toBe(503);
+      expect(await stopped).toMatchObject({ signal: 'SIGTERM', code: null });
+    } finally {
+      await own.stop('SIGKILL');
     }
   });
 

@@ -6,6 +6,8 @@ export {
   type BatchConfig,
   DEFAULT_INSTRUMENTATIONS,
   type Env,
+  HTTP_LOG_FIELDS,
+  type HttpLogField,
   INSTRUMENTATION_NAMES,
   type InstrumentationName,
   instrumentationShortName,
@@ -74,8 +76,11 @@ export {
   type ProbeKind,
   summariseError,
 } from './health/registry.js';
+export { type CompletionFields, clientAddress } from './http/completion-fields.js';
 export { errorMessage, errorStatus } from './http/errors.js';
+export { managementServer } from './http/management-server.js';
 export {
+  managementAddressOf,
   type ObsAnswer,
   type ObsRoute,
   type ObsRoutePaths,
@@ -87,7 +92,16 @@ export { type BeginOptions, type ObservedRequest, RequestObserver } from './http
 export { isWellFormedRequestId, REQUEST_ID_HEADER, requestIdFrom } from './http/request-id.js';
 export type { LifecycleControl, ServerOptions, ShutdownHook } from './lifecycle/lifecycle.js';
 export { servingOn } from './lifecycle/serving.js';
-export { createLogger, type LoggerSetup, loggerOptions, type ObsLogger } from './logging/logger.js';
+export { type AppLoggerOptions, shapeLogger } from './logging/app-logger.js';
+export {
+  createLogger,
+  type LoggerSetup,
+  type LogTransport,
+  loggerOptions,
+  type ObsLogger,
+  useLogStream,
+  useLogTransport,
+} from './logging/logger.js';
 export { createKeyMatcher, createRedactor, DEFAULT_REDACT_KEYS, REDACTED, type Redactor } from './logging/redact.js';
 export { createTextRedaction, type TextRedaction, type TextRedactionOptions } from './logging/redact-text.js';
 export type {

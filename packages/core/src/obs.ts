@@ -97,6 +97,7 @@ function build(config: ObsConfig, options: ObsOptions = {}): Obs {
     }));
   let errors: ErrorReporter = NO_ERROR_REPORTER;
   const observer = new RequestObserver(log, () => errors);
+  observer.useLogFields(config.httpLogFields);
   if (isMainThread) {
     const added = Array.isArray(options.instrumentations) ? options.instrumentations : options.instrumentations?.add;
     telemetry = startTelemetry(

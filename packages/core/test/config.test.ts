@@ -81,6 +81,8 @@ const DEFAULTS = {
   shutdownDelayMs: 0,
   drainTimeoutMs: 10000,
   health: { cacheMs: 1000, timeoutMs: 900, details: false },
+  management: { port: undefined, address: undefined },
+  httpLogFields: [],
 };
 
 /** Read a dotted path out of the config. */
@@ -354,6 +356,26 @@ const VARIABLES: VariableCase[] = [
     fallback: false,
     valid: [['TRUE', true]],
     bad: ['yes'],
+  },
+  {
+    variable: 'OBS_MANAGEMENT_PORT',
+    path: 'management.port',
+    fallback: undefined,
+    valid: [
+      ['9464', 9464],
+      ['0', 0],
+    ],
+    bad: ['65536', '-1', 'http', '0x10'],
+  },
+  {
+    variable: 'OBS_HTTP_LOG_FIELDS',
+    path: 'httpLogFields',
+    fallback: [],
+    valid: [
+      ['client.address', ['client.address']],
+      ['User_Agent.Original, http.response.body.size', ['user_agent.original', 'http.response.body.size']],
+    ],
+    bad: ['user_agent', 'client.ip'],
   },
   {
     variable: 'OTEL_NODE_RESOURCE_DETECTORS',

@@ -7,6 +7,7 @@ import { getRPCMetadata, RPCType, setRPCMetadata } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { activeRequestId } from '../src/context.js';
+import { captureDiagnostics } from '../src/diag.js';
 import { type BeginOptions, type ObservedRequest, RequestObserver } from '../src/http/observer.js';
 import { type LogLine, memoryLogger, sleep } from './helpers.js';
 
@@ -338,5 +339,108 @@ describe('RequestObserver.ignorePath', () => {
       expect(observer.isIgnored(path), path).toBe(true);
     }
     for (const path of ['/metrics/x', '/', '/health', '/metricsx']) expect(observer.isIgnored(path), path).toBe(false);
+  });
+});
+
+describe('completion-line fields', () => {
+  it("adds the app's fields under @obs's own, redacted like every field", async () => {
+    beginOptions = {
+      fields: (req) => ({
+        'tenant.id': req.headers['x-tenant-id'],
+        api_token: 'tok-secret-1',
+        'http.route': '/not/the/route',
+        request_id: 'not-the-id',
+      }),
+    };
+    handler = (_req, res, observed) => {
+      observed.setRoute('/users/:id');
+      res.end('ok');
+    };
+    await roundTrip('/users/1', { 'x-tenant-id': 'acme', 'x-request-id': 'fields-core-1' });
+    expect(completions()).toHaveLength(1);
+    expect(completions()[0]).toMatchObject({
+      'tenant.id': 'acme',
+      api_token: '[Redacted]',
+      'http.route': '/users/:id',
+      request_id: 'fields-core-1',
+    });
+  });
+
+  it('writes the line without them, marked fields_failed, when fields() throws; the request is answered; one warning', async () => {
+    const diagnostics: string[] = [];
+    const restore = captureDiagnostics(diagnostics);
+    try {
+      beginOptions = {
+        fields: () => {
+          throw new Error('no user on this request');
+        },
+      };
+      const first = await roundTrip('/a');
+      expect(first).toEqual({ status: 200, body: 'ok' });
+      closed = new Promise((resolve) => {
+        markClosed = resolve;
+      });
+      await roundTrip('/b');
+      expect(completions()).toHaveLength(2);
+      for (const line of completions()) {
+        expect(line).toMatchObject({ msg: 'request completed', fields_failed: true, 'http.response.status_code': 200 });
+      }
+      expect(diagnostics.filter((d) => d.includes('fields() option threw'))).toHaveLength(1);
+      expect(diagnostics[0]).toContain('no user on this request');
+    } finally {
+      restore();
+    }
+  });
+
+  it('adds nothing when fields() returns something that is not an object', async () => {
+    beginOptions = { fields: () => 'tenant' as unknown as Record<string, unknown> };
+    await roundTrip('/c');
+    const line = completions()[0] as LogLine;
+    expect(Object.keys(line)).not.toContain('0');
+    expect(line).not.toHaveProperty('fields_failed');
+  });
+
+  it('adds the standard fields OBS_HTTP_LOG_FIELDS names, by their semantic-convention names', async () => {
+    observer.useLogFields(['user_agent.original', 'client.address', 'http.response.body.size']);
+    handler = (_req, res) => {
+      res.setHeader('content-length', 5);
+      res.end('hello');
+    };
+    await roundTrip('/d', { 'user-agent': 'agent/1.0', 'x-forwarded-for': '203.0.113.7, 10.0.0.1' });
+    expect(completions()[0]).toMatchObject({
+      'user_agent.original': 'agent/1.0',
+      'client.address': '203.0.113.7',
+      'http.response.body.size': 5,
+    });
+  });
+
+  it('takes the size from writeHead() headers, Forwarded before X-Forwarded-For, and the peer without forwarding headers', async () => {
+    observer.useLogFields(['client.address', 'http.response.body.size']);
+    handler = (_req, res) => {
+      res.writeHead(200, { 'Content-Length': '3' });
+      res.end('abc');
+    };
+    await roundTrip('/e', { forwarded: 'for="[2001:db8::1]";proto=https', 'x-forwarded-for': '203.0.113.7' });
+    expect(completions()[0]).toMatchObject({ 'client.address': '2001:db8::1', 'http.response.body.size': 3 });
+    closed = new Promise((resolve) => {
+      markClosed = resolve;
+    });
+    handler = (_req, res) => {
+      res.write('chunked, ');
+      res.end('no length');
+    };
+    await roundTrip('/f');
+    const line = completions()[1] as LogLine;
+    expect(line['client.address']).toBe('127.0.0.1');
+    expect(line).not.toHaveProperty(['http.response.body.size']);
+    expect(line).not.toHaveProperty(['user_agent.original']);
+  });
+
+  it('adds none of them by default', async () => {
+    await roundTrip('/g', { 'user-agent': 'agent/1.0' });
+    const line = completions()[0] as LogLine;
+    for (const key of ['user_agent.original', 'client.address', 'http.response.body.size', 'fields_failed']) {
+      expect(line).not.toHaveProperty([key]);
+    }
   });
 });

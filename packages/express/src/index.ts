@@ -17,6 +17,7 @@
  * Start the process with `node --import @obs/register server.js`.
  */
 import type { IncomingMessage } from 'node:http';
+import type { CompletionFields } from '@obs/core';
 import {
   type BeginOptions,
   errorMessage,
@@ -30,7 +31,7 @@ import {
   REQUEST_ID_HEADER,
   servingOn,
 } from '@obs/core';
-import { type ErrorRequestHandler, type RequestHandler, Router } from 'express';
+import { type ErrorRequestHandler, type Request, type RequestHandler, type Response, Router } from 'express';
 
 // @obs/core's (CommonJS) build of the API: one copy of OpenTelemetry in the process
 const { context } = opentelemetry;
@@ -78,6 +79,14 @@ const EXPRESS_ROUTES: BeginOptions = {
 export interface ObserveOptions {
   /** The @obs instance. Default: the one `@obs/register` started (or a new one from the environment). */
   obs?: Obs;
+  /**
+   * The app's own fields for the completion line, e.g. `(req) => ({ 'enduser.id': req.user?.id })`.
+   * Called once per request when the response has closed; the object it returns is added to the line
+   * under @obs's own fields (it cannot replace them) and redacted like every field. If it throws, the
+   * line is written without them and with `fields_failed: true` (reported once on stderr); the request
+   * is not affected. Default none (no per-request cost). Standard fields: `OBS_HTTP_LOG_FIELDS`.
+   */
+  fields?: (req: Request, res: Response) => Record<string, unknown> | undefined;
 }
 
 /**
@@ -88,9 +97,12 @@ export interface ObserveOptions {
 export function observe(options: ObserveOptions = {}): RequestHandler {
   const obs = options.obs ?? getObs();
   const observer = obs.http;
+  const begin: BeginOptions = options.fields
+    ? { ...EXPRESS_ROUTES, fields: options.fields as unknown as CompletionFields }
+    : EXPRESS_ROUTES;
   return function obsObserve(req, res, next) {
     servingOn(obs, req); // the server to drain at shutdown; the app has started
-    const observed = observer.begin(req, res, EXPRESS_ROUTES);
+    const observed = observer.begin(req, res, begin);
     req.id = observed.id;
     req.log = observed.log;
     res.setHeader(REQUEST_ID_HEADER, observed.id);
@@ -109,7 +121,12 @@ export interface RoutesOptions extends ObsRoutePaths {
 /**
  * A Router serving the health probes and the Prometheus scrape (@obs/core's route table: `GET
  * /health/live`, `/health/ready`, `/health/started`, `/metrics`). These routes are excluded from
- * logs, traces and metrics, so probes and scrapes do not drown the service's own traffic.
+ * logs, traces and metrics, so probes and scrapes do not drown the service's own traffic. Mount it
+ * right after `observe()`, before any other middleware (sessions, authentication, body parsers):
+ * Express runs middleware in the order it was mounted, so the probes then skip all of it.
+ *
+ * With a management port (`OBS_MANAGEMENT_PORT` or the `managementPort` option) the routes are served
+ * on @obs's own server on that port instead, and the router returned here is empty.
  */
 export function obsRoutes(options: RoutesOptions = {}): Router {
   const obs = options.obs ?? getObs();

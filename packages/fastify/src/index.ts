@@ -24,6 +24,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import {
+  type AppLoggerOptions,
   activeRequestId,
   type BeginOptions,
   errorMessage,
@@ -31,11 +32,13 @@ import {
   getObs,
   type Obs,
   type ObsLogger,
+  type ObsRoute,
   type ObsRoutePaths,
   obsRouteTable,
   opentelemetry,
   REQUEST_ID_HEADER,
   requestIdFrom,
+  shapeLogger,
 } from '@obs/core';
 import type { Context } from '@opentelemetry/api';
 import fastify, {
@@ -71,7 +74,9 @@ export {
 
 /** The Fastify request of a raw request, once the plugin's `onRequest` hook has seen it. */
 const FASTIFY_REQUEST = Symbol.for('@obs/fastify.request');
-type Tagged = IncomingMessage & { [FASTIFY_REQUEST]?: FastifyRequest };
+/** The Fastify reply of a raw request, once the plugin's `onRequest` hook has seen it. */
+const FASTIFY_REPLY = Symbol.for('@obs/fastify.reply');
+type Tagged = IncomingMessage & { [FASTIFY_REQUEST]?: FastifyRequest; [FASTIFY_REPLY]?: FastifyReply };
 
 /** What Fastify knows of a request's route: its `routeOptions.url`, and `is404` for the 404 handler's. */
 const FASTIFY_ROUTES: BeginOptions = {
@@ -89,13 +94,32 @@ type WithOtel = { opentelemetry?: () => { context?: Context | null } };
 export interface ObsFastifyOptionsInput {
   /** The @obs instance. Default: the one `@obs/register` started (or a new one from the environment). */
   obs?: Obs;
+  /**
+   * The app's own Fastify `logger` option, moved here from `Fastify({ logger })` (Fastify refuses
+   * `logger` next to the `loggerInstance` @obs gives it). What it asks for shapes the logger of
+   * `app.log` and `request.log`, which stays @obs's (JSON lines, redaction, trace ids):
+   * - `level`: their level (a child logger; @obs's own lines keep `OBS_LOG_LEVEL`);
+   * - `redact` (pino paths, or `{ paths, censor, remove }`): removed or censored on their lines, on
+   *   top of @obs's key redaction;
+   * - `serializers`: applied to their lines (`req`, `res`, your own keys);
+   * - `transport` (`{ target: 'pino-pretty' }` in development): every @obs line of the process, the
+   *   completion lines included, goes through it (see `useLogTransport` in @obs/core);
+   * - `stream`: every @obs line goes to that stream;
+   * - `true`: as without it; `false`: `app.log` and `request.log` are silent (@obs's lines stay).
+   * Anything else (`formatters`, `mixin`, `timestamp`, `messageKey`, `base`, `customLevels`, `file`,
+   * a logger instance, ...) would change @obs's line format and cannot be combined with it: one
+   * warning names the keys left out. Default: @obs's logger as it is.
+   */
+  logger?: boolean | AppLoggerOptions;
 }
 
 /**
  * The Fastify constructor options @obs needs: `Fastify({ ...obsFastifyOptions(), ...yours })`.
  *
  * - `loggerInstance`: the @obs pino logger, so `app.log` and `request.log` write @obs's JSON lines
- *   (ISO time, level label, redaction) and, inside a request, `trace_id`, `span_id` and `request_id`.
+ *   (ISO time, level label, redaction) and, inside a request, `trace_id`, `span_id` and `request_id`;
+ *   shaped by the app's own `logger` option when given here (`obsFastifyOptions({ logger: { level:
+ *   'debug', redact: ['req.headers.x-session'], transport: { target: 'pino-pretty' } } })`).
  * - `childLoggerFactory`: no per-request child logger. Fastify's child would bind the request id a
  *   second time (`reqId`, or a duplicate `request_id` key next to the one @obs adds from the
  *   context); `request.log` is the logger itself, or a plain child when a route sets `logLevel` or
@@ -119,7 +143,7 @@ export function obsFastifyOptions(options: ObsFastifyOptionsInput = {}): {
   const obs = options.obs ?? getObs();
   const controller = obsLogController();
   return {
-    loggerInstance: obs.logger,
+    loggerInstance: shapeLogger(obs.logger, options.logger, '@obs/fastify: logger'),
     childLoggerFactory: obsChildLogger,
     genReqId: (req) => obs.http.observationOf(req)?.id ?? requestIdFrom(req.headers[REQUEST_ID_HEADER]),
     requestIdHeader: false,
@@ -149,6 +173,16 @@ function obsLogController(): LogController | undefined {
 export interface ObsPluginOptions extends ObsRoutePaths {
   /** The @obs instance. Default: the one `@obs/register` started (or a new one from the environment). */
   obs?: Obs;
+  /**
+   * The app's own fields for the completion line, e.g. `(request) => ({ 'enduser.id':
+   * request.user?.id })`. Called once per request when the response has closed; the object it
+   * returns is added to the line under @obs's own fields (it cannot replace them) and redacted like
+   * every field. If it throws, the line is written without them and with `fields_failed: true`
+   * (reported once on stderr); the request is not affected. Not called for requests Fastify answered
+   * before routing (a malformed URL). Default none (no per-request cost). Standard fields:
+   * `OBS_HTTP_LOG_FIELDS`.
+   */
+  fields?: (request: FastifyRequest, reply: FastifyReply) => Record<string, unknown> | undefined;
 }
 
 let warnedIdMismatch = false;
@@ -156,19 +190,38 @@ let warnedIdMismatch = false;
 const plugin: FastifyPluginCallback<ObsPluginOptions> = (app, options, done) => {
   const obs = options.obs ?? getObs();
   const routes = obsRouteTable(obs, options);
+  const byUrl = new Map(routes.map((route) => [route.path, route]));
+  const fields = options.fields;
+  const begin: BeginOptions = fields
+    ? {
+        ...FASTIFY_ROUTES,
+        fields: (req) => {
+          const request = (req as Tagged)[FASTIFY_REQUEST];
+          const reply = (req as Tagged)[FASTIFY_REPLY];
+          return request && reply ? fields(request, reply) : undefined;
+        },
+      }
+    : FASTIFY_ROUTES;
 
   shutDownWith(app, obs);
 
   app.addHook('onRequest', function obsOnRequest(request, reply, next) {
+    // A probe or scrape: answered here, before the app's own hooks (sessions, authentication) run.
+    const route = byUrl.size > 0 ? byUrl.get(request.routeOptions.url ?? '') : undefined;
+    if (route && (request.method === 'GET' || request.method === 'HEAD')) {
+      answerEarly(route, request, reply);
+      return;
+    }
     const raw = request.raw;
     (raw as Tagged)[FASTIFY_REQUEST] = request;
+    if (fields) (raw as Tagged)[FASTIFY_REPLY] = reply;
     const otel = (request as WithOtel).opentelemetry?.();
     const seen = obs.http.observationOf(raw);
     // Not through a server (app.inject()): observe from here, inside @fastify/otel's context if any.
     const observed = seen
-      ? obs.http.begin(raw, reply.raw, FASTIFY_ROUTES)
+      ? obs.http.begin(raw, reply.raw, begin)
       : context.with(otel?.context ?? context.active(), () =>
-          obs.http.begin(raw, reply.raw, { ...FASTIFY_ROUTES, requestId: request.id }),
+          obs.http.begin(raw, reply.raw, { ...begin, requestId: request.id }),
         );
     reply.header(REQUEST_ID_HEADER, observed.id);
     if (request.id !== observed.id && !warnedIdMismatch) {
@@ -203,6 +256,23 @@ const plugin: FastifyPluginCallback<ObsPluginOptions> = (app, options, done) => 
   }
   done();
 };
+
+/**
+ * Answer a probe or scrape from the plugin's `onRequest` hook, on the raw response with the reply
+ * hijacked: none of the app's later `onRequest`, `preHandler`, `onSend` (a session's `set-cookie`) or
+ * `onResponse` hooks run for it. Hooks the app added before registering the plugin still run first.
+ */
+function answerEarly(route: ObsRoute, request: FastifyRequest, reply: FastifyReply): void {
+  reply.hijack();
+  const res = reply.raw;
+  route.answer(request.headers.accept).then(
+    ({ statusCode, contentType, body }) => {
+      res.writeHead(statusCode, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+      res.end(request.method === 'HEAD' ? undefined : body);
+    },
+    () => res.destroy(),
+  );
+}
 
 /**
  * The shutdown sequence in Fastify's idiom. Once listening, the server is registered with @obs (drained

@@ -25,6 +25,7 @@
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import {
+  type AppLoggerOptions,
   type BeginOptions,
   errorMessage,
   errorStatus,
@@ -37,6 +38,7 @@ import {
   opentelemetry,
   REQUEST_ID_HEADER,
   servingOn,
+  shapeLogger,
 } from '@obs/core';
 import type Koa from 'koa';
 
@@ -149,9 +151,26 @@ const KOA_ROUTES: BeginOptions = {
 };
 
 /** Options for {@link observe}. */
-export interface ObserveOptions {
+export interface ObserveOptions<StateT = Koa.DefaultState, ContextT = Koa.DefaultContext> {
   /** The @obs instance. Default: the one `@obs/register` started (or a new one from the environment). */
   obs?: Obs;
+  /**
+   * The app's own fields for the completion line, from the request's context, e.g. `(ctx) => ({
+   * 'enduser.id': ctx.state.user?.id })`. Called once per request when the response has closed; the
+   * object it returns is added to the line under @obs's own fields (it cannot replace them) and
+   * redacted like every field. If it throws, the line is written without them and with
+   * `fields_failed: true` (reported once on stderr); the request is not affected. Default none (no
+   * per-request cost). Standard fields: `OBS_HTTP_LOG_FIELDS`.
+   */
+  fields?: (ctx: Koa.ParameterizedContext<StateT, ContextT>) => Record<string, unknown> | undefined;
+  /**
+   * The app's usual pino options (as given to koa-pino-logger), applied to `ctx.log`: `level`,
+   * `redact` paths and `serializers` shape its lines; `transport` (`{ target: 'pino-pretty' }` in
+   * development) or `stream` takes every @obs line of the process; `false` silences `ctx.log`.
+   * Anything else would change @obs's line format: one warning names what was left out. Default:
+   * the @obs logger as it is.
+   */
+  logger?: boolean | AppLoggerOptions;
   /**
    * Call {@link logErrors} for the app on its first request, so that errors reaching Koa's `error`
    * event are logged once as JSON, in place of Koa's default stderr dump. Default true.
@@ -174,10 +193,21 @@ export interface ObserveOptions {
  * - writes one completion line when the response is done (`request completed`, or `request aborted`).
  */
 export function observe<StateT = Koa.DefaultState, ContextT = Koa.DefaultContext>(
-  options: ObserveOptions = {},
+  options: ObserveOptions<StateT, ContextT> = {},
 ): ObsMiddleware<StateT, ContextT> {
   const obs = options.obs ?? getObs();
   const installErrorLogging = options.logErrors ?? true;
+  const fields = options.fields;
+  const appLog = options.logger === undefined ? undefined : shapeLogger(obs.logger, options.logger, '@obs/koa: logger');
+  const begin: BeginOptions = fields
+    ? {
+        ...KOA_ROUTES,
+        fields: (req) => {
+          const ctx = (req as KoaRequest)[KOA_CONTEXT];
+          return ctx ? fields(ctx as unknown as Koa.ParameterizedContext<StateT, ContextT>) : undefined;
+        },
+      }
+    : KOA_ROUTES;
   obs.http.adapterLabelsRoutes('koa'); // KOA_ROUTES and labelRouteOnMatch
   return async function obsObserve(koaCtx, next) {
     const ctx = koaCtx as unknown as Ctx;
@@ -189,10 +219,10 @@ export function observe<StateT = Koa.DefaultState, ContextT = Koa.DefaultContext
     if (installErrorLogging) logErrors(ctx.app, { obs });
     servingOn(obs, ctx.req); // the server to drain at shutdown; the app has started
     (ctx.req as KoaRequest)[KOA_CONTEXT] = ctx;
-    const observed = obs.http.begin(ctx.req, ctx.res, KOA_ROUTES);
+    const observed = obs.http.begin(ctx.req, ctx.res, begin);
     (ctx as Tagged)[OBSERVED] = observed;
     labelRouteOnMatch(ctx, observed);
-    ctx.log = observed.log;
+    ctx.log = appLog ?? observed.log;
     ctx.state.requestId = observed.id;
     ctx.set(REQUEST_ID_HEADER, observed.id);
     try {
@@ -399,7 +429,12 @@ export interface RoutesOptions extends ObsRoutePaths {
 /**
  * Middleware serving the health probes (`GET`/`HEAD`, JSON `{"status","checks"}`, 200 or 503) and the
  * Prometheus scrape. Other requests pass through. These paths are excluded from logs, traces and
- * metrics, so probes and scrapes do not drown the service's own traffic. Needs no router.
+ * metrics, so probes and scrapes do not drown the service's own traffic. Needs no router. Mount it
+ * right after `observe()` and `errorHandler()`, before sessions, authentication and body parsers:
+ * it answers without calling `next()`, so the middleware mounted after it never runs for probes.
+ *
+ * With a management port (`OBS_MANAGEMENT_PORT` or the `managementPort` option) the routes are served
+ * on @obs's own server on that port instead, and this middleware passes every request on.
  */
 export function obsRoutes<StateT = Koa.DefaultState, ContextT = Koa.DefaultContext>(
   options: RoutesOptions = {},

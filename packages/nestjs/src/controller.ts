@@ -4,7 +4,7 @@
 import type { Type } from '@nestjs/common';
 import { Controller, Get, Headers, Inject, Res } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { getObs, type ObsRoute, obsRouteAnswers } from '@obs/core';
+import { getObs, managementAddressOf, type ObsRoute, obsRouteAnswers } from '@obs/core';
 import type { ResolvedObservabilityOptions } from './options.js';
 
 /** The controller's route methods, named as they are on its prototype (and as @obs/core's route kinds). */
@@ -54,8 +54,12 @@ export function createObsController(): Type {
   return ObsController;
 }
 
-/** Give the controller's routes their paths (`GET`). A route whose path is `false` is not served. */
+/**
+ * Give the controller's routes their paths (`GET`). A route whose path is `false` is not served; none
+ * is when a management port serves them (the module starts it, see `ObsHttpWiring`).
+ */
 export function applyRoutePaths(controller: Type, options: ResolvedObservabilityOptions): void {
+  if (managementAddressOf(getObs(), options)) return;
   const routes: [RouteName, string | false][] = [
     ['live', options.livePath],
     ['ready', options.readyPath],

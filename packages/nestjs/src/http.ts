@@ -15,7 +15,7 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { types } from 'node:util';
-import { type BeginOptions, getObs, type ObservedRequest, REQUEST_ID_HEADER } from '@obs/core';
+import { type BeginOptions, type CompletionFields, getObs, type ObservedRequest, REQUEST_ID_HEADER } from '@obs/core';
 
 /** What @obs/nestjs keeps about one request, keyed by Node's request object. */
 interface RequestState {
@@ -137,10 +137,10 @@ function recordNotedException(this: ServerResponse): void {
   else if (!state.unmatched) state.observed.noteError(state.exception.value);
 }
 
-function begin(platform: string, req: IncomingMessage, res: ServerResponse): RequestState {
+function begin(platform: string, req: IncomingMessage, res: ServerResponse, options: BeginOptions): RequestState {
   const state = { platform, unmatched: false } as RequestState;
   (req as Tagged)[STATE] = state;
-  state.observed = getObs().http.begin(req, res, NEST_ROUTES);
+  state.observed = getObs().http.begin(req, res, options);
   if (!res.headersSent) res.setHeader(REQUEST_ID_HEADER, state.observed.id);
   res.once('prefinish', recordNotedException);
   return state;
@@ -151,15 +151,17 @@ function begin(platform: string, req: IncomingMessage, res: ServerResponse): Req
  * app or Fastify's handler) collects what Nest knows of the request. @obs/core's server hook has
  * started the request's observation and made its context active by then. Idempotent.
  * @param platform `express` or `fastify` (the Nest adapter's `getType()`)
+ * @param fields the module's `fields` option (the app's completion-line fields), if any
  * @returns false when the server has no request listener (nothing to observe)
  */
-export function observeServer(server: Server, platform: string): boolean {
+export function observeServer(server: Server, platform: string, fields?: CompletionFields): boolean {
   const holder = server as Server & { [WRAPPED]?: true };
   if (holder[WRAPPED]) return true;
   if (server.listenerCount('request') === 0) return false;
   holder[WRAPPED] = true;
+  const options: BeginOptions = fields ? { ...NEST_ROUTES, fields } : NEST_ROUTES;
   server.prependListener('request', function obsObserveRequest(req: IncomingMessage, res: ServerResponse) {
-    begin(platform, req, res);
+    begin(platform, req, res, options);
     // the platform's listener runs next, in this synchronous run: in the request's context, even
     // when a library that wraps the server's emit (Sentry) replaced it
     getObs().http.reenter(req);

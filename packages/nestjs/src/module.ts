@@ -11,7 +11,7 @@ import {
   type Type,
 } from '@nestjs/common';
 import { APP_FILTER, APP_INTERCEPTOR, ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
-import { getObs } from '@obs/core';
+import { getObs, managementAddressOf, obsRouteTable, shapeLogger } from '@obs/core';
 import { applyRoutePaths, createObsController, servedPaths } from './controller.js';
 import { ObsExceptionFilter, ObsExceptionInterceptor } from './errors.js';
 import { type AdapterLike, labelFastifyRoutes, markNotFoundHandler, observeServer } from './http.js';
@@ -40,6 +40,10 @@ class ObsHttpWiring implements OnModuleInit {
 
   onModuleInit(): void {
     const obs = getObs();
+    if (managementAddressOf(obs, this.options)) {
+      // the probes and the scrape on their own server: no Nest middleware, guard or interceptor runs
+      obsRouteTable(obs, this.options);
+    }
     const prefix = this.config.getGlobalPrefix();
     for (const path of servedPaths(this.options)) {
       obs.http.ignorePath(path);
@@ -53,7 +57,7 @@ class ObsHttpWiring implements OnModuleInit {
     if (platform === 'fastify') labelFastifyRoutes(adapter.getInstance());
     const server = adapter.getHttpServer();
     if (server) shutDownWith(adapter, server as Parameters<typeof shutDownWith>[1]);
-    if (!server || !observeServer(server as Parameters<typeof observeServer>[0], platform)) {
+    if (!server || !observeServer(server as Parameters<typeof observeServer>[0], platform, this.options.fields)) {
       obs.logger.warn(
         { platform },
         '@obs/nestjs: the HTTP server has no request listener; requests will not be observed',
@@ -82,7 +86,8 @@ class ObsHttpWiring implements OnModuleInit {
  *   HTTP server in the adapter's `beforeClose()`, before any `onModuleDestroy()` (see ./shutdown.ts);
  * - {@link ObsExceptionFilter} (`APP_FILTER`) and {@link ObsExceptionInterceptor} (`APP_INTERCEPTOR`):
  *   5xx errors logged once at level error with the stack and recorded on the server span;
- * - {@link ObsLoggerService}, for `app.useLogger(app.get(ObsLoggerService))`.
+ * - {@link ObsLoggerService}, for `app.useLogger(app.get(ObsLoggerService))`, shaped by the `logger`
+ *   option (level, redaction paths, serializers, a development transport such as pino-pretty).
  *
  * Start the process with `node --import @obs/register dist/main.js`.
  */
@@ -130,7 +135,17 @@ function dynamicModule(controller: Type, providers: Provider[]): DynamicModule {
     controllers: [controller],
     providers: [
       ...providers,
-      { provide: ObsLoggerService, useFactory: () => new ObsLoggerService() },
+      {
+        provide: ObsLoggerService,
+        inject: [OBS_MODULE_OPTIONS],
+        useFactory: (options: ResolvedObservabilityOptions) =>
+          new ObsLoggerService(
+            undefined,
+            options.logger === undefined
+              ? undefined
+              : shapeLogger(getObs().logger, options.logger, '@obs/nestjs: logger'),
+          ),
+      },
       { provide: APP_FILTER, useClass: ObsExceptionFilter },
       { provide: APP_INTERCEPTOR, useClass: ObsExceptionInterceptor },
       ObsHttpWiring,

@@ -366,3 +366,28 @@ describe.each(PLATFORMS)('platform-%s: own process per test', (platform) => {
     expect(receiver.requests).toHaveLength(0);
   });
 });
+
+describe.each(PLATFORMS)('the logger option on platform-%s', (platform) => {
+  let receiver: OtlpReceiver | undefined;
+  let own: Service | undefined;
+  afterEach(async () => {
+    await own?.stop('SIGKILL');
+    await receiver?.close();
+  });
+
+  it("shapes ObsLoggerService with the app's level, and names what it leaves out once", async () => {
+    receiver = await startOtlpReceiver();
+    own = await start(platform, receiver, {
+      FIXTURE_LOGGER: JSON.stringify({ level: 'warn', messageKey: 'message' }),
+    });
+    const warning = await own.waitForLog((l) => l['obs.logger_options_ignored'] !== undefined);
+    expect(warning).toMatchObject({ level: 'warn', 'obs.logger_options_ignored': ['messageKey'] });
+    expect(String(warning.msg)).toContain('@obs/nestjs: logger');
+    // level warn: the controller's `log` (info) line is not written, the completion line (@obs's) is
+    const res = await own.fetch('/svc/items/5', { headers: { 'x-request-id': 'nest-logger-1' } });
+    expect(res.status).toBe(200);
+    await own.waitForLog((l) => l.msg === 'request completed' && l.request_id === 'nest-logger-1');
+    expect(own.logs().filter((l) => l.msg === 'item requested')).toEqual([]);
+    expect(own.logs().filter((l) => l['obs.logger_options_ignored'] !== undefined)).toHaveLength(1);
+  });
+});

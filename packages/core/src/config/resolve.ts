@@ -248,7 +248,24 @@ export interface ObsOptions {
   metricExportIntervalMs?: number;
   /** Error reporting to Sentry (needs the optional peer `@sentry/node` 11.x); see docs/apm.md. */
   sentry?: SentryOptions;
+  /**
+   * `OBS_MANAGEMENT_PORT`: serve the probes and `/metrics` on this port, on a server of their own,
+   * instead of on the app's port (no app middleware or hooks run for them). 0 picks a free port.
+   * Default unset: the adapters serve them on the app's port.
+   */
+  managementPort?: number;
+  /** `OBS_MANAGEMENT_ADDRESS`: the interface of the management server. Default all interfaces (Node's default). */
+  managementAddress?: string;
+  /**
+   * `OBS_HTTP_LOG_FIELDS`: standard fields added to every completion line, by their semantic-convention
+   * names: `user_agent.original`, `client.address`, `http.response.body.size`. Default none.
+   */
+  httpLogFields?: HttpLogField[];
 }
+
+/** The standard fields `OBS_HTTP_LOG_FIELDS` can add to the completion line (semantic-convention attribute names). */
+export const HTTP_LOG_FIELDS = ['user_agent.original', 'client.address', 'http.response.body.size'] as const;
+export type HttpLogField = (typeof HTTP_LOG_FIELDS)[number];
 
 /** Sentry settings; each field overrides the variable named in its comment. See docs/apm.md. */
 export interface SentryOptions {
@@ -366,6 +383,10 @@ export interface ObsConfig {
     /** Add each failing check's error message (`detail`) to the answers. */
     readonly details: boolean;
   };
+  /** The probes' and scrape's own server (`OBS_MANAGEMENT_PORT`, `OBS_MANAGEMENT_ADDRESS`); port undefined: the app's port. */
+  readonly management: { readonly port: number | undefined; readonly address: string | undefined };
+  /** Standard fields added to the completion line (`OBS_HTTP_LOG_FIELDS`). */
+  readonly httpLogFields: readonly HttpLogField[];
 }
 
 /** Values of `OBS_HTTP_SERVER_INSTRUMENTATION`. */
@@ -767,6 +788,16 @@ export function resolveConfig(options: ObsOptions = {}, env: Env = process.env):
       ),
       details: parseBoolean(options.health?.details ?? env.OBS_HEALTH_DETAILS, 'OBS_HEALTH_DETAILS', false),
     },
+    management: {
+      port: parsePort(options.managementPort ?? env.OBS_MANAGEMENT_PORT, 'OBS_MANAGEMENT_PORT', undefined),
+      address: parseString(options.managementAddress ?? env.OBS_MANAGEMENT_ADDRESS, undefined),
+    },
+    httpLogFields: parseList(
+      options.httpLogFields ?? env.OBS_HTTP_LOG_FIELDS,
+      'OBS_HTTP_LOG_FIELDS',
+      HTTP_LOG_FIELDS,
+      [],
+    ),
   };
   if (!config.disabled && config.logs.exporters.length > 0 && !config.instrumentations.includes('pino')) {
     warn(

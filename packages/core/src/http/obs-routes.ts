@@ -3,10 +3,15 @@
  * `/health/ready`, `/health/started`) and the Prometheus scrape (`/metrics`). An adapter mounts each
  * {@link ObsRoute} as a `GET` route in its framework's idiom and sends the {@link ObsAnswer} as it is.
  * Building the table registers every path with the request observer, so probes and scrapes are never
- * logged, traced or measured.
+ * logged, traced or measured. With a management port (`OBS_MANAGEMENT_PORT` or the `managementPort`
+ * option) the table is served by @obs's own server on that port (./management-server.ts) and the
+ * adapter gets no route to mount on the app's port.
  */
+import { parsePort, parseString } from '../config/parse.js';
+import type { ObsConfig } from '../config/resolve.js';
 import type { HealthRegistry } from '../health/registry.js';
 import type { Exposition } from '../metrics/pipeline.js';
+import { type ManagementSources, serveManagement } from './management-server.js';
 import type { RequestObserver } from './observer.js';
 
 /** Paths of the routes; the same options on every adapter. */
@@ -22,6 +27,14 @@ export interface ObsRoutePaths {
    * does), else the text format 0.0.4. Default `/metrics`; `false` to not serve metrics.
    */
   metricsPath?: string | false;
+  /**
+   * Serve these routes on their own server on this port (0 to 65535) instead of the app's port, with
+   * none of the app's middleware or hooks. Overrides `OBS_MANAGEMENT_PORT`; `false` keeps them on the
+   * app's port whatever the variable says. A bad value: one warning, and the variable's setting.
+   */
+  managementPort?: number | false;
+  /** The management server's interface. Overrides `OBS_MANAGEMENT_ADDRESS`. Default all interfaces. */
+  managementAddress?: string;
 }
 
 /** What a route answers: send it as it is. */
@@ -44,10 +57,11 @@ export interface ObsRoute {
 }
 
 /** What the table needs of the @obs instance. */
-export interface ObsRouteSources {
+export interface ObsRouteSources extends ManagementSources {
   readonly http: RequestObserver;
   readonly health: HealthRegistry;
   readonly metrics: { render(accept?: string): Promise<Exposition> };
+  readonly config: Pick<ObsConfig, 'management'>;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -76,9 +90,25 @@ export function obsRouteAnswers(
 }
 
 /**
+ * The management server's port and address for these options, or undefined to serve on the app's
+ * port: the option when given and valid, else `OBS_MANAGEMENT_PORT` / `OBS_MANAGEMENT_ADDRESS` as the
+ * configuration resolved them.
+ */
+export function managementAddressOf(
+  obs: Pick<ObsRouteSources, 'config'>,
+  paths: Pick<ObsRoutePaths, 'managementPort' | 'managementAddress'> = {},
+): { port: number; address: string | undefined } | undefined {
+  const configured = obs.config.management;
+  if (paths.managementPort === false) return undefined;
+  const port = parsePort(paths.managementPort, 'managementPort', configured.port);
+  if (port === undefined) return undefined;
+  return { port, address: parseString(paths.managementAddress, configured.address) };
+}
+
+/**
  * The probe and scrape routes for `paths` (defaults filled in), registered as ignored paths.
- * @returns the routes to mount, in the order live, ready, started, metrics (metrics left out when
- *   `metricsPath` is false)
+ * @returns the routes to mount on the app's port, in the order live, ready, started, metrics
+ *   (metrics left out when `metricsPath` is false); none when a management port serves them
  */
 export function obsRouteTable(obs: ObsRouteSources, paths: ObsRoutePaths = {}): ObsRoute[] {
   const answers = obsRouteAnswers(obs);
@@ -90,5 +120,10 @@ export function obsRouteTable(obs: ObsRouteSources, paths: ObsRoutePaths = {}): 
   const metricsPath = paths.metricsPath ?? '/metrics';
   if (metricsPath !== false) routes.push({ kind: 'metrics', path: metricsPath, answer: answers.metrics });
   for (const route of routes) obs.http.ignorePath(route.path);
+  const management = managementAddressOf(obs, paths);
+  if (management) {
+    serveManagement(obs, routes, management);
+    return [];
+  }
   return routes;
 }

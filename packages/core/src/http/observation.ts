@@ -20,6 +20,7 @@ import { type RequestErrors, withRequestErrors } from '../errors/request.js';
 import type { ObsLogger } from '../logging/logger.js';
 import { opentelemetry, otelCore, semconv } from '../otel.js';
 import { recordError } from '../tracing/spans.js';
+import { addAppFields, addStandardFields, type StandardFields } from './completion-fields.js';
 import type { BeginOptions, ObservedRequest } from './observer.js';
 import { REQUEST_ID_HEADER, requestIdFrom } from './request-id.js';
 import {
@@ -78,6 +79,8 @@ export interface ObservationSetup {
   /** The request arrived through the server hook (a real socket), not `begin()` alone. */
   readonly fromServer: boolean;
   readonly requestId: string | undefined;
+  /** Standard fields of the completion line (`OBS_HTTP_LOG_FIELDS`); undefined: none. */
+  readonly standardFields?: StandardFields | undefined;
 }
 
 const NO_OPTIONS: BeginOptions = {};
@@ -95,6 +98,7 @@ export class Observation implements ObservedRequest {
   readonly #errors: RequestErrors | undefined;
   readonly #ignored: boolean;
   readonly #fromServer: boolean;
+  readonly #standardFields: StandardFields | undefined;
   /** True when this observation made the span (and so ends it and records the metric). */
   readonly #ownsSpan: boolean;
   #span: Span | undefined;
@@ -113,6 +117,7 @@ export class Observation implements ObservedRequest {
     this.#errors = setup.errors;
     this.#ignored = setup.ignored;
     this.#fromServer = setup.fromServer;
+    this.#standardFields = setup.standardFields;
     this.id = setup.requestId ?? requestIdFrom(req.headers[REQUEST_ID_HEADER]);
     this.#target = parseTarget(req.url);
     this.#method = normalizeMethod(req.method);
@@ -275,6 +280,9 @@ export class Observation implements ObservedRequest {
       line.span_id = sc.spanId;
       line.trace_flags = `0${sc.traceFlags.toString(16)}`;
     }
+    if (this.#standardFields) addStandardFields(line, this.#standardFields, this.#req, this.#res);
+    const fields = this.#options.fields;
+    if (fields) addAppFields(line, fields, this.#req, this.#res);
     const log = this.log;
     if (how.cut) {
       line['error.type'] = how.errorType;

@@ -20,8 +20,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from '@opentelemetry/api';
+import type { HttpLogField } from '../config/resolve.js';
 import type { ObsLogger } from '../logging/logger.js';
 import { opentelemetry } from '../otel.js';
+import { type CompletionFields, type StandardFields, standardFields } from './completion-fields.js';
 import { type ErrorTracking, Observation, type ServerTelemetry } from './observation.js';
 
 export type { ErrorTracking, ServerTelemetry } from './observation.js';
@@ -65,6 +67,13 @@ export interface BeginOptions {
    * dropped, so unmatched requests carry no `http.route`.
    */
   routeMatched?: (req: IncomingMessage) => boolean;
+  /**
+   * The app's fields for the completion line (the adapter's `fields` option, adapted to the raw
+   * request and response): called once when the response has closed, merged under @obs's own
+   * fields, redacted like every field. A function that throws never breaks the request (see
+   * ./completion-fields.ts). Default none: nothing runs per request.
+   */
+  fields?: CompletionFields;
 }
 
 const OBSERVATION = Symbol.for('@obs/core.observation');
@@ -91,7 +100,10 @@ export class RequestObserver {
   readonly #log: () => ObsLogger;
   readonly #errors: (() => ErrorTracking | undefined) | undefined;
   readonly #ignored = new Set<string>();
+  readonly #ignoredServers = new WeakSet<object>();
+  #anyIgnoredServer = false;
   #telemetry: ServerTelemetry | undefined;
+  #standardFields: StandardFields | undefined;
   #enter: ((ctx: Context) => void) | undefined;
   #disableInstrumentation: ((name: 'express' | 'koa') => void) | undefined;
 
@@ -121,6 +133,14 @@ export class RequestObserver {
   }
 
   /**
+   * Add these standard fields to every completion line (`OBS_HTTP_LOG_FIELDS`; called once by the
+   * @obs instance). Default none.
+   */
+  useLogFields(fields: readonly HttpLogField[]): void {
+    this.#standardFields = standardFields(fields);
+  }
+
+  /**
    * An adapter says it hands over the route template of every request itself, so the framework's
    * OpenTelemetry instrumentation (`@opentelemetry/instrumentation-express`, `-koa`), which in @obs's
    * configuration creates no span and only labels routes, is disabled: it would repeat the work on
@@ -138,6 +158,12 @@ export class RequestObserver {
    */
   ignorePath(path: string): void {
     this.#ignored.add(normalisePath(path));
+  }
+
+  /** Exclude every request `server` receives from logs, traces and metrics (the management server). */
+  ignoreServer(server: object): void {
+    this.#ignoredServers.add(server);
+    this.#anyIgnoredServer = true;
   }
 
   /** Is `path` excluded? */
@@ -211,7 +237,9 @@ export class RequestObserver {
   }
 
   #start(req: IncomingMessage, res: ServerResponse, requestId: string | undefined, fromServer: boolean): Observation {
-    const ignored = this.isIgnored(pathOf(req.url));
+    const ignored =
+      this.isIgnored(pathOf(req.url)) ||
+      (this.#anyIgnoredServer && this.#ignoredServers.has((req.socket as { server?: object } | null)?.server ?? {}));
     const observation = new Observation(req, res, {
       log: this.#log(),
       telemetry: this.#telemetry,
@@ -219,6 +247,7 @@ export class RequestObserver {
       ignored,
       fromServer,
       requestId,
+      standardFields: this.#standardFields,
     });
     (req as IncomingMessage & Tagged)[OBSERVATION] = observation;
     (res as ServerResponse & Tagged)[OBSERVATION] = observation;

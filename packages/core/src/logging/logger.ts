@@ -6,6 +6,7 @@
  */
 import type { DestinationStream, Logger, LoggerOptions } from 'pino';
 import { activeRequestId } from '../context.js';
+import { warn } from '../diag.js';
 import { noteLoggedError } from '../errors/request.js';
 import { load } from '../lazy.js';
 import { opentelemetry } from '../otel.js';
@@ -270,4 +271,59 @@ export function flushLogger(logger: ObsLogger, timeoutMs: number): Promise<void>
       }
     }
   });
+}
+
+/**
+ * A pino transport, as pino's own `transport` option describes one (`{ target: 'pino-pretty',
+ * options: { colorize: true } }`, `{ targets: [...] }`, `{ pipeline: [...] }`).
+ */
+export type LogTransport = Parameters<PinoModule['transport']>[0];
+
+/**
+ * Send every line of `logger` and of all its children (made before or after) to a pino transport
+ * instead of stdout: for readable lines in development (`pino-pretty`). The lines are formatted and
+ * redacted as before; only where they go changes. A target is resolved from the app's directory
+ * (`process.cwd()`) first, then as pino resolves it. Never throws: a transport that cannot be
+ * created (`pino-pretty` not installed) costs one warning and the lines stay on stdout.
+ * @returns true when the lines now go to the transport
+ */
+export function useLogTransport(logger: ObsLogger, transport: LogTransport): boolean {
+  const pino = loadPino();
+  try {
+    const stream = pino.transport(resolveTargets(transport));
+    (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] = stream;
+    return true;
+  } catch (err) {
+    warn(
+      `the logger transport cannot be used (${err instanceof Error ? err.message : String(err)}); log lines stay JSON on stdout`,
+    );
+    return false;
+  }
+}
+
+/** `transport` with each `target` resolved from the app's directory when it can be. */
+function resolveTargets(transport: LogTransport): LogTransport {
+  const appRequire = (load('node:module') as typeof import('node:module')).createRequire(
+    `${process.cwd()}/package.json`,
+  );
+  const fix = <T extends { target?: unknown }>(entry: T): T => {
+    if (typeof entry.target !== 'string' || entry.target.startsWith('pino/')) return entry;
+    try {
+      return { ...entry, target: appRequire.resolve(entry.target) };
+    } catch {
+      return entry;
+    }
+  };
+  const t = transport as { target?: unknown; targets?: { target?: unknown }[]; pipeline?: { target?: unknown }[] };
+  if (Array.isArray(t.targets)) return { ...t, targets: t.targets.map(fix) } as LogTransport;
+  if (Array.isArray(t.pipeline)) return { ...t, pipeline: t.pipeline.map(fix) } as LogTransport;
+  return fix(t) as LogTransport;
+}
+
+/**
+ * Send every line of `logger` and of all its children to `stream` (anything with `write(line)`)
+ * instead of stdout. As {@link useLogTransport}, for a destination the app made itself.
+ */
+export function useLogStream(logger: ObsLogger, stream: { write(line: string): unknown }): void {
+  (logger as unknown as Record<symbol, unknown>)[loadPino().symbols.streamSym] = stream;
 }
