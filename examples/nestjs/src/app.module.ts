@@ -7,6 +7,7 @@ import { Database } from './database.js';
 import { DemoController } from './demo.controller.js';
 import { Dependencies } from './dependencies.js';
 import { ContractErrorFilter } from './errors.js';
+import { InProcessController } from './in-process.controller.js';
 import { OrdersController } from './orders.controller.js';
 import { OrderQueue } from './queue.js';
 import { UsersController } from './users.controller.js';
@@ -18,7 +19,7 @@ import { UsersController } from './users.controller.js';
 @Module({
   // GET /health/live, /health/ready, /metrics; request observation; error reporting; the Nest logger
   imports: [ObservabilityModule.forRoot()],
-  controllers: [UsersController, AuthController, OrdersController, DemoController],
+  controllers: [UsersController, AuthController, OrdersController, DemoController, InProcessController],
   // Nest's error bodies ({"statusCode":404,"message":...}) shaped to the contract's ({"error":...})
   providers: [
     { provide: APP_FILTER, useClass: ContractErrorFilter },

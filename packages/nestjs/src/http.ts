@@ -16,6 +16,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { types } from 'node:util';
 import { type BeginOptions, getObs, type ObservedRequest, REQUEST_ID_HEADER } from '@obs/core';
+import { context } from '@opentelemetry/api';
 
 /** What @obs/nestjs keeps about one request, keyed by Node's request object. */
 interface RequestState {
@@ -200,10 +201,11 @@ interface FastifyRequestLike {
   is404?: boolean;
   routeOptions?: { url?: string };
 }
-type FastifyHook = (request: FastifyRequestLike, reply: unknown, done: () => void) => void;
+type FastifyHook = (request: FastifyRequestLike, reply: { raw: ServerResponse }, done: () => void) => void;
 
 /**
- * On platform-fastify, put the route template of each observed request
+ * On platform-fastify, observe the requests that do not come through the server (Fastify's
+ * `inject()`), and put the route template of each observed request
  * (`request.routeOptions.url`, which Fastify knows before any hook runs) on the server span, the
  * metric and the completion line, from an `onRequest` hook: in place even when the response never
  * finishes (the client went away), since the server span ends on `close`. Nest registers its
@@ -215,11 +217,14 @@ export function labelFastifyRoutes(instance: unknown): void {
   const fastify = instance as { addHook?: (name: string, hook: FastifyHook) => unknown };
   if (typeof fastify?.addHook !== 'function') return;
   try {
-    fastify.addHook('onRequest', function obsFastifyRequest(request, _reply, done) {
-      const state = (request.raw as Tagged)[STATE];
+    fastify.addHook('onRequest', function obsFastifyRequest(request, reply, done) {
+      const seen = (request.raw as Tagged)[STATE];
+      // not through the server (Fastify's inject()): observe from here, and run the rest in its context
+      const state = seen ?? begin('fastify', request.raw, reply.raw);
       const url = request.routeOptions?.url;
-      if (state && typeof url === 'string' && !request.is404) state.observed.setRoute(url);
-      done();
+      if (typeof url === 'string' && !request.is404) state.observed.setRoute(url);
+      if (seen) done();
+      else context.with(state.observed.context, done);
     });
   } catch (err) {
     // Fastify refuses hooks once it is ready: routes then come only from `@fastify/otel`, if enabled.
