@@ -31,20 +31,31 @@ let service: Service | undefined;
 const prometheusServers: Proc[] = [];
 
 /** GET on a new connection each time, so the primary hands it to the next worker. */
-function getFresh(port: number, path: string): Promise<{ status: number; body: string }> {
+function getFresh(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string; contentType?: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => {
         body += c;
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, contentType: res.headers['content-type'] }));
     });
     req.on('error', reject);
     req.end();
   });
 }
+
+/** The request count of the test route in a scrape's body (either format). */
+const countIn = (body: string): number =>
+  body
+    .split('\n')
+    .filter((l) => l.startsWith('http_server_request_duration_count{') && l.includes(ROUTE))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
 
 /** A Prometheus scraping `port` every second as job `job`; returns its query function. */
 async function startPrometheus(job: string, port: number): Promise<(promql: string) => Promise<number | undefined>> {
@@ -103,6 +114,8 @@ async function proveClusterMetrics(options: {
   job: string;
   workers: number;
   port: number;
+  /** The standalone server's port (OTEL_EXPORTER_PROMETHEUS_PORT), which the workers share. */
+  standalonePort?: number;
   workerPids: () => Promise<number[]>;
   waitForReplacement: (victim: number) => Promise<void>;
 }): Promise<void> {
@@ -110,12 +123,17 @@ async function proveClusterMetrics(options: {
   const query = await startPrometheus(job, port);
   for (let i = 0; i < 40; i++) expect((await getFresh(port, `/api/v1/users/${(i % 5) + 1}`)).status).toBe(200);
   // whichever worker answers, /metrics has all 40
-  for (let i = 0; i < 4; i++) {
-    const { body } = await getFresh(port, '/metrics');
-    const counts = body
-      .split('\n')
-      .filter((l) => l.startsWith('http_server_request_duration_count{') && l.includes(ROUTE));
-    expect(counts.reduce((sum, l) => sum + Number(l.split(' ').pop()), 0)).toBe(40);
+  for (let i = 0; i < 4; i++) expect(countIn((await getFresh(port, '/metrics')).body)).toBe(40);
+  // and so does the standalone server, in the format the scraper asks for
+  for (let i = 0; options.standalonePort !== undefined && i < 2 * options.workers; i++) {
+    const openMetrics = i % 2 === 0;
+    const scrape = await getFresh(
+      options.standalonePort,
+      '/metrics',
+      openMetrics ? { accept: 'application/openmetrics-text;version=1.0.0,text/plain;q=0.5' } : {},
+    );
+    expect(scrape.contentType).toContain(openMetrics ? 'application/openmetrics-text' : 'version=0.0.4');
+    expect(countIn(scrape.body)).toBe(40);
   }
   await waitForCount(query, 40);
   // every worker reports (its gauges, told apart by process_pid)
@@ -157,6 +175,7 @@ describe('cluster-correct /metrics scraped by a real Prometheus', () => {
     'node:cluster, %i workers: every scrape answers for the service, also after a worker is killed and replaced',
     async (workers) => {
       await service?.stop().catch(() => service?.child.kill('SIGKILL'));
+      const standalonePort = await freePort();
       service = await startService({
         entry: PRIMARY,
         cwd: EXAMPLE_DIR,
@@ -165,6 +184,8 @@ describe('cluster-correct /metrics scraped by a real Prometheus', () => {
           WORKERS: String(workers),
           OTEL_SERVICE_NAME: `cluster-${process.pid}-${workers}`,
           OTEL_TRACES_EXPORTER: 'none',
+          OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+          OTEL_EXPORTER_PROMETHEUS_PORT: String(standalonePort),
         },
       });
       const s = service;
@@ -181,6 +202,7 @@ describe('cluster-correct /metrics scraped by a real Prometheus', () => {
         job: `cluster-${workers}`,
         workers,
         port: s.port,
+        standalonePort,
         workerPids: async () => onlineWorkers(),
         waitForReplacement: async () => {
           await s.waitForLog(() => listening() >= workers + 1, 30_000);
@@ -194,6 +216,8 @@ describe('cluster-correct /metrics scraped by a real Prometheus', () => {
           .map((l) => l.pid),
       );
       expect(servedBy.size).toBeGreaterThanOrEqual(2);
+      // the workers share the standalone port through the primary: no clash
+      expect(s.stderr()).not.toContain('could not listen');
     },
     150_000,
   );

@@ -335,7 +335,9 @@ describe.each(TARGETS)('$name', (target) => {
       expect(server.attributes['http.route']).toBe('/api/v1/in-process/users/:id');
       // once a later request's line and span are out, any second line or span of these would be too
       const later = traceparent();
-      await service.fetch('/api/v1/users/8', { headers: { traceparent: later.header, 'x-request-id': `${outerId}-after` } });
+      await service.fetch('/api/v1/users/8', {
+        headers: { traceparent: later.header, 'x-request-id': `${outerId}-after` },
+      });
       await service.waitForLog((l) => l.request_id === `${outerId}-after` && l.msg === 'request completed');
       await serverSpanOf(later.traceId);
       expect(service.logs().filter(isInner)).toHaveLength(1);
@@ -344,11 +346,14 @@ describe.each(TARGETS)('$name', (target) => {
     },
   );
 
-  it.runIf(!target.inProcessRequests)('answers in-process requests with 501 where the framework cannot make them', async () => {
-    const res = await service.fetch('/api/v1/in-process/users/7');
-    expect(res.status).toBe(501);
-    expect(await res.json()).toEqual({ error: 'In-process requests are not supported on Express' });
-  });
+  it.runIf(!target.inProcessRequests)(
+    'answers in-process requests with 501 where the framework cannot make them',
+    async () => {
+      const res = await service.fetch('/api/v1/in-process/users/7');
+      expect(res.status).toBe(501);
+      expect(await res.json()).toEqual({ error: 'In-process requests are not supported on Express' });
+    },
+  );
 
   it('records a client that aborts a slow request exactly once, as aborted', async () => {
     const id = `abort-${target.name}`;

@@ -33,7 +33,6 @@ function collection(): ResourceMetrics {
     descriptor: { name: 'work.duration', description: '', unit: 's', valueType: 1 },
     aggregationTemporality: AggregationTemporality.CUMULATIVE,
     dataPointType: DataPointType.HISTOGRAM,
-    isMonotonic: true,
     dataPoints: [
       {
         attributes: {},
@@ -64,7 +63,11 @@ describe('cluster aggregation: snapshots between workers', () => {
   it('keep NaN and infinite values (JSON would make them null, which fails the whole scrape)', async () => {
     const service = `cluster-wire-${process.pid}`;
     cleanup.push(() => rmSync(runtimeDirectory(service), { recursive: true, force: true }));
-    const aggregation = startClusterAggregation(service, () => ({}), async () => collection());
+    const aggregation = startClusterAggregation(
+      service,
+      () => ({}),
+      async () => collection(),
+    );
     cleanup.push(() => aggregation.close());
     const dir = runtimeDirectory(service);
 
