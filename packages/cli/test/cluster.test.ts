@@ -10,11 +10,10 @@
 
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, type Service, startService } from '@obs/testkit';
+import { freePort, rawRequest, type Service, startService } from '@obs/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { requireTool, run, tempDir } from './helpers.js';
@@ -31,24 +30,8 @@ let service: Service | undefined;
 const prometheusServers: Proc[] = [];
 
 /** GET on a new connection each time, so the primary hands it to the next worker. */
-function getFresh(
-  port: number,
-  path: string,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; body: string; contentType?: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        body += c;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, contentType: res.headers['content-type'] }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const getFresh = (port: number, path: string, headers: Record<string, string> = {}) =>
+  rawRequest(port, path, { headers });
 
 /** The request count of the test route in a scrape's body (either format). */
 const countIn = (body: string): number =>
@@ -132,7 +115,7 @@ async function proveClusterMetrics(options: {
       '/metrics',
       openMetrics ? { accept: 'application/openmetrics-text;version=1.0.0,text/plain;q=0.5' } : {},
     );
-    expect(scrape.contentType).toContain(openMetrics ? 'application/openmetrics-text' : 'version=0.0.4');
+    expect(scrape.headers['content-type']).toContain(openMetrics ? 'application/openmetrics-text' : 'version=0.0.4');
     expect(countIn(scrape.body)).toBe(40);
   }
   await waitForCount(query, 40);

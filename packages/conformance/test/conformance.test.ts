@@ -4,8 +4,14 @@
  * request ids, redaction, shutdown). Each target runs as a real process under the preload, exporting
  * OTLP/HTTP to an embedded receiver.
  */
-import { request } from 'node:http';
-import { type OtlpReceiver, type ReceivedSpan, type Service, startOtlpReceiver, startService } from '@obs/testkit';
+import {
+  type OtlpReceiver,
+  type ReceivedSpan,
+  rawRequest,
+  type Service,
+  startOtlpReceiver,
+  startService,
+} from '@obs/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TARGETS } from './targets.js';
 
@@ -18,27 +24,6 @@ const json = (body: unknown, headers: Record<string, string> = {}): RequestInit 
   headers: { 'content-type': 'application/json', ...headers },
   body: JSON.stringify(body),
 });
-
-/** A request through node:http, which can send what fetch cannot: absolute-form targets, fragments, any method. */
-function rawGet(
-  port: number,
-  path: string,
-  headers: Record<string, string>,
-  method = 'GET',
-): Promise<{ status: number | undefined; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method, headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.on('end', () => resolve({ status: res.statusCode, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 const traceparent = () => {
   const hex = (n: number) => Array.from({ length: n }, () => Math.floor(Math.random() * 16).toString(16)).join('');
@@ -380,9 +365,8 @@ describe.each(TARGETS)('$name', (target) => {
 
   it('keeps userinfo and fragments out of url.path, and routes absolute-form targets', async () => {
     const absolute = traceparent();
-    const res = await rawGet(service.port, 'http://alice:userinfo-s3cret@example.test/api/v1/users/3', {
-      traceparent: absolute.header,
-      'x-request-id': `absolute-${target.name}`,
+    const res = await rawRequest(service.port, 'http://alice:userinfo-s3cret@example.test/api/v1/users/3', {
+      headers: { traceparent: absolute.header, 'x-request-id': `absolute-${target.name}` },
     });
     expect(res.status).toBe(200);
     const line = await service.waitForLog(
@@ -395,9 +379,8 @@ describe.each(TARGETS)('$name', (target) => {
     expect(span.attributes['http.route']).toBe('/api/v1/users/:id');
 
     const fragment = traceparent();
-    await rawGet(service.port, '/api/v1/users/4?page=1#access_token=fragment-secret', {
-      traceparent: fragment.header,
-      'x-request-id': `fragment-${target.name}`,
+    await rawRequest(service.port, '/api/v1/users/4?page=1#access_token=fragment-secret', {
+      headers: { traceparent: fragment.header, 'x-request-id': `fragment-${target.name}` },
     });
     const fragmentLine = await service.waitForLog(
       (l) => l.request_id === `fragment-${target.name}` && l.msg === 'request completed',
@@ -415,7 +398,10 @@ describe.each(TARGETS)('$name', (target) => {
 
   it('names the SERVER span HTTP for a method outside the semantic conventions, and labels it _OTHER', async () => {
     const tp = traceparent();
-    const res = await rawGet(service.port, '/api/v1/users/5', { traceparent: tp.header }, 'PURGE');
+    const res = await rawRequest(service.port, '/api/v1/users/5', {
+      method: 'PURGE',
+      headers: { traceparent: tp.header },
+    });
     expect(res.status).toBeGreaterThanOrEqual(400);
     const span = await serverSpanOf(tp.traceId);
     expect(span.name).toBe('HTTP');
