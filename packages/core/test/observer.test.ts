@@ -339,11 +339,17 @@ describe('RequestObserver', () => {
     const handlerStarted = new Promise<void>((resolve) => {
       started = resolve;
     });
-    let timer: NodeJS.Timeout | undefined;
+    let answeredLate!: () => void;
+    const lateAnswer = new Promise<void>((resolve) => {
+      answeredLate = resolve;
+    });
     handler = (_req, res) => {
       started();
       // a slow handler that answers long after the client has gone
-      timer = setTimeout(() => res.end('too late'), 200);
+      setTimeout(() => {
+        res.end('too late');
+        answeredLate();
+      }, 200);
     };
     const req = request(`${baseUrl}/slow`, { agent: false });
     req.on('error', () => {});
@@ -351,8 +357,7 @@ describe('RequestObserver', () => {
     await handlerStarted;
     req.destroy();
     await closed;
-    await sleep(250); // past the late res.end(): it must not add a line
-    clearTimeout(timer);
+    await lateAnswer; // the late res.end() must not add a line
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({
       level: 'warn',
