@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 /** Coverage floors: a little under the numbers measured (docs/testing.md). */
-const THRESHOLDS = { statements: 73, branches: 72, functions: 66, lines: 75 };
+const THRESHOLDS = { statements: 76, branches: 74, functions: 70, lines: 78 };
 
 export default defineConfig({
   test: {

@@ -56,6 +56,12 @@ export function createApp({ database, userCache, orders }) {
     res.json(user);
   });
 
+  // No in-process requests on Express: light-my-request rewires the prototypes of every request of an
+  // Express app it injects into, which breaks the app's real requests (also without @obs)
+  api.get('/in-process/users/:id', (_req, res) => {
+    res.status(501).json({ error: 'In-process requests are not supported on Express' });
+  });
+
   api.post('/auth/login', (req, res) => {
     const { email, password } = req.body ?? {};
     req.log.info({ email }, 'Login attempt');

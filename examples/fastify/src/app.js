@@ -43,6 +43,12 @@ async function api(app, { database, userCache, orders }) {
     return user;
   });
 
+  // an in-process request (Fastify's inject(), as tests and internal calls make them)
+  app.get('/in-process/users/:id', async (request) => {
+    const inner = await app.inject({ method: 'GET', url: `/api/v1/users/${encodeURIComponent(request.params.id)}` });
+    return { status: inner.statusCode, requestId: inner.headers['x-request-id'], user: inner.json() };
+  });
+
   app.post('/auth/login', async (request, reply) => {
     const { email, password } = request.body ?? {};
     request.log.info({ email }, 'Login attempt');

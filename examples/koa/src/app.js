@@ -8,6 +8,7 @@ import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import { errorHandler, getObs, observe, obsRoutes } from '@obs/koa';
 import Koa from 'koa';
+import inject from 'light-my-request';
 
 const VALID_EMAIL = 'ada@example.com';
 const VALID_PASSWORD = 'correct horse battery staple';
@@ -64,6 +65,15 @@ export function createApp({ database, userCache, orders }) {
       return;
     }
     ctx.body = user;
+  });
+
+  // an in-process request (light-my-request, as tests and internal calls make them)
+  api.get('/in-process/users/:id', async (ctx) => {
+    const inner = await inject(app.callback(), {
+      method: 'GET',
+      url: `/api/v1/users/${encodeURIComponent(ctx.params.id)}`,
+    });
+    ctx.body = { status: inner.statusCode, requestId: inner.headers['x-request-id'], user: inner.json() };
   });
 
   api.post('/auth/login', (ctx) => {

@@ -8,6 +8,7 @@ import { Database } from './database.js';
 import { DemoController } from './demo.controller.js';
 import { Dependencies } from './dependencies.js';
 import { ContractErrorFilter } from './errors.js';
+import { InProcessController } from './in-process.controller.js';
 import { OrdersController } from './orders.controller.js';
 import { OrderQueue } from './queue.js';
 import { UsersController } from './users.controller.js';
@@ -27,7 +28,7 @@ import { UsersController } from './users.controller.js';
       }),
     }),
   ],
-  controllers: [UsersController, AuthController, OrdersController, DemoController],
+  controllers: [UsersController, AuthController, OrdersController, DemoController, InProcessController],
   // Nest's error bodies ({"statusCode":404,"message":...}) shaped to the contract's ({"error":...})
   providers: [
     { provide: APP_FILTER, useClass: ContractErrorFilter },

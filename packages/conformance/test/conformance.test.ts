@@ -4,11 +4,11 @@
  * request ids, redaction, shutdown). Each target runs as a real process under the preload, exporting
  * OTLP/HTTP to an embedded receiver.
  */
-import { request } from 'node:http';
 import {
   freePort,
   type OtlpReceiver,
   type ReceivedSpan,
+  rawRequest,
   type Service,
   startOtlpReceiver,
   startService,
@@ -25,27 +25,6 @@ const json = (body: unknown, headers: Record<string, string> = {}): RequestInit 
   headers: { 'content-type': 'application/json', ...headers },
   body: JSON.stringify(body),
 });
-
-/** A request through node:http, which can send what fetch cannot: absolute-form targets, fragments, any method. */
-function rawGet(
-  port: number,
-  path: string,
-  headers: Record<string, string>,
-  method = 'GET',
-): Promise<{ status: number | undefined; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method, headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.on('end', () => resolve({ status: res.statusCode, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 const traceparent = () => {
   const hex = (n: number) => Array.from({ length: n }, () => Math.floor(Math.random() * 16).toString(16)).join('');
@@ -399,6 +378,58 @@ describe.each(TARGETS)('$name', (target) => {
     expect(span?.durationMs).toBeGreaterThanOrEqual(190);
   });
 
+  it.runIf(target.inProcessRequests)(
+    'observes an in-process request made inside a request as its own: completed once, its route, the outer trace',
+    async () => {
+      const tp = traceparent();
+      const outerId = `in-process-${target.name}`;
+      const res = await service.fetch('/api/v1/in-process/users/7', {
+        headers: { traceparent: tp.header, 'x-request-id': outerId },
+      });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { status: number; requestId: string; user: unknown };
+      expect(body).toMatchObject({ status: 200, user: { id: '7', name: 'User 7', email: 'user7@example.com' } });
+      expect(body.requestId).toEqual(expect.any(String));
+      expect(body.requestId).not.toBe(outerId);
+      const isInner = (l: { request_id?: unknown; msg?: string }) =>
+        l.request_id === body.requestId && (l.msg === 'request completed' || l.msg === 'request aborted');
+      // the inject() response never finishes on a socket: completion is decided from what it did (ended)
+      const inner = await service.waitForLog(isInner);
+      expect(inner).toMatchObject({
+        msg: 'request completed',
+        level: 'info',
+        'http.route': '/api/v1/users/:id',
+        'url.path': '/api/v1/users/7',
+        'http.response.status_code': 200,
+        trace_id: tp.traceId, // its work is part of the outer request's trace
+      });
+      const outer = await service.waitForLog((l) => l.request_id === outerId && l.msg === 'request completed');
+      expect(outer['http.route']).toBe('/api/v1/in-process/users/:id');
+      // one SERVER span, the outer request's, with its own route (not the inner one's)
+      const server = await serverSpanOf(tp.traceId);
+      expect(server.attributes['http.route']).toBe('/api/v1/in-process/users/:id');
+      // once a later request's line and span are out, any second line or span of these would be too
+      const later = traceparent();
+      await service.fetch('/api/v1/users/8', {
+        headers: { traceparent: later.header, 'x-request-id': `${outerId}-after` },
+      });
+      await service.waitForLog((l) => l.request_id === `${outerId}-after` && l.msg === 'request completed');
+      await serverSpanOf(later.traceId);
+      expect(service.logs().filter(isInner)).toHaveLength(1);
+      expect(service.logs().filter((l) => l.request_id === outerId && l.msg === 'request completed')).toHaveLength(1);
+      expect(receiver.spans.filter((s) => s.traceId === tp.traceId && s.kind === SERVER)).toHaveLength(1);
+    },
+  );
+
+  it.runIf(!target.inProcessRequests)(
+    'answers in-process requests with 501 where the framework cannot make them',
+    async () => {
+      const res = await service.fetch('/api/v1/in-process/users/7');
+      expect(res.status).toBe(501);
+      expect(await res.json()).toEqual({ error: 'In-process requests are not supported on Express' });
+    },
+  );
+
   it('records a client that aborts a slow request exactly once, as aborted', async () => {
     const id = `abort-${target.name}`;
     const controller = new AbortController();
@@ -424,9 +455,8 @@ describe.each(TARGETS)('$name', (target) => {
 
   it('keeps userinfo and fragments out of url.path, and routes absolute-form targets', async () => {
     const absolute = traceparent();
-    const res = await rawGet(service.port, 'http://alice:userinfo-s3cret@example.test/api/v1/users/3', {
-      traceparent: absolute.header,
-      'x-request-id': `absolute-${target.name}`,
+    const res = await rawRequest(service.port, 'http://alice:userinfo-s3cret@example.test/api/v1/users/3', {
+      headers: { traceparent: absolute.header, 'x-request-id': `absolute-${target.name}` },
     });
     expect(res.status).toBe(200);
     const line = await service.waitForLog(
@@ -439,9 +469,8 @@ describe.each(TARGETS)('$name', (target) => {
     expect(span.attributes['http.route']).toBe('/api/v1/users/:id');
 
     const fragment = traceparent();
-    await rawGet(service.port, '/api/v1/users/4?page=1#access_token=fragment-secret', {
-      traceparent: fragment.header,
-      'x-request-id': `fragment-${target.name}`,
+    await rawRequest(service.port, '/api/v1/users/4?page=1#access_token=fragment-secret', {
+      headers: { traceparent: fragment.header, 'x-request-id': `fragment-${target.name}` },
     });
     const fragmentLine = await service.waitForLog(
       (l) => l.request_id === `fragment-${target.name}` && l.msg === 'request completed',
@@ -459,7 +488,10 @@ describe.each(TARGETS)('$name', (target) => {
 
   it('names the SERVER span HTTP for a method outside the semantic conventions, and labels it _OTHER', async () => {
     const tp = traceparent();
-    const res = await rawGet(service.port, '/api/v1/users/5', { traceparent: tp.header }, 'PURGE');
+    const res = await rawRequest(service.port, '/api/v1/users/5', {
+      method: 'PURGE',
+      headers: { traceparent: tp.header },
+    });
     expect(res.status).toBeGreaterThanOrEqual(400);
     const span = await serverSpanOf(tp.traceId);
     expect(span.name).toBe('HTTP');

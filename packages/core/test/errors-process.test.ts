@@ -46,9 +46,13 @@ switch (process.env.MODE) {
     later(1500, async () => { await obs.errors.flush(1000); print({ alive: true }); process.exit(0); });
     break;
   case 'exit-while-sending': {
-    // the app ends the process the moment Sentry hands the event's envelope to its transport
+    // the app ends the process the moment Sentry hands the event's envelope to its transport (not the
+    // release-health session envelope Sentry may send first: the event would still be in Sentry's
+    // asynchronous processing then, which nothing can deliver at exit: docs/configuration.md, "Exit")
     const sentry = createRequire(process.env.OBS_CORE_URL)('@sentry/node');
-    sentry.getClient().on('beforeEnvelope', () => process.exit(0));
+    sentry.getClient().on('beforeEnvelope', (envelope) => {
+      if (envelope[1].some(([item]) => item.type === 'event')) process.exit(0);
+    });
     obs.errors.captureException(new Error('sent at exit'));
     break;
   }
@@ -226,9 +230,7 @@ describe('uncaught exceptions and unhandled rejections', { timeout: 60_000 }, ()
 });
 
 describe('process.exit()', { timeout: 60_000 }, () => {
-  // Skipped: passes alone (9 of 9) but lost its event in 3 full, coverage-instrumented runs on a busy
-  // machine, with no warning (so no envelope was pending at exit); cause not found yet. Open in issue 15.
-  it.skip('delivers the event whose envelope was being sent when the app called process.exit(), once', async () => {
+  it('delivers the event whose envelope was being sent when the app called process.exit(), once', async () => {
     ingest.clear();
     const result = await run('exit-while-sending', withDsn());
     expect(result.code).toBe(0);

@@ -21,7 +21,7 @@ import { type ErrorReporter, startErrorReporting } from '../src/errors/reporter.
 import type { ObservedRequest } from '../src/http/observer.js';
 import { RequestObserver } from '../src/http/observer.js';
 import type { ShutdownHook } from '../src/lifecycle/lifecycle.js';
-import { memoryLogger, sleep } from './helpers.js';
+import { memoryLogger } from './helpers.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, observed: ObservedRequest) => void | Promise<void>;
 
@@ -99,10 +99,12 @@ afterAll(async () => {
 
 const byRequestId = (id: string) => (e: ReceivedSentryEvent) => e.tags?.request_id === id;
 
-/** The events of a request id, after giving a second one time to arrive. */
+/** The events of a request id, once Sentry has processed and sent everything captured so far. */
 async function eventsOf(id: string): Promise<ReceivedSentryEvent[]> {
   await ingest.waitForEvents(byRequestId(id));
-  await sleep(150);
+  // flush waits for the events still in Sentry's processing and for the transport's answers, which the
+  // ingest gives once it has read each envelope: a second event of this request would be in by now
+  expect(await reporter.flush(10_000)).toBe(true);
   return ingest.events().filter(byRequestId(id));
 }
 

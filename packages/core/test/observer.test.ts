@@ -1,6 +1,6 @@
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, IncomingMessage, request, type Server, ServerResponse } from 'node:http';
+import { type AddressInfo, Socket } from 'node:net';
 import { type Context, context, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { getRPCMetadata, RPCType, setRPCMetadata } from '@opentelemetry/core';
@@ -298,16 +298,59 @@ describe('RequestObserver', () => {
     expect(span?.events.filter((e) => e.name === 'exception')).toHaveLength(1);
   });
 
+  it('keeps an in-process request made inside another request to itself: its route and error stay off the outer one', async () => {
+    let innerContext: Context | undefined;
+    handler = (_req, res, observed) => {
+      // what light-my-request (app.inject(), supertest-style in-process calls) does: a request and a
+      // response on no real socket, handed to the app while this request's context is active
+      const innerReq = new IncomingMessage(new Socket());
+      innerReq.method = 'GET';
+      innerReq.url = '/inner/7';
+      const innerRes = new ServerResponse(innerReq);
+      const inner = observer.begin(innerReq, innerRes, {});
+      innerContext = inner.context;
+      inner.setRoute('/inner/:id');
+      inner.recordError(new Error('inner failure'));
+      innerRes.statusCode = 500;
+      innerRes.end();
+      innerRes.emit('close');
+      expect(activeRequestId()).toBe(observed.id);
+      res.end('outer ok');
+    };
+    await roundTrip('/outer/1', { 'x-request-id': 'rid-outer' });
+    const outer = completions().find((l) => l['url.path'] === '/outer/1');
+    const inner = completions().find((l) => l['url.path'] === '/inner/7');
+    // the outer request set no route: it has none (not the inner one's)
+    expect(outer).toMatchObject({ level: 'info', request_id: 'rid-outer', 'http.response.status_code': 200 });
+    expect(outer).not.toHaveProperty('http.route');
+    expect(getRPCMetadata(lastContext)?.route).toBeUndefined();
+    expect(inner).toMatchObject({ level: 'error', 'http.route': '/inner/:id', 'http.response.status_code': 500 });
+    expect(inner?.request_id).not.toBe('rid-outer');
+    expect(getRPCMetadata(innerContext as Context)).toBeUndefined();
+    // the inner failure is the inner request's: not on the outer SERVER span, which the inner work stays under
+    const [span] = exporter.getFinishedSpans();
+    expect(span?.status.code).toBe(SpanStatusCode.UNSET);
+    expect(span?.events).toEqual([]);
+    expect(inner?.trace_id).toBe(span?.spanContext().traceId);
+    expect(lines.find((l) => l.msg === 'request failed')?.request_id).toBe(inner?.request_id);
+  });
+
   it('writes exactly one "request aborted" line when the client goes away before a slow response', async () => {
     let started!: () => void;
     const handlerStarted = new Promise<void>((resolve) => {
       started = resolve;
     });
-    let timer: NodeJS.Timeout | undefined;
+    let answeredLate!: () => void;
+    const lateAnswer = new Promise<void>((resolve) => {
+      answeredLate = resolve;
+    });
     handler = (_req, res) => {
       started();
       // a slow handler that answers long after the client has gone
-      timer = setTimeout(() => res.end('too late'), 200);
+      setTimeout(() => {
+        res.end('too late');
+        answeredLate();
+      }, 200);
     };
     const req = request(`${baseUrl}/slow`, { agent: false });
     req.on('error', () => {});
@@ -315,8 +358,7 @@ describe('RequestObserver', () => {
     await handlerStarted;
     req.destroy();
     await closed;
-    await sleep(250); // past the late res.end(): it must not add a line
-    clearTimeout(timer);
+    await lateAnswer; // the late res.end() must not add a line
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({
       level: 'warn',

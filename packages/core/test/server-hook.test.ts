@@ -4,8 +4,9 @@
  * the completion line all come from Node's `http.server.request.start` channel.
  */
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { rawRequest } from '@obs/testkit';
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
@@ -80,24 +81,7 @@ beforeEach(() => {
   lines.length = 0;
 });
 
-function send(
-  path: string,
-  headers: Record<string, string> = {},
-  method = 'GET',
-): Promise<{ status: number | undefined; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method, headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.on('end', () => resolve({ status: res.statusCode, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const send = (path: string, headers: Record<string, string> = {}) => rawRequest(port, path, { headers });
 
 /** The completion line of a request id, once it is written (the response's 'close' comes after the client's end). */
 async function completion(id: string): Promise<LogLine> {
@@ -188,14 +172,16 @@ describe('server hook', () => {
 
   it('neither traces, measures nor logs an ignored path, and traces nothing it calls', async () => {
     let childRecording: boolean | undefined;
+    let responseClosed: Promise<unknown> | undefined;
     handler = (_req, res) => {
+      responseClosed = once(res, 'close'); // after the observer's own 'close' listener
       const child = tracerProvider.getTracer('app').startSpan('ping-database');
       childRecording = child.isRecording();
       child.end();
       res.end('ok');
     };
     await send('/health/live', { traceparent: `00-${TRACE_ID}-${PARENT}-01`, 'x-request-id': 'hook-3' });
-    await new Promise((r) => setTimeout(r, 50)); // the response's 'close' has run by now (nothing to wait for)
+    await responseClosed;
     expect(childRecording).toBe(false);
     expect(exporter.getFinishedSpans()).toEqual([]);
     expect(lines.filter((l) => l.request_id === 'hook-3')).toEqual([]);

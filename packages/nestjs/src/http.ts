@@ -16,6 +16,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { types } from 'node:util';
 import { type BeginOptions, type CompletionFields, getObs, type ObservedRequest, REQUEST_ID_HEADER } from '@obs/core';
+import { context } from '@opentelemetry/api';
 
 /** What @obs/nestjs keeps about one request, keyed by Node's request object. */
 interface RequestState {
@@ -137,6 +138,11 @@ function recordNotedException(this: ServerResponse): void {
   else if (!state.unmatched) state.observed.noteError(state.exception.value);
 }
 
+/** What Nest's requests begin with: the route callbacks, and the app's completion-line fields if any. */
+function beginOptions(fields: CompletionFields | undefined): BeginOptions {
+  return fields ? { ...NEST_ROUTES, fields } : NEST_ROUTES;
+}
+
 function begin(platform: string, req: IncomingMessage, res: ServerResponse, options: BeginOptions): RequestState {
   const state = { platform, unmatched: false } as RequestState;
   (req as Tagged)[STATE] = state;
@@ -159,7 +165,7 @@ export function observeServer(server: Server, platform: string, fields?: Complet
   if (holder[WRAPPED]) return true;
   if (server.listenerCount('request') === 0) return false;
   holder[WRAPPED] = true;
-  const options: BeginOptions = fields ? { ...NEST_ROUTES, fields } : NEST_ROUTES;
+  const options = beginOptions(fields);
   server.prependListener('request', function obsObserveRequest(req: IncomingMessage, res: ServerResponse) {
     begin(platform, req, res, options);
     // the platform's listener runs next, in this synchronous run: in the request's context, even
@@ -202,26 +208,32 @@ interface FastifyRequestLike {
   is404?: boolean;
   routeOptions?: { url?: string };
 }
-type FastifyHook = (request: FastifyRequestLike, reply: unknown, done: () => void) => void;
+type FastifyHook = (request: FastifyRequestLike, reply: { raw: ServerResponse }, done: () => void) => void;
 
 /**
- * On platform-fastify, put the route template of each observed request
+ * On platform-fastify, observe the requests that do not come through the server (Fastify's
+ * `inject()`), and put the route template of each observed request
  * (`request.routeOptions.url`, which Fastify knows before any hook runs) on the server span, the
  * metric and the completion line, from an `onRequest` hook: in place even when the response never
  * finishes (the client went away), since the server span ends on `close`. Nest registers its
  * middleware runner (middie) while the application is created, before any module code runs, so a
  * request that a Nest middleware answers itself (a 401, a 429) never reaches this hook and carries no
  * route, as on platform-express (where the route is known only once a route handler runs).
+ * @param fields the module's `fields` option, for the requests observed from here (`inject()`)
  */
-export function labelFastifyRoutes(instance: unknown): void {
+export function labelFastifyRoutes(instance: unknown, fields?: CompletionFields): void {
   const fastify = instance as { addHook?: (name: string, hook: FastifyHook) => unknown };
   if (typeof fastify?.addHook !== 'function') return;
+  const options = beginOptions(fields);
   try {
-    fastify.addHook('onRequest', function obsFastifyRequest(request, _reply, done) {
-      const state = (request.raw as Tagged)[STATE];
+    fastify.addHook('onRequest', function obsFastifyRequest(request, reply, done) {
+      const seen = (request.raw as Tagged)[STATE];
+      // not through the server (Fastify's inject()): observe from here, and run the rest in its context
+      const state = seen ?? begin('fastify', request.raw, reply.raw, options);
       const url = request.routeOptions?.url;
-      if (state && typeof url === 'string' && !request.is404) state.observed.setRoute(url);
-      done();
+      if (typeof url === 'string' && !request.is404) state.observed.setRoute(url);
+      if (seen) done();
+      else context.with(state.observed.context, done);
     });
   } catch (err) {
     // Fastify refuses hooks once it is ready: routes then come only from `@fastify/otel`, if enabled.

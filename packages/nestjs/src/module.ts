@@ -54,7 +54,7 @@ class ObsHttpWiring implements OnModuleInit {
     if (!adapter) return; // an application context without HTTP
     const platform = adapter.getType();
     markNotFoundHandler(adapter);
-    if (platform === 'fastify') labelFastifyRoutes(adapter.getInstance());
+    if (platform === 'fastify') labelFastifyRoutes(adapter.getInstance(), this.options.fields);
     const server = adapter.getHttpServer();
     if (server) shutDownWith(adapter, server as Parameters<typeof shutDownWith>[1]);
     if (!server || !observeServer(server as Parameters<typeof observeServer>[0], platform, this.options.fields)) {

@@ -34,6 +34,7 @@ export {
   type PackedServiceOptions,
   startPackedApp,
 } from './packed.js';
+export { type RawRequestOptions, type RawResponse, rawRequest } from './raw-request.js';
 export {
   type ReceivedEnvelope,
   type ReceivedEnvelopeItem,

@@ -15,7 +15,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, Histogram, Span, Tracer } from '@opentelemetry/api';
 import type { RPCMetadata } from '@opentelemetry/core';
-import { withRequestId } from '../context.js';
+import { activeRequestId, withRequestId } from '../context.js';
 import { type RequestErrors, withRequestErrors } from '../errors/request.js';
 import type { ObsLogger } from '../logging/logger.js';
 import { opentelemetry, otelCore, semconv } from '../otel.js';
@@ -34,7 +34,7 @@ import {
 } from './server-attributes.js';
 
 const { context, isSpanContextValid, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } = opentelemetry;
-const { getRPCMetadata, RPCType, setRPCMetadata, suppressTracing } = otelCore;
+const { deleteRPCMetadata, getRPCMetadata, RPCType, setRPCMetadata, suppressTracing } = otelCore;
 const { ATTR_ERROR_TYPE, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE } = semconv;
 
 /** Error codes of a response whose client went away (not a failure of the server). */
@@ -147,6 +147,11 @@ export class Observation implements ObservedRequest {
       // the caller's span, non-recording: the request's span from here on (adopt() keeps it)
       this.#span = trace.getSpan(ctx);
       if (this.#span === undefined) ctx = this.#adoptActive();
+    } else if (!setup.fromServer && activeRequestId() !== undefined) {
+      // an in-process request (inject) made while another request runs: the active span and RPC
+      // metadata are that request's; this one's route and error must not land on them. Its work stays
+      // in the outer trace.
+      ctx = deleteRPCMetadata(context.active());
     } else {
       ctx = this.#adoptActive();
     }
@@ -165,7 +170,7 @@ export class Observation implements ObservedRequest {
   /** The framework's first hook saw the request: keep what it knows; adopt the span made since. */
   adopt(options: BeginOptions): void {
     if (options !== NO_OPTIONS) this.#options = options;
-    if (this.#ownsSpan || this.#ignored || this.#span !== undefined) return;
+    if (this.#ownsSpan || this.#ignored || !this.#fromServer || this.#span !== undefined) return;
     // instrumentation-http made the span after the server hook ran: run the rest inside its context
     const ctx = withRequestId(this.#adoptActive(), this.id);
     this.context = this.#errors ? withRequestErrors(ctx, this.#errors) : ctx;

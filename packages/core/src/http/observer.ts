@@ -195,7 +195,9 @@ export class RequestObserver {
   /**
    * The observation of a request, started by the server hook or, for requests it did not see
    * (`app.inject()`, a server in another copy of Node's http), started now from the active context.
-   * Call from the framework's first hook; `options` say what the framework knows.
+   * An in-process request made while another request runs stays in that request's trace but takes
+   * neither its span nor its RPC metadata (its route and error are its own). Call from the framework's
+   * first hook; `options` say what the framework knows.
    */
   begin(req: IncomingMessage, res: ServerResponse, options: BeginOptions = {}): ObservedRequest {
     const existing = (req as IncomingMessage & Tagged)[OBSERVATION];

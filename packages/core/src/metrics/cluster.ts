@@ -81,9 +81,29 @@ export function runtimeDirectory(serviceName: string, env: NodeJS.ProcessEnv = p
 
 const exemplarKey = (instrument: string, attributes: Attributes) => `${instrument}\u0002${attributesKey(attributes)}`;
 
+/**
+ * Snapshots travel as JSON, which has no NaN or infinities: `JSON.stringify` writes them as `null`,
+ * and a `null` sample makes Prometheus reject the whole scrape (a gauge such as
+ * `process.cpu.utilization` is NaN when two collections fall in the same instant; an empty
+ * histogram's min is Infinity). They are written as tagged strings and read back as numbers.
+ */
+const NON_FINITE = '\u0000number:';
+
+function encodeSnapshot(snapshot: Snapshot): string {
+  return JSON.stringify(snapshot, (_key, value: unknown) =>
+    typeof value === 'number' && !Number.isFinite(value) ? `${NON_FINITE}${value}` : value,
+  );
+}
+
+function decodeSnapshot(text: string): Snapshot {
+  return JSON.parse(text, (_key, value: unknown) =>
+    typeof value === 'string' && value.startsWith(NON_FINITE) ? Number(value.slice(NON_FINITE.length)) : value,
+  ) as Snapshot;
+}
+
 function readSnapshot(file: string): Snapshot | undefined {
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as Snapshot;
+    return decodeSnapshot(readFileSync(file, 'utf8'));
   } catch {
     return undefined;
   }
@@ -111,7 +131,7 @@ function askPeer(socketPath: string): Promise<Snapshot | 'gone' | 'late'> {
     socket.on('end', () => {
       clearTimeout(timer);
       try {
-        resolve(JSON.parse(text) as Snapshot);
+        resolve(decodeSnapshot(text));
       } catch {
         resolve('late');
       }
@@ -208,7 +228,7 @@ export function startClusterAggregation(
   rmSync(ownSocket, { force: true }); // a stale socket of an earlier process with this pid
   const server: Server = createServer((socket) => {
     collect()
-      .then((own) => socket.end(JSON.stringify(snapshot(own))))
+      .then((own) => socket.end(encodeSnapshot(snapshot(own))))
       .catch(() => socket.destroy());
     socket.on('error', () => {});
   });
@@ -252,7 +272,7 @@ export function startClusterAggregation(
       if (gone) merger.add(gone.scopeMetrics, undefined, true);
       writeAtomically(
         join(dir, 'retired.json'),
-        JSON.stringify({ pid: 0, scopeMetrics: merger.scopeMetrics(), exemplars: {} }),
+        encodeSnapshot({ pid: 0, scopeMetrics: merger.scopeMetrics(), exemplars: {} }),
       );
     } catch (err) {
       diagnose('warn', `cluster metrics: could not retire worker ${pid} (${(err as Error).message})`);
@@ -323,7 +343,7 @@ export function startClusterAggregation(
 
 function trySave(file: string, snapshot: Snapshot): void {
   try {
-    writeAtomically(file, JSON.stringify(snapshot));
+    writeAtomically(file, encodeSnapshot(snapshot));
   } catch {
     // the directory is gone or full: this scrape is still answered
   }

@@ -5,6 +5,7 @@
  * `OTEL_METRICS_EXPORTER` asks for it. The exposition is OpenMetrics 1.0 with exemplars when the
  * scrape's `Accept` header asks for it (./openmetrics.ts, ./exemplars.ts), else the text format 0.0.4.
  */
+import type { Server } from 'node:http';
 import type { Resource } from '@opentelemetry/resources';
 import type { IMetricReader, MeterProvider, PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { ObsConfig } from '../config/resolve.js';
@@ -84,24 +85,8 @@ function countingDrops(exporter: PushMetricExporter): PushMetricExporter {
 /** Build the meter provider with the Prometheus reader and any push readers. */
 export function createMetricsPipeline(config: ObsConfig, resource: Resource): MetricsPipeline {
   const { prometheus: promConfig } = config.metrics;
-  const standalone = promConfig.port !== undefined;
-  // Started here rather than by the exporter: its own start reports a failure through the SDK's
-  // diagnostics too, which made two lines for one problem, and neither named the variables.
-  const prometheus = new PrometheusExporter({
-    preventServerStart: true,
-    host: promConfig.host,
-    port: promConfig.port ?? 9464,
-  });
-  if (standalone) {
-    prometheus.startServer().catch((err: unknown) => {
-      const code = (err as { code?: unknown } | undefined)?.code;
-      const reason = typeof code === 'string' ? code : err instanceof Error ? err.message : String(err);
-      diagnose(
-        'warn',
-        `the standalone Prometheus server could not listen on ${promConfig.host}:${promConfig.port} (OTEL_EXPORTER_PROMETHEUS_HOST, OTEL_EXPORTER_PROMETHEUS_PORT): ${reason}; /metrics routes on the app's port still work`,
-      );
-    });
-  }
+  // The exporter only collects; the scrapes are rendered here (OpenMetrics or 0.0.4, cluster-wide).
+  const prometheus = new PrometheusExporter({ preventServerStart: true });
   const readers: IMetricReader[] = [prometheus];
   const interval = config.metrics.exportIntervalMs;
   for (const kind of config.metrics.exporters) {
@@ -130,32 +115,82 @@ export function createMetricsPipeline(config: ObsConfig, resource: Resource): Me
     ? startClusterAggregation(config.serviceName, (own) => snapshotExemplars(own, exemplarsOf), collect)
     : undefined;
 
+  const render = async (accept?: string): Promise<Exposition> => {
+    const openMetrics = prefersOpenMetrics(accept);
+    const contentType = openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE;
+    try {
+      let resourceMetrics = await collect();
+      let exemplarSource: ExemplarSource | undefined = exemplarsOf;
+      if (cluster) {
+        const view = await cluster.gather(resourceMetrics);
+        resourceMetrics = view.resourceMetrics;
+        exemplarSource = view.exemplarsOf;
+      }
+      const body = openMetrics
+        ? serializeOpenMetrics(resourceMetrics, exemplarSource)
+        : serializer.serialize(resourceMetrics);
+      return { contentType, body };
+    } catch (err) {
+      const comment = `# failed to collect metrics: ${err instanceof Error ? err.message : String(err)}\n`;
+      return { contentType, body: openMetrics ? `${comment}# EOF\n` : comment };
+    }
+  };
+  const server = promConfig.port === undefined ? undefined : startStandaloneServer(promConfig, render);
+
   return {
     meterProvider,
-    async render(accept) {
-      const openMetrics = prefersOpenMetrics(accept);
-      const contentType = openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE;
-      try {
-        let resourceMetrics = await collect();
-        let exemplarSource: ExemplarSource | undefined = exemplarsOf;
-        if (cluster) {
-          const view = await cluster.gather(resourceMetrics);
-          resourceMetrics = view.resourceMetrics;
-          exemplarSource = view.exemplarsOf;
-        }
-        const body = openMetrics
-          ? serializeOpenMetrics(resourceMetrics, exemplarSource)
-          : serializer.serialize(resourceMetrics);
-        return { contentType, body };
-      } catch (err) {
-        const comment = `# failed to collect metrics: ${err instanceof Error ? err.message : String(err)}\n`;
-        return { contentType, body: openMetrics ? `${comment}# EOF\n` : comment };
-      }
-    },
+    render,
     forceFlush: () => meterProvider.forceFlush(),
     shutdown: async () => {
+      if (server?.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
       await cluster?.close();
       await meterProvider.shutdown();
     },
   };
+}
+
+/** The path the standalone server answers (the Prometheus exporter's default). */
+export const STANDALONE_METRICS_PATH = '/metrics';
+
+/**
+ * The standalone scrape server of `OTEL_EXPORTER_PROMETHEUS_PORT`: `GET /metrics` answers what the
+ * app-port routes answer (`render`: OpenMetrics by `Accept` negotiation, else 0.0.4; the whole service
+ * under node:cluster, whose workers share the port through the primary), anything else 404. It does
+ * not keep the process alive. A failure to listen is one warning naming the variables. In a
+ * node:cluster primary it closes when the first worker is forked.
+ */
+function startStandaloneServer(
+  promConfig: { host: string; port?: number },
+  render: (accept?: string) => Promise<Exposition>,
+): Server {
+  const { createServer } = load('node:http') as typeof import('node:http');
+  const server = createServer((req, res) => {
+    const q = req.url?.indexOf('?') ?? -1;
+    const path = q === -1 ? req.url : req.url?.slice(0, q);
+    if (path !== STANDALONE_METRICS_PATH || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.statusCode = 404;
+      res.end();
+      return;
+    }
+    void render(req.headers.accept).then(({ contentType, body }) => {
+      res.setHeader('content-type', contentType);
+      res.end(req.method === 'HEAD' ? undefined : body);
+    });
+  });
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    const reason = typeof err.code === 'string' ? err.code : err.message;
+    diagnose(
+      'warn',
+      `the standalone Prometheus server could not listen on ${promConfig.host}:${promConfig.port} (OTEL_EXPORTER_PROMETHEUS_HOST, OTEL_EXPORTER_PROMETHEUS_PORT): ${reason}; /metrics routes on the app's port still work`,
+    );
+  });
+  server.listen(promConfig.port, promConfig.host);
+  server.unref();
+  // A node:cluster primary started with the preload serves no requests of its own: once it forks,
+  // it leaves the port to its workers (they share it through the primary, and each answers for the
+  // whole service, ./cluster.ts).
+  const cluster = load('node:cluster') as typeof import('node:cluster').default;
+  const leave = () => server.close();
+  if (cluster.isPrimary) cluster.once('fork', () => (server.listening ? leave() : server.once('listening', leave)));
+  return server;
 }
