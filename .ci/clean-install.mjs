@@ -117,14 +117,18 @@ async function installAndCheck(manager, app, dir, tarballs, registry, corepackEn
     steps.push(['npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], {}]);
     steps.push(['npm', ['ls', '--all'], {}]);
   } else if (manager === 'pnpm') {
-    steps.push(['pnpm', ['install', '--prefer-offline', '--config.confirmModulesPurge=false'], {}]);
+    steps.push([
+      'pnpm',
+      ['install', '--no-frozen-lockfile', '--prefer-offline', '--config.confirmModulesPurge=false'],
+      {},
+    ]);
   } else {
     writeFileSync(join(dir, 'yarn.lock'), '');
     writeFileSync(
       join(dir, '.yarnrc.yml'),
       `nodeLinker: node-modules\nenableTelemetry: false\nnpmRegistryServer: "${registry}"\n`,
     );
-    steps.push(['corepack', [`yarn@${YARN_VERSION}`, 'install'], corepackEnv]);
+    steps.push(['corepack', [`yarn@${YARN_VERSION}`, 'install', '--no-immutable'], corepackEnv]);
   }
   const imports = ['register', ...adapters].map((a) => `await import('@obs/${a}');`).join(' ');
   steps.push(['node', ['--input-type=module', '-e', imports], { OTEL_SDK_DISABLED: 'true' }]);
