@@ -1,6 +1,7 @@
 /**
- * The @obs reference service on Express 5. Every adapter's example implements this same contract
- * (routes, statuses, bodies, log messages); the conformance suite runs against all of them.
+ * The @obs reference service on Express 5, and on Express 4 (examples/express4 runs this source). Every
+ * adapter's example implements this same contract (routes, statuses, bodies, log messages); the
+ * conformance suite runs against all of them.
  */
 import { randomBytes } from 'node:crypto';
 import { errorHandler, getObs, notFound, observe, obsRoutes } from '@obs/express';
@@ -43,12 +44,17 @@ export function createApp({ database, userCache, orders }) {
 
   const api = express.Router();
 
-  api.get('/users/:id', async (req, res) => {
+  api.get('/users/:id', async (req, res, next) => {
     const id = Number(req.params.id);
-    const user =
-      Number.isInteger(id) && id >= 1 && id <= MAX_ID
-        ? await userCache.get(String(id), () => database.findUser(id))
-        : null;
+    let user = null;
+    try {
+      if (Number.isInteger(id) && id >= 1 && id <= MAX_ID) {
+        user = await userCache.get(String(id), () => database.findUser(id));
+      }
+    } catch (err) {
+      next(err); // Express 5 does this for a rejected handler; Express 4 does not
+      return;
+    }
     if (!user) {
       res.status(404).json({ error: 'User not found' });
       return;

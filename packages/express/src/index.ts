@@ -1,5 +1,5 @@
 /**
- * @obs/express: Express 5 glue for @obs/core. Everything that is not about Express (request ids,
+ * @obs/express: Express 4 and 5 glue for @obs/core. Everything that is not about Express (request ids,
  * logging, route labelling, error recording, health, metrics rendering) lives in core.
  *
  * ```js
@@ -135,7 +135,11 @@ export function obsRoutes(options: RoutesOptions = {}): Router {
     router.get(route.path, async (req, res) => {
       if (route.kind !== 'metrics') servingOn(obs, req);
       const { statusCode, contentType, body } = await route.answer(req.headers.accept);
-      res.status(statusCode).type(contentType).send(body);
+      // as it is: Express 4's res.send() rewrites the content type (`charset` moved before `version`)
+      res.statusCode = statusCode;
+      res.setHeader('content-type', contentType);
+      res.setHeader('content-length', Buffer.byteLength(body));
+      res.end(body);
     });
   }
   return router;

@@ -1,6 +1,7 @@
 /**
  * The health and metrics routes: the same answers as every @obs adapter, on either platform.
  */
+import { ServerResponse } from 'node:http';
 import type { Type } from '@nestjs/common';
 import { Controller, Get, Headers, Inject, Res } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
@@ -46,6 +47,15 @@ export function createObsController(): Type {
     private async send(res: unknown, kind: RouteName, accept?: string): Promise<void> {
       answers ??= obsRouteAnswers(getObs());
       const { statusCode, contentType, body } = await answers[kind](accept);
+      if (res instanceof ServerResponse) {
+        // platform-express: as it is (the res.send() of the Express 5 that Nest 11 ships reorders the
+        // content type's parameters: `charset` before `version`)
+        res.statusCode = statusCode;
+        res.setHeader('content-type', contentType);
+        res.setHeader('content-length', Buffer.byteLength(body));
+        res.end(body);
+        return;
+      }
       const adapter = this.adapterHost.httpAdapter;
       adapter.setHeader(res, 'Content-Type', contentType);
       adapter.reply(res, body, statusCode);

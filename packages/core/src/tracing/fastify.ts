@@ -1,5 +1,8 @@
 /**
  * `@fastify/otel`, loaded when the process creates its first Fastify instance rather than at start-up.
+ * It is an optional peer dependency of @obs/core, installed by the apps that enable it: it pins
+ * `@opentelemetry/core` 2.x, whose peer range excludes the `@opentelemetry/api` of the 3.x SDK, so as a
+ * dependency it made every install warn (npm ERESOLVE, pnpm "unmet peer").
  *
  * @fastify/otel patches no module: it listens on Fastify's `fastify.initialization` diagnostics channel
  * (https://fastify.dev/docs/latest/Reference/Hooks/#diagnostics-channel-hooks) and adds its hooks to each
@@ -111,8 +114,12 @@ export class DeferredFastifyInstrumentation implements Instrumentation {
       this.#real = real;
     } catch (err) {
       this.#failed = true;
+      // an optional peer dependency: the app installs it when it enables the instrumentation
+      const missing = (err as { code?: string } | undefined)?.code === 'MODULE_NOT_FOUND';
       warn(
-        `could not load @fastify/otel; Fastify requests get no framework span (${err instanceof Error ? err.message : String(err)})`,
+        missing
+          ? 'the fastify instrumentation is enabled but @fastify/otel is not installed (npm install @fastify/otel); Fastify requests get no framework span'
+          : `could not load @fastify/otel; Fastify requests get no framework span (${err instanceof Error ? err.message : String(err)})`,
       );
     }
     return this.#real;
