@@ -266,7 +266,11 @@ export function startTelemetry(config: ObsConfig, hooks: InstrumentationHooks): 
   const loggerProvider = logExport?.provider;
   if (loggerProvider) logs.setGlobalLoggerProvider(loggerProvider);
 
-  const instrumentationHooks = { ...hooks, logSending: loggerProvider !== undefined };
+  const instrumentationHooks = {
+    ...hooks,
+    logSending: loggerProvider !== undefined,
+    rootClientSpans: config.traces.rootClientSpans,
+  };
   const register = (list: Instrumentation[]) =>
     registerInstrumentations({
       instrumentations: list,

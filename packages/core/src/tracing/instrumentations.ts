@@ -13,10 +13,12 @@ import { discoverPool } from '../data/pools.js';
 import { amqpHooks } from '../data/queue.js';
 import { sanitizeSql } from '../data/sql.js';
 import { load } from '../lazy.js';
-import { otelInstrumentation } from '../otel.js';
+import { opentelemetry, otelCore, otelInstrumentation } from '../otel.js';
 import { DeferredFastifyInstrumentation } from './fastify.js';
 
 const { InstrumentationNodeModuleFile } = otelInstrumentation;
+const { isTracingSuppressed } = otelCore;
+const { context } = opentelemetry;
 
 /** Hooks the rest of core hands to the instrumentations. */
 export interface InstrumentationHooks {
@@ -34,6 +36,24 @@ export interface InstrumentationHooks {
    * Express throughput in packages/bench (docs/performance.md) for records nobody receives.
    */
   logSending?: boolean;
+  /**
+   * `OBS_ROOT_CLIENT_SPANS`: trace database and cache operations made outside any span (a poller, a
+   * timer). Default false: they are measured but make no root trace. The pg, mysql2, ioredis and redis
+   * instrumentations apply it through @obs's measuring tracer (src/data/db-spans.ts); an
+   * instrumentation that does not go through it takes it as its own `requireParentSpan: !rootClientSpans`.
+   */
+  rootClientSpans?: boolean;
+}
+
+/**
+ * True while @obs does its own work: the SDK's exports (spans, metrics, log records), Sentry
+ * envelopes and health checks run with tracing suppressed (`suppressTracing`). Their outgoing HTTP
+ * requests are neither traced nor measured: instrumentation-http and instrumentation-undici would
+ * otherwise still record them in `http.client.request.duration`, making the collector look like a
+ * dependency of the service.
+ */
+function ownWork(): boolean {
+  return isTracingSuppressed(context.active());
 }
 
 type Factory = (hooks: InstrumentationHooks) => Instrumentation | Instrumentation[];
@@ -68,9 +88,11 @@ const FACTORIES: Record<InstrumentationName, Factory> = {
       enabled: false,
       disableIncomingRequestInstrumentation: hooks.httpIncoming !== true,
       ignoreIncomingRequestHook: (req: { url?: string }) => hooks.ignoreIncomingPath(pathOf(req.url)),
+      ignoreOutgoingRequestHook: ownWork,
     });
   },
-  undici: () => new (load('@opentelemetry/instrumentation-undici').UndiciInstrumentation)(),
+  undici: () =>
+    new (load('@opentelemetry/instrumentation-undici').UndiciInstrumentation)({ ignoreRequestHook: ownWork }),
   express: () =>
     new (load('@opentelemetry/instrumentation-express').ExpressInstrumentation)({
       enabled: false,
@@ -118,15 +140,17 @@ const FACTORIES: Record<InstrumentationName, Factory> = {
   // operation, collection, summary as the span name) and records db.client.operation.duration for every
   // driver (src/data/db-spans.ts). Pools are registered for the db.client.connection.* gauges on first
   // use (src/data/pools.ts); test/data-services.test.ts fails if an upgrade breaks either hook.
-  pg: () => {
+  pg: (hooks) => {
     const instrumentation = new (load('@opentelemetry/instrumentation-pg').PgInstrumentation)({ enabled: false });
     // instrumentation-pg calls this on every pool.connect() (it is where it would attach its own pool
     // listeners, whose counts go stale): the pool is reported by @obs instead.
-    const hooks = instrumentation as unknown as { _setPoolConnectEventListeners?: (pool: unknown) => void };
-    if (typeof hooks._setPoolConnectEventListeners === 'function') hooks._setPoolConnectEventListeners = discoverPool;
-    return measureDbOperations(instrumentation, { sql: 'postgresql' });
+    const internals = instrumentation as unknown as { _setPoolConnectEventListeners?: (pool: unknown) => void };
+    if (typeof internals._setPoolConnectEventListeners === 'function') {
+      internals._setPoolConnectEventListeners = discoverPool;
+    }
+    return measureDbOperations(instrumentation, { sql: 'postgresql' }, hooks.rootClientSpans);
   },
-  mysql2: () => {
+  mysql2: (hooks) => {
     const { MySQL2Instrumentation } = load(
       '@opentelemetry/instrumentation-mysql2',
     ) as typeof import('@opentelemetry/instrumentation-mysql2');
@@ -156,25 +180,29 @@ const FACTORIES: Record<InstrumentationName, Factory> = {
       maskStatement: true,
       maskStatementHook: (sql: string) => sanitizeSql(sql, 'mysql'),
     });
-    return measureDbOperations(instrumentation, { sql: 'mysql' });
+    return measureDbOperations(instrumentation, { sql: 'mysql' }, hooks.rootClientSpans);
   },
-  // requireParentSpan (ioredis' default, set for redis too): no root spans for commands outside a
-  // request or job, e.g. the readiness check's PING every few seconds.
-  ioredis: () =>
+  // requireParentSpan off (ioredis' default is on): it would skip a command outside any span entirely,
+  // its duration too; the measuring tracer applies OBS_ROOT_CLIENT_SPANS instead (src/data/db-spans.ts),
+  // so the readiness check's PING (tracing suppressed) is neither traced nor measured, and a poller's
+  // commands are measured without making root traces.
+  ioredis: (hooks) =>
     measureDbOperations(
       new (load('@opentelemetry/instrumentation-ioredis').IORedisInstrumentation)({
         enabled: false,
-        requireParentSpan: true,
+        requireParentSpan: false,
       }),
       { redis: true },
+      hooks.rootClientSpans,
     ),
-  redis: () =>
+  redis: (hooks) =>
     measureDbOperations(
       new (load('@opentelemetry/instrumentation-redis').RedisInstrumentation)({
         enabled: false,
-        requireParentSpan: true,
+        requireParentSpan: false,
       }),
       { redis: true },
+      hooks.rootClientSpans,
     ),
   // Publish and consume spans with the trace context in the message headers (a consumer span is a
   // child of the producer span); @obs's hooks add the current messaging attributes and count sends.
