@@ -10,6 +10,7 @@ import { MikroORM as MikroPostgres } from '@mikro-orm/postgresql';
 import { PrismaMariaDb } from '@prisma/adapter-mariadb';
 import { PrismaPg } from '@prisma/adapter-pg';
 import knexFactory, { type Knex } from 'knex';
+import mariadb from 'mariadb';
 import pg from 'pg';
 import { Sequelize } from 'sequelize';
 import { DataSource } from 'typeorm';
@@ -48,12 +49,13 @@ export function makeKnex(db: Database, port: number, max = 4): Made<Knex> {
   return { client, close: () => client.destroy() };
 }
 
-/** Prisma 7 without the Rust engine: the generated client over a driver adapter (pg, mariadb). */
+/** Prisma 7 without the Rust engine: the generated client over a driver adapter, given its pool (pg, mariadb). */
 export function makePrisma(
   db: Database,
   port: number,
 ): Made<PrismaPostgresClient | PrismaMysqlClient> & {
-  pool?: pg.Pool;
+  /** The pool given to the driver adapter. */
+  pool: pg.Pool | mariadb.Pool;
 } {
   if (db === 'postgres') {
     const pool = new pg.Pool({ connectionString: pgUrl(port), max: 3, connectionTimeoutMillis: 2000 });
@@ -67,10 +69,24 @@ export function makePrisma(
       },
     };
   }
-  const client = new PrismaMysqlClient({
-    adapter: new PrismaMariaDb({ host: HOST, port, user: 'root', database: 'test', connectTimeout: 2000 }),
+  const mariadbPool = mariadb.createPool({
+    host: HOST,
+    port,
+    user: 'root',
+    database: 'test',
+    // one connection: the driver fills its pool up to its minimum idle count in the background
+    connectionLimit: 1,
+    connectTimeout: 2000,
   });
-  return { client, close: () => client.$disconnect() };
+  const client = new PrismaMysqlClient({ adapter: new PrismaMariaDb(mariadbPool) });
+  return {
+    client,
+    pool: mariadbPool,
+    close: async () => {
+      await client.$disconnect();
+      await mariadbPool.end();
+    },
+  };
 }
 
 /** An initialized TypeORM DataSource. */

@@ -143,9 +143,26 @@ describe('Prisma', () => {
     const prisma = makePrisma('postgres', PG_PORT);
     open.push(prisma);
     expect(() => obs.data.instrumentPool(prisma.client)).toThrow(/driver adapter/);
-    const name = `prisma-${RUN}`;
-    obs.data.instrumentPool(prisma.pool as object, { name });
+    const name = `prisma-pg-${RUN}`;
+    obs.data.instrumentPool(prisma.pool, { name });
     await prisma.client.$queryRawUnsafe('SELECT 1');
     expect(await gauges(name)).toEqual({ used: 0, idle: 1, pending: 0, max: 3, system: 'postgresql' });
+  });
+
+  it("the mariadb pool given to Prisma's MariaDB adapter (no maximum: the driver keeps it private)", async () => {
+    const prisma = makePrisma('mysql', MYSQL_PORT);
+    open.push(prisma);
+    const name = `prisma-mariadb-${RUN}`;
+    obs.data.instrumentPool(prisma.pool, { name });
+    await prisma.client.$queryRawUnsafe('SELECT 1');
+    expect(await gauges(name)).toEqual({ used: 0, idle: 1, pending: 0, max: undefined, system: 'mariadb' });
+    const tx = prisma.client.$transaction(async (t) => {
+      expect(await gauges(name)).toMatchObject({ used: 1, idle: 0, pending: 0 });
+      await t.$queryRawUnsafe('SELECT 1');
+    });
+    await tx;
+    expect(await gauges(name)).toMatchObject({ used: 0, idle: 1, pending: 0 });
+    await prisma.close();
+    expect(await gauges(name)).toMatchObject({ used: 0, idle: 0, pending: 0 });
   });
 });

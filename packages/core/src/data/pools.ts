@@ -1,5 +1,5 @@
 /**
- * Connection-pool usage of `pg.Pool` and `mysql2` pools, knex's (tarn) pools and Sequelize's pools as
+ * Connection-pool usage of `pg.Pool`, `mysql2` and `mariadb` pools, knex's (tarn) pools and Sequelize's pools as
  * observable instruments, read from the pools when metrics are collected (no I/O: the pools keep
  * these counts in memory):
  * `db.client.connection.count` by state (`idle`, `used`), `db.client.connection.pending_requests`
@@ -227,6 +227,32 @@ function readSequelize(manager: object): PoolState | undefined {
   return state;
 }
 
+/** The `mariadb` driver's promise pool (what `@prisma/adapter-mariadb` takes): public methods only. */
+interface MariadbPool {
+  totalConnections(): number;
+  idleConnections(): number;
+  activeConnections(): number;
+  taskQueueSize(): number;
+  closed?: boolean;
+}
+
+function isMariadbPool(pool: unknown): pool is MariadbPool {
+  const p = pool as Partial<MariadbPool> | undefined;
+  return (
+    typeof p?.totalConnections === 'function' &&
+    typeof p.idleConnections === 'function' &&
+    typeof p.activeConnections === 'function' &&
+    typeof p.taskQueueSize === 'function'
+  );
+}
+
+/** Its limit and address are private to the driver: no maximum, and named `mariadb` unless named. */
+function readMariadb(pool: object): PoolState | undefined {
+  const p = pool as MariadbPool;
+  if (p.closed === true) return undefined;
+  return { idle: p.idleConnections(), used: p.activeConnections(), pending: p.taskQueueSize() };
+}
+
 function knexEntry(client: KnexClient): Entry {
   const { system, port } = systemOf(client.dialect);
   const settings = client.connectionSettings ?? {};
@@ -352,6 +378,12 @@ function resolve(client: object): { target: object; make(): Entry } | undefined 
       },
     };
   }
+  if (isMariadbPool(client)) {
+    return {
+      target: client,
+      make: () => ({ name: 'mariadb', system: 'mariadb', pool: new WeakRef(client), read: readMariadb }),
+    };
+  }
   return undefined;
 }
 
@@ -393,8 +425,10 @@ function mikroConnection(client: object): Record<string, unknown> | undefined {
  * @param pool a `pg.Pool`, a `mysql2` pool (`createPool()`) or `mysql2/promise` pool, a knex instance,
  *   an initialized TypeORM `DataSource` (its driver's pool), a `Sequelize` instance (its pool, or its
  *   read and write pools added up), or a MikroORM instance (6.x: its knex pool; 7.x: the pg or mysql2
- *   pool `getNativeClient()` resolves to, registered once it has resolved). For Prisma, register the
- *   `pg.Pool` (or mysql2 pool) given to its driver adapter: Prisma Client does not expose it.
+ *   pool `getNativeClient()` resolves to, registered once it has resolved), or a `mariadb` driver pool
+ *   (no maximum: the driver keeps its limit private; named `mariadb` unless named). For Prisma,
+ *   register the `pg.Pool` or `mariadb` pool given to its driver adapter: Prisma Client does not
+ *   expose it.
  * @returns a function that stops reporting the pool
  * @throws TypeError when `pool` is none of these
  */
@@ -423,11 +457,11 @@ export function instrumentPool(pool: object, options: PoolOptions = {}): () => v
   }
   if (typeof (pool as { $queryRawUnsafe?: unknown })?.$queryRawUnsafe === 'function') {
     throw new TypeError(
-      'instrumentPool cannot read a Prisma Client: register the pg.Pool or mysql2 pool you give its driver adapter',
+      'instrumentPool cannot read a Prisma Client: register the pg.Pool or mariadb pool you give its driver adapter',
     );
   }
   throw new TypeError(
-    'instrumentPool needs a pg.Pool, a mysql2 pool, knex, a TypeORM DataSource, Sequelize or MikroORM',
+    'instrumentPool needs a pg.Pool, a mysql2 or mariadb pool, knex, a TypeORM DataSource, Sequelize or MikroORM',
   );
 }
 
