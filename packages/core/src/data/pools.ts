@@ -442,13 +442,16 @@ export function instrumentPool(pool: object, options: PoolOptions = {}): () => v
     if (typeof connection.getNativeClient === 'function') {
       let stop: (() => void) | undefined;
       let stopped = false;
-      void Promise.resolve((connection.getNativeClient as () => Promise<unknown>).call(connection)).then(
-        (native) => {
-          const inner = native && typeof native === 'object' ? resolve(native) : undefined;
-          if (inner && !stopped) stop = register(inner.target, inner.make, options);
-        },
-        () => undefined, // not connected: the ORM reports that itself
-      );
+      const getNativeClient = connection.getNativeClient as () => Promise<unknown>;
+      void Promise.resolve()
+        .then(() => getNativeClient.call(connection))
+        .then(
+          (native) => {
+            const inner = native && typeof native === 'object' ? resolve(native) : undefined;
+            if (inner && !stopped) stop = register(inner.target, inner.make, options);
+          },
+          () => undefined, // not connected: the ORM reports that itself
+        );
       return () => {
         stopped = true;
         stop?.();
