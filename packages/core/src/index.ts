@@ -63,6 +63,7 @@ export {
   postgresCheck,
   type RedisPingable,
   redisCheck,
+  type SqlClient,
 } from './health/checks/index.js';
 export {
   type CheckResult,

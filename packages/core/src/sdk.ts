@@ -291,7 +291,11 @@ export function startTelemetry(
   const loggerProvider = logExport?.provider;
   if (loggerProvider) logs.setGlobalLoggerProvider(loggerProvider);
 
-  const instrumentationHooks = { ...hooks, logSending: loggerProvider !== undefined };
+  const instrumentationHooks = {
+    ...hooks,
+    logSending: loggerProvider !== undefined,
+    rootClientSpans: config.traces.rootClientSpans,
+  };
   const register = (list: Instrumentation[]) =>
     registerInstrumentations({
       instrumentations: list,

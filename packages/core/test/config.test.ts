@@ -49,6 +49,7 @@ const DEFAULTS = {
       attributePerEventCountLimit: undefined,
       attributePerLinkCountLimit: undefined,
     },
+    rootClientSpans: false,
   },
   metrics: {
     exporters: [],
@@ -312,6 +313,16 @@ const VARIABLES: VariableCase[] = [
     fallback: false,
     valid: [['true', true]],
     bad: ['yes', '1'],
+  },
+  {
+    variable: 'OBS_ROOT_CLIENT_SPANS',
+    path: 'traces.rootClientSpans',
+    fallback: false,
+    valid: [
+      ['true', true],
+      ['FALSE', false],
+    ],
+    bad: ['keep', '1'],
   },
   {
     variable: 'OBS_SHUTDOWN_DELAY_MS',

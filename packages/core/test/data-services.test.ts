@@ -21,6 +21,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cache } from '../src/data/cache.js';
 import { instrumentPool } from '../src/data/pools.js';
 import { consume, watchQueueDepth } from '../src/data/queue.js';
+import { postgresCheck, redisCheck } from '../src/health/checks/index.js';
+import { HealthRegistry } from '../src/health/registry.js';
 import { METRICS } from '../src/metrics/names.js';
 import {
   AMQP_URL,
@@ -313,6 +315,36 @@ describe('Redis (ioredis, redis) and the cache helper', () => {
     expect(
       sampleValue(s, 'db_client_operation_duration_count', { db_system_name: 'redis', db_operation_name: 'GET' }),
     ).toBeGreaterThanOrEqual(2);
+  });
+
+  it("measures commands outside any span without tracing them, and leaves the health checks' own PING out", async () => {
+    const pings = async () =>
+      sampleValue(await samples(), 'db_client_operation_duration_count', {
+        db_system_name: 'redis',
+        db_operation_name: 'PING',
+      }) ?? 0;
+    const selects = async () =>
+      sampleValue(await samples(), 'db_client_operation_duration_count', {
+        db_system_name: 'postgresql',
+        db_operation_name: 'SELECT',
+      }) ?? 0;
+    const checkedPool = new pg.Pool({ ...PG, max: 1 });
+    cleanups.push(() => checkedPool.end());
+    const before = await pings();
+    const selectsBefore = await selects();
+    const spansBefore = telemetry.spans.getFinishedSpans().length;
+    await ioredis.ping(); // outside any span: measured, not traced (OBS_ROOT_CLIENT_SPANS=false)
+    await nodeRedis.ping();
+    expect(await pings()).toBe(before + 2);
+    const answer = await new HealthRegistry({ cacheMs: 0, timeoutMs: 2000 })
+      .add(redisCheck(ioredis, { name: 'io' }))
+      .add(redisCheck(nodeRedis, { name: 'node' }))
+      .add(postgresCheck(checkedPool, { name: 'pg' }))
+      .ready();
+    expect(answer.statusCode).toBe(200);
+    expect(await pings()).toBe(before + 2); // @obs's own work: not measured
+    expect(await selects()).toBe(selectsBefore);
+    expect(telemetry.spans.getFinishedSpans().length).toBe(spansBefore); // and nothing traced
   });
 
   it('counts hits and misses of a scripted sequence of reads', async () => {

@@ -233,6 +233,13 @@ export interface ObsOptions {
    */
   httpServerInstrumentation?: HttpServerInstrumentation;
   /**
+   * `OBS_ROOT_CLIENT_SPANS`: trace database and cache operations (pg, mysql2, ioredis, redis) made
+   * outside any span, e.g. by a poller or a timer, as root traces of their own. Default false: they
+   * are measured (`db.client.operation.duration`) but not traced. Operations inside a request, a
+   * consumed message or `withSpan` are traced either way.
+   */
+  rootClientSpans?: boolean;
+  /**
    * `OBS_SHUTDOWN_DELAY_MS`: after a termination signal, readiness fails at once but the server keeps
    * serving this long (load balancers notice) before it stops accepting connections. Default 5000 in
    * Kubernetes (`KUBERNETES_SERVICE_HOST` set), else 0.
@@ -312,6 +319,8 @@ export interface ObsConfig {
       /** `OTEL_LINK_ATTRIBUTE_COUNT_LIMIT` */
       readonly attributePerLinkCountLimit?: number;
     };
+    /** `OBS_ROOT_CLIENT_SPANS`: database and cache operations outside any span make root traces. */
+    readonly rootClientSpans: boolean;
   };
   readonly metrics: {
     readonly exporters: readonly ('otlp' | 'console')[];
@@ -675,6 +684,11 @@ export function resolveConfig(options: ObsOptions = {}, env: Env = process.env):
         attributePerEventCountLimit: optionalLimit(env, ['OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT']),
         attributePerLinkCountLimit: optionalLimit(env, ['OTEL_LINK_ATTRIBUTE_COUNT_LIMIT']),
       },
+      rootClientSpans: parseBoolean(
+        options.rootClientSpans ?? env.OBS_ROOT_CLIENT_SPANS,
+        'OBS_ROOT_CLIENT_SPANS',
+        false,
+      ),
     },
     metrics: {
       exporters: exportersFor(

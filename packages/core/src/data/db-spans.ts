@@ -11,6 +11,15 @@
  *   histogram lacks the collection (it is dropped by a view, so every driver reports the same labels).
  *
  * Spans without an operation (`pg.connect`, `pg-pool.connect`, redis `connect`) are not measured.
+ *
+ * Two rules about what is recorded at all (docs/configuration.md, `OBS_ROOT_CLIENT_SPANS`):
+ * - Operations @obs runs itself (its health checks run with tracing suppressed, as the SDK's exports
+ *   do) are neither traced nor measured.
+ * - An operation outside any span (a poller, a start-up migration, a timer) is measured but, unless
+ *   root client spans are kept, not traced: its span is a non-recording one, so it makes no root trace
+ *   and nothing below it is traced either. The instrumentations' own `requireParentSpan` (pg, ioredis,
+ *   redis; mysql2 has none) skips such an operation entirely, its duration too, so it stays off here
+ *   and this tracer applies the one rule to every driver alike.
  */
 import type {
   Attributes,
@@ -29,11 +38,12 @@ import type {
   TracerProvider,
 } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
-import { opentelemetry } from '../otel.js';
+import { opentelemetry, otelCore } from '../otel.js';
 import { histogram, METRICS } from './meter.js';
 import { type SqlDialect, sanitizeSql, summarizeSql } from './sql.js';
 
-const { context, SpanStatusCode, trace } = opentelemetry;
+const { context, INVALID_SPAN_CONTEXT, SpanStatusCode, trace } = opentelemetry;
+const { isTracingSuppressed } = otelCore;
 
 /** Which kind of database an instrumentation talks to. */
 export type DbKind = { sql: SqlDialect } | { redis: true };
@@ -160,9 +170,15 @@ class MeasuringTracer implements Tracer {
   constructor(
     private readonly inner: Tracer,
     private readonly kind: DbKind,
+    private readonly rootSpans: boolean,
   ) {}
 
   startSpan(name: string, options: SpanOptions = {}, ctx?: Context): Span {
+    const parentContext = ctx ?? context.active();
+    // @obs's own work (health checks): no span, no measurement
+    if (isTracingSuppressed(parentContext)) return this.inner.startSpan(name, options, parentContext);
+    const parent = trace.getSpan(parentContext);
+    const hasParent = parent !== undefined && trace.isSpanContextValid(parent.spanContext());
     const attributes: Attributes = { ...options.attributes };
     let spanName = name;
     for (const key of [QUERY_TEXT, OPERATION]) {
@@ -172,7 +188,11 @@ class MeasuringTracer implements Tracer {
       Object.assign(attributes, rewritten.attrs);
       if (rewritten.name) spanName = rewritten.name;
     }
-    const inner = this.inner.startSpan(spanName, { ...options, attributes }, ctx);
+    // outside any span: measured, and traced only when root client spans are kept
+    const inner =
+      hasParent || this.rootSpans
+        ? this.inner.startSpan(spanName, { ...options, attributes }, ctx)
+        : trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
     return new MeasuredSpan(inner, this.kind, attributes);
   }
 
@@ -189,19 +209,23 @@ class MeasuringTracerProvider implements TracerProvider {
   constructor(
     private readonly inner: TracerProvider,
     private readonly kind: DbKind,
+    private readonly rootSpans: boolean,
   ) {}
   getTracer(name: string, version?: string, options?: TracerOptions): Tracer {
-    return new MeasuringTracer(this.inner.getTracer(name, version, options), this.kind);
+    return new MeasuringTracer(this.inner.getTracer(name, version, options), this.kind, this.rootSpans);
   }
 }
 
 /**
  * Make an instrumentation's spans go through the measuring tracer, whatever tracer provider it is
  * given later (`registerInstrumentations` sets the SDK's; without one it keeps the global API's).
+ * @param rootSpans `OBS_ROOT_CLIENT_SPANS`: trace operations made outside any span (default false:
+ *   measured, not traced)
  */
-export function measureDbOperations<T extends Instrumentation>(instrumentation: T, kind: DbKind): T {
+export function measureDbOperations<T extends Instrumentation>(instrumentation: T, kind: DbKind, rootSpans = false): T {
   const set = instrumentation.setTracerProvider.bind(instrumentation);
-  instrumentation.setTracerProvider = (provider: TracerProvider) => set(new MeasuringTracerProvider(provider, kind));
+  instrumentation.setTracerProvider = (provider: TracerProvider) =>
+    set(new MeasuringTracerProvider(provider, kind, rootSpans));
   instrumentation.setTracerProvider(trace.getTracerProvider());
   return instrumentation;
 }

@@ -19,8 +19,10 @@ import {
 /** `obs.data`. */
 export interface DataTelemetry {
   /**
-   * Report a `pg.Pool` or `mysql2` pool's connections (`db.client.connection.*`) under a name of your
-   * choice. Pools are also found by themselves on first use, named `host:port/database`.
+   * Report a pool's connections (`db.client.connection.*`) under a name of your choice: a `pg.Pool`,
+   * a `mysql2` pool, or the client that holds one (knex, a TypeORM `DataSource`, `Sequelize`,
+   * MikroORM; for Prisma, the pool given to its driver adapter). `pg` and `mysql2` pools are also
+   * found by themselves on first use, named `host:port/database`; knex and Sequelize pools are not.
    * @returns a function that stops reporting the pool
    */
   instrumentPool(pool: object, options?: PoolOptions): () => void;

@@ -130,17 +130,35 @@ function firstLine(text: string): string {
   return line.length > MAX_DETAIL_LENGTH ? `${line.slice(0, MAX_DETAIL_LENGTH)}…` : line;
 }
 
-/** The error and its causes (`cause`, an AggregateError's first error), outermost first. */
+/**
+ * The error and its causes, outermost first: `cause`, an AggregateError's first error, the driver
+ * error an ORM wraps (Sequelize's `parent`, TypeORM's `driverError`, Prisma's `meta.driverAdapterError`).
+ */
 function chain(err: unknown): unknown[] {
   const out: unknown[] = [];
   let cursor: unknown = err;
   while (cursor !== undefined && cursor !== null && out.length < 5 && !out.includes(cursor)) {
     out.push(cursor);
-    const e = cursor as { cause?: unknown; errors?: unknown };
-    cursor = e.cause ?? (Array.isArray(e.errors) ? e.errors[0] : undefined);
+    const e = cursor as {
+      cause?: unknown;
+      errors?: unknown;
+      parent?: unknown;
+      driverError?: unknown;
+      meta?: { driverAdapterError?: unknown };
+    };
+    cursor =
+      e.cause ??
+      (Array.isArray(e.errors) ? e.errors[0] : undefined) ??
+      (e.parent instanceof Error ? e.parent : undefined) ??
+      (e.driverError instanceof Error ? e.driverError : undefined) ??
+      (typeof e.meta === 'object' ? e.meta?.driverAdapterError : undefined);
   }
   return out;
 }
+
+/** Prisma driver-adapter error kinds (`{ kind: 'DatabaseNotReachable' }`) that are summaries of their own. */
+const PRISMA_KIND =
+  /^(?:Database|Authentication|TooMany|SocketTimeout|TransactionAlreadyClosed|TlsConnectionError)[A-Za-z]{0,40}$/;
 
 /**
  * The public summary of a failure: never the message of an arbitrary error, which may carry host
@@ -162,11 +180,18 @@ export function summariseError(err: unknown): string {
     }
   }
   for (const e of errors) {
+    // Prisma's own code (P2010 "raw query failed") wraps the driver's: the cause says more
+    if ((e as { meta?: { driverAdapterError?: unknown } } | null)?.meta?.driverAdapterError) continue;
     const code = (e as { code?: unknown } | null)?.code;
     // errno codes (ECONNREFUSED), MySQL codes (ER_...), SQLSTATE (42P01)
     if (typeof code === 'string' && (/^E[A-Z0-9_]{2,40}$/.test(code) || /^(?=.*\d)[0-9A-Z]{5}$/.test(code))) {
       return code;
     }
+  }
+  for (const e of errors) {
+    const kind = (e as { kind?: unknown } | null)?.kind;
+    if (kind === 'AuthenticationFailed') return 'auth failed';
+    if (typeof kind === 'string' && PRISMA_KIND.test(kind)) return kind;
   }
   for (const e of errors) {
     const name = (e as { name?: unknown } | null)?.name;

@@ -13,14 +13,15 @@ import { discoverPool } from '../data/pools.js';
 import { amqpHooks } from '../data/queue.js';
 import { sanitizeSql } from '../data/sql.js';
 import { load } from '../lazy.js';
-import { otelInstrumentation } from '../otel.js';
+import { opentelemetry, otelCore, otelInstrumentation } from '../otel.js';
 import { addedInstrumentations, modulesOf } from './added-instrumentations.js';
 import { DeferredFastifyInstrumentation } from './fastify.js';
 import { measureRpcCalls } from './rpc-metrics.js';
 
 const { InstrumentationNodeModuleFile } = otelInstrumentation;
+const { isTracingSuppressed } = otelCore;
+const { context } = opentelemetry;
 
-/** Hooks the rest of core hands to the instrumentations. */
 /**
  * The instrumentations that run for `config`: the enabled ones; with the SDK disabled
  * (`OTEL_SDK_DISABLED`) only `http` and `undici`, if enabled, whose outgoing side carries the active
@@ -32,6 +33,7 @@ export function runningInstrumentations(config: ObsConfig): readonly Instrumenta
   return config.instrumentations.filter((name) => name === 'http' || name === 'undici');
 }
 
+/** Hooks the rest of core hands to the instrumentations. */
 export interface InstrumentationHooks {
   /** True for requests @obs should not trace or measure (its own health and metrics routes). */
   ignoreIncomingPath(path: string): boolean;
@@ -47,6 +49,24 @@ export interface InstrumentationHooks {
    * Express throughput in packages/bench (docs/performance.md) for records nobody receives.
    */
   logSending?: boolean;
+  /**
+   * `OBS_ROOT_CLIENT_SPANS`: trace database and cache operations made outside any span (a poller, a
+   * timer). Default false: they are measured but make no root trace. The pg, mysql2, ioredis and redis
+   * instrumentations apply it through @obs's measuring tracer (src/data/db-spans.ts); an
+   * instrumentation that does not go through it takes it as its own `requireParentSpan: !rootClientSpans`.
+   */
+  rootClientSpans?: boolean;
+}
+
+/**
+ * True while @obs does its own work: the SDK's exports (spans, metrics, log records), Sentry
+ * envelopes and health checks run with tracing suppressed (`suppressTracing`). Their outgoing HTTP
+ * requests are neither traced nor measured: instrumentation-http and instrumentation-undici would
+ * otherwise still record them in `http.client.request.duration`, making the collector look like a
+ * dependency of the service.
+ */
+function ownWork(): boolean {
+  return isTracingSuppressed(context.active());
 }
 
 type Factory = (hooks: InstrumentationHooks) => Instrumentation | Instrumentation[];
@@ -81,9 +101,11 @@ const FACTORIES: Record<InstrumentationName, Factory> = {
       enabled: false,
       disableIncomingRequestInstrumentation: hooks.httpIncoming !== true,
       ignoreIncomingRequestHook: (req: { url?: string }) => hooks.ignoreIncomingPath(pathOf(req.url)),
+      ignoreOutgoingRequestHook: ownWork,
     });
   },
-  undici: () => new (load('@opentelemetry/instrumentation-undici').UndiciInstrumentation)(),
+  undici: () =>
+    new (load('@opentelemetry/instrumentation-undici').UndiciInstrumentation)({ ignoreRequestHook: ownWork }),
   express: () =>
     new (load('@opentelemetry/instrumentation-express').ExpressInstrumentation)({
       enabled: false,
@@ -131,15 +153,17 @@ const FACTORIES: Record<InstrumentationName, Factory> = {
   // operation, collection, summary as the span name) and records db.client.operation.duration for every
   // driver (src/data/db-spans.ts). Pools are registered for the db.client.connection.* gauges on first
   // use (src/data/pools.ts); test/data-services.test.ts fails if an upgrade breaks either hook.
-  pg: () => {
+  pg: (hooks) => {
     const instrumentation = new (load('@opentelemetry/instrumentation-pg').PgInstrumentation)({ enabled: false });
     // instrumentation-pg calls this on every pool.connect() (it is where it would attach its own pool
     // listeners, whose counts go stale): the pool is reported by @obs instead.
-    const hooks = instrumentation as unknown as { _setPoolConnectEventListeners?: (pool: unknown) => void };
-    if (typeof hooks._setPoolConnectEventListeners === 'function') hooks._setPoolConnectEventListeners = discoverPool;
-    return measureDbOperations(instrumentation, { sql: 'postgresql' });
+    const internals = instrumentation as unknown as { _setPoolConnectEventListeners?: (pool: unknown) => void };
+    if (typeof internals._setPoolConnectEventListeners === 'function') {
+      internals._setPoolConnectEventListeners = discoverPool;
+    }
+    return measureDbOperations(instrumentation, { sql: 'postgresql' }, hooks.rootClientSpans);
   },
-  mysql2: () => {
+  mysql2: (hooks) => {
     const { MySQL2Instrumentation } = load(
       '@opentelemetry/instrumentation-mysql2',
     ) as typeof import('@opentelemetry/instrumentation-mysql2');
@@ -169,25 +193,29 @@ const FACTORIES: Record<InstrumentationName, Factory> = {
       maskStatement: true,
       maskStatementHook: (sql: string) => sanitizeSql(sql, 'mysql'),
     });
-    return measureDbOperations(instrumentation, { sql: 'mysql' });
+    return measureDbOperations(instrumentation, { sql: 'mysql' }, hooks.rootClientSpans);
   },
-  // requireParentSpan (ioredis' default, set for redis too): no root spans for commands outside a
-  // request or job, e.g. the readiness check's PING every few seconds.
-  ioredis: () =>
+  // requireParentSpan off (ioredis' default is on): it would skip a command outside any span entirely,
+  // its duration too; the measuring tracer applies OBS_ROOT_CLIENT_SPANS instead (src/data/db-spans.ts),
+  // so the readiness check's PING (tracing suppressed) is neither traced nor measured, and a poller's
+  // commands are measured without making root traces.
+  ioredis: (hooks) =>
     measureDbOperations(
       new (load('@opentelemetry/instrumentation-ioredis').IORedisInstrumentation)({
         enabled: false,
-        requireParentSpan: true,
+        requireParentSpan: false,
       }),
       { redis: true },
+      hooks.rootClientSpans,
     ),
-  redis: () =>
+  redis: (hooks) =>
     measureDbOperations(
       new (load('@opentelemetry/instrumentation-redis').RedisInstrumentation)({
         enabled: false,
-        requireParentSpan: true,
+        requireParentSpan: false,
       }),
       { redis: true },
+      hooks.rootClientSpans,
     ),
   // Publish and consume spans with the trace context in the message headers (a consumer span is a
   // child of the producer span); @obs's hooks add the current messaging attributes and count sends.
@@ -207,7 +235,12 @@ const FACTORIES: Record<InstrumentationName, Factory> = {
     measureRpcCalls(new (load('@opentelemetry/instrumentation-grpc').GrpcInstrumentation)({ enabled: false })),
   // A span per knex query around the driver's own (pg's or mysql2's, which record
   // db.client.operation.duration): knex adds the builder's view, never a second measurement.
-  knex: () => new (load('@opentelemetry/instrumentation-knex').KnexInstrumentation)({ enabled: false }),
+  // Outside any span it follows OBS_ROOT_CLIENT_SPANS like the drivers (a poller makes no root trace).
+  knex: (hooks) =>
+    new (load('@opentelemetry/instrumentation-knex').KnexInstrumentation)({
+      enabled: false,
+      requireParentSpan: !hooks.rootClientSpans,
+    }),
   // Runtime metrics: event loop, GC and heap (runtime-node) plus process CPU and memory (host-metrics).
   'runtime-node': () => [
     new (load('@opentelemetry/instrumentation-runtime-node').RuntimeNodeInstrumentation)({

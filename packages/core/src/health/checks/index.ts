@@ -9,3 +9,4 @@ export { type HttpCheckOptions, httpCheck } from './http.js';
 export { type MysqlCheckOptions, type MysqlQueryable, mysqlCheck } from './mysql.js';
 export { type PgQueryable, type PostgresCheckOptions, postgresCheck } from './postgres.js';
 export { type RedisPingable, redisCheck } from './redis.js';
+export type { KnexLike, MikroOrmLike, PrismaLike, SqlClient, SqlQueryable } from './sql-client.js';

@@ -1,10 +1,11 @@
 /**
- * MySQL and MariaDB through `mysql2`: a pool or connection of the promise API (`mysql2/promise`) or
- * of the callback API. Nothing is imported from `mysql2`.
+ * MySQL and MariaDB: a `mysql2` pool or connection (promise or callback API), or the client the app
+ * reaches the database with (knex, Prisma, TypeORM, Sequelize, MikroORM; see ./sql-client.ts).
+ * Nothing is imported from a driver or an ORM.
  */
-import type { EventEmitter } from 'node:events';
 import type { HealthCheck } from '../registry.js';
-import { type CheckOptions, isThenable, makeCheck } from './common.js';
+import { type CheckOptions, makeCheck } from './common.js';
+import { type SqlClient, sqlRunner } from './sql-client.js';
 
 /** The part of a `mysql2` pool or connection the check uses. */
 export interface MysqlQueryable {
@@ -23,23 +24,15 @@ export interface MysqlCheckOptions extends CheckOptions {
  * ```js
  * const pool = mysql.createPool(process.env.MYSQL_URL); // or mysql2/promise
  * getObs().health.add(mysqlCheck(pool));
+ * getObs().health.add(mysqlCheck(knex)); // or a PrismaClient, TypeORM DataSource, Sequelize, MikroORM
  * ```
+ * @throws TypeError when `db` is none of the clients above
  */
-export function mysqlCheck(db: MysqlQueryable, options: MysqlCheckOptions = {}): HealthCheck {
-  if (!db || typeof db.query !== 'function') throw new TypeError('mysqlCheck needs a mysql2 pool or connection');
+export function mysqlCheck(db: MysqlQueryable | SqlClient, options: MysqlCheckOptions = {}): HealthCheck {
+  const run = sqlRunner(db, 'mysqlCheck');
+  if (!run) {
+    throw new TypeError('mysqlCheck needs a mysql2 pool or connection, knex, Prisma, TypeORM, Sequelize or MikroORM');
+  }
   const statement = options.query ?? 'SELECT 1';
-  return makeCheck('mysql', options, async () => {
-    const result = db.query(statement);
-    // The callback API without a callback returns the query, an EventEmitter (whose `then` throws).
-    const query = result as EventEmitter | undefined;
-    if (query && typeof query.once === 'function') {
-      await new Promise<void>((resolve, reject) => {
-        query.once('error', reject);
-        query.once('end', () => resolve());
-      });
-      return;
-    }
-    if (!isThenable(result)) throw new TypeError('mysqlCheck: query() returned neither a promise nor a query');
-    await result;
-  });
+  return makeCheck('mysql', options, () => run(statement));
 }
