@@ -69,6 +69,7 @@ function anchorsOf(file: string): Set<string> {
     seen.set(id, n + 1);
     anchors.add(n === 0 ? id : `${id}-${n}`);
   }
+  for (const [, id] of readFileSync(file, 'utf8').matchAll(/<a (?:id|name)="([^"]+)"/g)) anchors.add(id as string);
   return anchors;
 }
 
