@@ -3,15 +3,18 @@
  * - every environment variable the resolver reads is in docs/configuration.md, found by resolving
  *   through an environment that records each name asked for (so a variable added to
  *   src/config/resolve.ts without a row fails here);
+ * - its instrumentation table has a row per bundled instrumentation that names every ES module
+ *   `@obs/register` hooks for it (`ESM_HOOKED_MODULES`);
  * - every relative link between the pages (README.md, docs/*.md, packages/* /README.md) names a file
- *   that exists and, with `#anchor`, a heading of that page (GitHub's heading ids).
+ *   that exists and, with `#anchor`, a heading of that page (GitHub's heading ids, or an explicit `<a id>`).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { type Env, resolveConfig } from '../src/config/resolve.js';
+import { type Env, INSTRUMENTATION_NAMES, resolveConfig } from '../src/config/resolve.js';
 import { captureDiagnostics } from '../src/diag.js';
+import { ESM_HOOKED_MODULES } from '../src/tracing/instrumentations.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
@@ -45,6 +48,18 @@ describe('docs/configuration.md', () => {
       doc.includes(`\`${name}\``) ||
       doc.includes(`\`${name.replace(/^OTEL_EXPORTER_OTLP_(TRACES|METRICS|LOGS)_/, 'OTEL_EXPORTER_OTLP_{S}_')}\``);
     expect([...names].filter((name) => !documented(name)).sort()).toEqual([]);
+  });
+
+  it('has a row for every bundled instrumentation, naming the ES modules @obs/register hooks for it', () => {
+    const doc = read('docs/configuration.md');
+    const rows = new Map(
+      [...doc.matchAll(/^\| `([a-z0-9-]+)` \| `?@[^|]*\|[^|]*\|([^|]*)\|$/gm)].map((m) => [m[1], m[2] as string]),
+    );
+    expect([...rows.keys()].sort()).toEqual([...INSTRUMENTATION_NAMES].sort());
+    for (const name of INSTRUMENTATION_NAMES) {
+      const documented = [...(rows.get(name) ?? '').matchAll(/`([^`]+)`/g)].map((m) => m[1]);
+      for (const module of ESM_HOOKED_MODULES[name]) expect(documented, name).toContain(module);
+    }
   });
 });
 
