@@ -13,6 +13,7 @@ import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { warn } from '../diag.js';
 import type { SentryBeforeSend } from '../errors/types.js';
 import { HEALTH_DEFAULTS } from '../health/registry.js';
+import { load } from '../lazy.js';
 import {
   DECIMAL_NUMBER,
   isUnset,
@@ -97,8 +98,9 @@ export type PropagatorName = (typeof PROPAGATORS)[number];
 
 export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const;
 /**
- * OTLP transport. `grpc` uses the `@opentelemetry/exporter-*-otlp-grpc` packages, which bring
- * `@grpc/grpc-js`; they are loaded only for a signal whose protocol is `grpc` (../otlp.ts).
+ * OTLP transport. `grpc` uses the `@opentelemetry/exporter-*-otlp-grpc` packages and `@grpc/grpc-js`,
+ * optional peer dependencies the app installs ({@link missingGrpcPackages}: without them, one warning
+ * and `http/protobuf`); they are loaded only for a signal whose protocol is `grpc` (../otlp.ts).
  */
 export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
 
@@ -430,6 +432,29 @@ const HEADERS = { headers: true } as const;
 
 const SIGNAL_PATHS = { traces: 'v1/traces', metrics: 'v1/metrics', logs: 'v1/logs' } as const;
 
+/** The OTLP/gRPC exporter package of each signal, an optional peer dependency of @obs/core. */
+export const GRPC_EXPORTER_PACKAGES = {
+  traces: '@opentelemetry/exporter-trace-otlp-grpc',
+  metrics: '@opentelemetry/exporter-metrics-otlp-grpc',
+  logs: '@opentelemetry/exporter-logs-otlp-grpc',
+} as const;
+
+/**
+ * The packages OTLP over gRPC needs for `signal` that cannot be resolved from @obs/core: they are
+ * optional peer dependencies (they bring protobufjs, whose install script makes npm, pnpm and Yarn
+ * print a notice in every app that installs @obs), installed by the apps that export over gRPC.
+ */
+export function missingGrpcPackages(signal: keyof typeof GRPC_EXPORTER_PACKAGES): string[] {
+  return [GRPC_EXPORTER_PACKAGES[signal], '@grpc/grpc-js'].filter((id) => {
+    try {
+      load.resolve(id);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+}
+
 function otlpFor(env: Env, options: ObsOptions, signal: keyof typeof SIGNAL_PATHS): OtlpSignalConfig {
   const S = signal.toUpperCase();
   const o = options.otlp ?? {};
@@ -441,7 +466,18 @@ function otlpFor(env: Env, options: ObsOptions, signal: keyof typeof SIGNAL_PATH
     return [env[`OTEL_EXPORTER_OTLP_${setting}`], `OTEL_EXPORTER_OTLP_${setting}`];
   };
   const [protocolRaw, protocolName] = pick(o.protocol, 'options.otlp.protocol', 'PROTOCOL');
-  const protocol = parseEnum(protocolRaw, protocolName, OTLP_PROTOCOLS, 'http/protobuf');
+  let protocol = parseEnum(protocolRaw, protocolName, OTLP_PROTOCOLS, 'http/protobuf');
+  if (protocol === 'grpc') {
+    if (missingGrpcPackages(signal).length > 0) {
+      // one line for every signal (diag prints a message once): all the packages gRPC lacks
+      const missing = new Set((['traces', 'metrics', 'logs'] as const).flatMap(missingGrpcPackages));
+      const ids = [...missing].sort((a, b) => Number(a === '@grpc/grpc-js') - Number(b === '@grpc/grpc-js')).join(' ');
+      warn(
+        `OTLP over gRPC needs optional packages that are not installed: npm install ${ids}; the signals without them are exported with http/protobuf`,
+      );
+      protocol = 'http/protobuf';
+    }
+  }
   const grpc = protocol === 'grpc';
   const specific = parseUrl(env[`OTEL_EXPORTER_OTLP_${S}_ENDPOINT`], `OTEL_EXPORTER_OTLP_${S}_ENDPOINT`, undefined);
   let url: string;
