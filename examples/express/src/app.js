@@ -4,6 +4,7 @@
  * conformance suite runs against all of them.
  */
 import { randomBytes } from 'node:crypto';
+import { requestInProcess } from '@obs/example-shared/in-process-request.js';
 import { errorHandler, getObs, notFound, observe, obsRoutes } from '@obs/express';
 import express from 'express';
 
@@ -62,10 +63,22 @@ export function createApp({ database, userCache, orders }) {
     res.json(user);
   });
 
-  // No in-process requests on Express: light-my-request rewires the prototypes of every request of an
-  // Express app it injects into, which breaks the app's real requests (also without @obs)
-  api.get('/in-process/users/:id', (_req, res) => {
-    res.status(501).json({ error: 'In-process requests are not supported on Express' });
+  // an in-process request (Node's own request and response on an in-memory socket: Express has no
+  // inject(), and light-my-request would rewire the prototypes of the app's real requests)
+  api.get('/in-process/users/:id', async (req, res, next) => {
+    try {
+      const inner = await requestInProcess(app, {
+        method: 'GET',
+        url: `/api/v1/users/${encodeURIComponent(req.params.id)}`,
+      });
+      res.json({
+        status: inner.statusCode,
+        requestId: inner.headers['x-request-id'],
+        user: JSON.parse(inner.body.toString('utf8')),
+      });
+    } catch (err) {
+      next(err); // Express 5 does this for a rejected handler; Express 4 does not
+    }
   });
 
   api.post('/auth/login', (req, res) => {

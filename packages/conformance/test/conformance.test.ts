@@ -378,57 +378,45 @@ describe.each(TARGETS)('$name', (target) => {
     expect(span?.durationMs).toBeGreaterThanOrEqual(190);
   });
 
-  it.runIf(target.inProcessRequests)(
-    'observes an in-process request made inside a request as its own: completed once, its route, the outer trace',
-    async () => {
-      const tp = traceparent();
-      const outerId = `in-process-${target.name}`;
-      const res = await service.fetch('/api/v1/in-process/users/7', {
-        headers: { traceparent: tp.header, 'x-request-id': outerId },
-      });
-      expect(res.status).toBe(200);
-      const body = (await res.json()) as { status: number; requestId: string; user: unknown };
-      expect(body).toMatchObject({ status: 200, user: { id: '7', name: 'User 7', email: 'user7@example.com' } });
-      expect(body.requestId).toEqual(expect.any(String));
-      expect(body.requestId).not.toBe(outerId);
-      const isInner = (l: { request_id?: unknown; msg?: string }) =>
-        l.request_id === body.requestId && (l.msg === 'request completed' || l.msg === 'request aborted');
-      // the inject() response never finishes on a socket: completion is decided from what it did (ended)
-      const inner = await service.waitForLog(isInner);
-      expect(inner).toMatchObject({
-        msg: 'request completed',
-        level: 'info',
-        'http.route': '/api/v1/users/:id',
-        'url.path': '/api/v1/users/7',
-        'http.response.status_code': 200,
-        trace_id: tp.traceId, // its work is part of the outer request's trace
-      });
-      const outer = await service.waitForLog((l) => l.request_id === outerId && l.msg === 'request completed');
-      expect(outer['http.route']).toBe('/api/v1/in-process/users/:id');
-      // one SERVER span, the outer request's, with its own route (not the inner one's)
-      const server = await serverSpanOf(tp.traceId);
-      expect(server.attributes['http.route']).toBe('/api/v1/in-process/users/:id');
-      // once a later request's line and span are out, any second line or span of these would be too
-      const later = traceparent();
-      await service.fetch('/api/v1/users/8', {
-        headers: { traceparent: later.header, 'x-request-id': `${outerId}-after` },
-      });
-      await service.waitForLog((l) => l.request_id === `${outerId}-after` && l.msg === 'request completed');
-      await serverSpanOf(later.traceId);
-      expect(service.logs().filter(isInner)).toHaveLength(1);
-      expect(service.logs().filter((l) => l.request_id === outerId && l.msg === 'request completed')).toHaveLength(1);
-      expect(receiver.spans.filter((s) => s.traceId === tp.traceId && s.kind === SERVER)).toHaveLength(1);
-    },
-  );
-
-  it.runIf(!target.inProcessRequests)(
-    'answers in-process requests with 501 where the framework cannot make them',
-    async () => {
-      const res = await service.fetch('/api/v1/in-process/users/7');
-      expect(res.status).toBe(501);
-      expect(await res.json()).toEqual({ error: 'In-process requests are not supported on Express' });
-    },
-  );
+  it('observes an in-process request made inside a request as its own: completed once, its route, the outer trace', async () => {
+    const tp = traceparent();
+    const outerId = `in-process-${target.name}`;
+    const res = await service.fetch('/api/v1/in-process/users/7', {
+      headers: { traceparent: tp.header, 'x-request-id': outerId },
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { status: number; requestId: string; user: unknown };
+    expect(body).toMatchObject({ status: 200, user: { id: '7', name: 'User 7', email: 'user7@example.com' } });
+    expect(body.requestId).toEqual(expect.any(String));
+    expect(body.requestId).not.toBe(outerId);
+    const isInner = (l: { request_id?: unknown; msg?: string }) =>
+      l.request_id === body.requestId && (l.msg === 'request completed' || l.msg === 'request aborted');
+    // completion is decided from what the response did (an inject() response never finishes on a socket)
+    const inner = await service.waitForLog(isInner);
+    expect(inner).toMatchObject({
+      msg: 'request completed',
+      level: 'info',
+      'http.route': '/api/v1/users/:id',
+      'url.path': '/api/v1/users/7',
+      'http.response.status_code': 200,
+      trace_id: tp.traceId, // its work is part of the outer request's trace
+    });
+    const outer = await service.waitForLog((l) => l.request_id === outerId && l.msg === 'request completed');
+    expect(outer['http.route']).toBe('/api/v1/in-process/users/:id');
+    // one SERVER span, the outer request's, with its own route (not the inner one's)
+    const server = await serverSpanOf(tp.traceId);
+    expect(server.attributes['http.route']).toBe('/api/v1/in-process/users/:id');
+    // once a later request's line and span are out, any second line or span of these would be too
+    const later = traceparent();
+    await service.fetch('/api/v1/users/8', {
+      headers: { traceparent: later.header, 'x-request-id': `${outerId}-after` },
+    });
+    await service.waitForLog((l) => l.request_id === `${outerId}-after` && l.msg === 'request completed');
+    await serverSpanOf(later.traceId);
+    expect(service.logs().filter(isInner)).toHaveLength(1);
+    expect(service.logs().filter((l) => l.request_id === outerId && l.msg === 'request completed')).toHaveLength(1);
+    expect(receiver.spans.filter((s) => s.traceId === tp.traceId && s.kind === SERVER)).toHaveLength(1);
+  });
 
   it('records a client that aborts a slow request exactly once, as aborted', async () => {
     const id = `abort-${target.name}`;

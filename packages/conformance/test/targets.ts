@@ -21,12 +21,6 @@ export interface Target {
   entry: string;
   /** Extra environment (e.g. the platform a NestJS app runs on). */
   env?: Record<string, string>;
-  /**
-   * False where the framework cannot make an in-process request while it serves real ones: on Express,
-   * light-my-request rewires the prototypes of every request of the app it injects into, which breaks
-   * the app's real requests (without @obs too); the service answers 501 there.
-   */
-  inProcessRequests: boolean;
   /** The @obs adapter the example installs injected (`express` for `@obs/express`). */
   injected?: string;
 }
@@ -35,32 +29,29 @@ const example = (dir: string) => fileURLToPath(new URL(`../../../examples/${dir}
 const PACKAGES_DIR = fileURLToPath(new URL('../../', import.meta.url));
 
 const ALL: Target[] = [
-  { name: 'express', cwd: example('express'), entry: 'src/server.js', inProcessRequests: false },
+  { name: 'express', cwd: example('express'), entry: 'src/server.js' },
   {
     name: 'express4',
     cwd: example('express4'),
     entry: 'dist/server.js',
     injected: 'express',
-    inProcessRequests: false,
   },
-  { name: 'fastify', cwd: example('fastify'), entry: 'src/server.js', inProcessRequests: true },
-  { name: 'koa', cwd: example('koa'), entry: 'src/server.js', inProcessRequests: true },
-  { name: 'nestjs', cwd: example('nestjs'), entry: 'dist/main.js', inProcessRequests: false },
+  { name: 'fastify', cwd: example('fastify'), entry: 'src/server.js' },
+  { name: 'koa', cwd: example('koa'), entry: 'src/server.js' },
+  { name: 'nestjs', cwd: example('nestjs'), entry: 'dist/main.js' },
   {
     name: 'nestjs-fastify',
     cwd: example('nestjs'),
     entry: 'dist/main.js',
     env: { NEST_PLATFORM: 'fastify' },
-    inProcessRequests: true,
   },
-  { name: 'nestjs11', cwd: example('nestjs11'), entry: 'dist/main.js', injected: 'nestjs', inProcessRequests: false },
+  { name: 'nestjs11', cwd: example('nestjs11'), entry: 'dist/main.js', injected: 'nestjs' },
   {
     name: 'nestjs11-fastify',
     cwd: example('nestjs11'),
     entry: 'dist/main.js',
     env: { NEST_PLATFORM: 'fastify' },
     injected: 'nestjs',
-    inProcessRequests: true,
   },
 ];
 

@@ -203,6 +203,30 @@ export function markNotFoundHandler(adapter: AdapterLike): void {
   adapter.setNotFoundHandler = patched;
 }
 
+const HANDLE_WRAPPED = Symbol.for('@obs/nestjs.express-handle-wrapped');
+type ExpressHandle = (this: unknown, req: IncomingMessage, res: ServerResponse, ...rest: unknown[]) => unknown;
+
+/**
+ * On platform-express, observe the requests that do not come through the server: an in-process
+ * request, made by calling the Express app (`adapter.getInstance()`) with a request and response of
+ * its own (docs/reference-service.md). Express's app function calls `app.handle`, which this wraps: a
+ * request the server's listener has not begun is begun here, and the app handles it in its context.
+ * Idempotent.
+ * @param fields the module's `fields` option, for the requests observed from here
+ */
+export function observeExpressInstance(instance: unknown, fields?: CompletionFields): void {
+  const app = instance as { handle?: ExpressHandle; [HANDLE_WRAPPED]?: true } | undefined;
+  if (typeof app?.handle !== 'function' || app[HANDLE_WRAPPED]) return;
+  const handle = app.handle;
+  const options = beginOptions(fields);
+  app.handle = function obsExpressHandle(this: unknown, req, res, ...rest) {
+    if ((req as Tagged)[STATE]) return handle.call(this, req, res, ...rest);
+    const state = begin('express', req, res, options);
+    return context.with(state.observed.context, () => handle.call(this, req, res, ...rest));
+  };
+  app[HANDLE_WRAPPED] = true;
+}
+
 interface FastifyRequestLike {
   raw: IncomingMessage;
   is404?: boolean;

@@ -14,7 +14,13 @@ import { APP_FILTER, APP_INTERCEPTOR, ApplicationConfig, HttpAdapterHost } from 
 import { getObs, managementAddressOf, obsRouteTable, shapeLogger } from '@obs/core';
 import { applyRoutePaths, createObsController, servedPaths } from './controller.js';
 import { ObsExceptionFilter, ObsExceptionInterceptor } from './errors.js';
-import { type AdapterLike, labelFastifyRoutes, markNotFoundHandler, observeServer } from './http.js';
+import {
+  type AdapterLike,
+  labelFastifyRoutes,
+  markNotFoundHandler,
+  observeExpressInstance,
+  observeServer,
+} from './http.js';
 import { ObsLoggerService } from './logger.js';
 import {
   normalizePath,
@@ -55,6 +61,7 @@ class ObsHttpWiring implements OnModuleInit {
     const platform = adapter.getType();
     markNotFoundHandler(adapter);
     if (platform === 'fastify') labelFastifyRoutes(adapter.getInstance(), this.options.fields);
+    else if (platform === 'express') observeExpressInstance(adapter.getInstance(), this.options.fields);
     const server = adapter.getHttpServer();
     if (server) shutDownWith(adapter, server as Parameters<typeof shutDownWith>[1]);
     if (!server || !observeServer(server as Parameters<typeof observeServer>[0], platform, this.options.fields)) {
