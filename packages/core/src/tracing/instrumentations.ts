@@ -15,6 +15,7 @@ import { sanitizeSql } from '../data/sql.js';
 import { load } from '../lazy.js';
 import { opentelemetry, otelCore, otelInstrumentation } from '../otel.js';
 import { addedInstrumentations, modulesOf } from './added-instrumentations.js';
+import { GENERATED_ESM_HOOKED_MODULES } from './esm-hooked-modules.generated.js';
 import { DeferredFastifyInstrumentation } from './fastify.js';
 import { measureRpcCalls } from './rpc-metrics.js';
 
@@ -283,32 +284,17 @@ export const DEFERRED_INSTRUMENTATIONS: ReadonlySet<InstrumentationName> = new S
 
 /**
  * The modules each bundled instrumentation patches: the names of its own module definitions
- * (`getModuleDefinitions()`), plus the entry points apps import them by (`mysql2/promise`,
- * `amqplib/callback_api`, Express 5's `router`). Recorded here so that start-up learns them without
- * constructing every instrumentation (that costs ~90 ms: docs/performance.md);
- * test/instrumentation-modules.test.ts constructs each one and fails when a name it declares is
- * missing. The deferred loader watches these packages and the ESM loader hooks of `@obs/register`
- * intercept these specifiers ({@link esmHookedModules}): only these modules are wrapped by
- * import-in-the-middle; wrapping every module has broken applications.
+ * (`getModuleDefinitions()`), then the other specifiers apps import those packages by
+ * (`node:http`, `mysql2/promise`, `amqplib/callback_api`, Express 5's `router`: `MODULE_ALIASES` in
+ * ./derive-esm-hooked-modules.ts). Derived, not hand-kept: a generator constructs every bundled
+ * instrumentation and writes ./esm-hooked-modules.generated.ts (`pnpm --filter @obs/core generate`),
+ * and test/esm-hooked-modules.test.ts fails when that file differs from what the instrumentations
+ * declare. Start-up only reads the table (constructing every instrumentation costs ~90 ms:
+ * docs/performance.md). The deferred loader watches these packages and the ESM loader hooks of
+ * `@obs/register` intercept these specifiers ({@link esmHookedModules}): only these modules are
+ * wrapped by import-in-the-middle; wrapping every module has broken applications.
  */
-export const ESM_HOOKED_MODULES: Record<InstrumentationName, readonly string[]> = {
-  http: ['http', 'https', 'node:http', 'node:https'],
-  undici: ['undici'],
-  express: ['express', 'router'],
-  fastify: [],
-  koa: ['koa', '@koa/router', 'koa-router'],
-  'nestjs-core': ['@nestjs/core'],
-  pino: ['pino'],
-  pg: ['pg', 'pg-pool'],
-  mysql2: ['mysql2', 'mysql2/promise'],
-  ioredis: ['ioredis'],
-  redis: ['redis', '@redis/client', '@node-redis/client'],
-  amqplib: ['amqplib', 'amqplib/callback_api'],
-  'runtime-node': [],
-  graphql: ['graphql'],
-  grpc: ['@grpc/grpc-js'],
-  knex: ['knex'],
-};
+export const ESM_HOOKED_MODULES: Record<InstrumentationName, readonly string[]> = GENERATED_ESM_HOOKED_MODULES;
 
 /**
  * The module specifiers `@obs/register`'s ES module loader hooks must intercept for this
