@@ -110,10 +110,10 @@ describe("the app's own `logger` option next to `...obsFastifyOptions()`", () =>
     expect((await service.fetch('/hello')).status).toBe(200);
   });
 
-  it("without the preload, is Fastify's own error, as Fastify has it", async () => {
-    const child = spawn(process.execPath, ['logger-next-to-spread.mjs'], {
+  const crash = async (preload: string[], env: Record<string, string>) => {
+    const child = spawn(process.execPath, [...preload, 'logger-next-to-spread.mjs'], {
       cwd: FIXTURES,
-      env: { ...process.env, NODE_OPTIONS: '', PORT: '0', OTEL_SDK_DISABLED: 'true', LOGGER_OPTIONS: options },
+      env: { ...process.env, NODE_OPTIONS: '', PORT: '0', OTEL_SDK_DISABLED: 'true', LOGGER_OPTIONS: options, ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -121,6 +121,17 @@ describe("the app's own `logger` option next to `...obsFastifyOptions()`", () =>
       stderr += chunk.toString();
     });
     const [code] = (await once(child, 'close')) as [number | null];
+    return { code, stderr };
+  };
+
+  it("without the preload, is Fastify's own error, as Fastify has it", async () => {
+    const { code, stderr } = await crash([], {});
+    expect(code).toBe(1);
+    expect(stderr).toContain('FST_ERR_LOG_LOGGER_AND_LOGGER_INSTANCE_PROVIDED');
+  });
+
+  it("next to a loggerInstance of the app's own, is Fastify's own error under the preload too", async () => {
+    const { code, stderr } = await crash(['--import', '@obs/register'], { OWN_INSTANCE: '1' });
     expect(code).toBe(1);
     expect(stderr).toContain('FST_ERR_LOG_LOGGER_AND_LOGGER_INSTANCE_PROVIDED');
   });
