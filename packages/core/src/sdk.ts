@@ -18,6 +18,7 @@ import { load } from './lazy.js';
 import type { ExitRequest } from './lifecycle/post-sync.js';
 import { exitFlushRefsInstrumentation } from './logging/exit-flush-refs.js';
 import { createLoggerProvider } from './logging/export.js';
+import { fastifyLoggerOptionInstrumentation } from './logging/fastify-logger-option.js';
 import { METRICS } from './metrics/names.js';
 import { createMetricsPipeline, type MetricsPipeline } from './metrics/pipeline.js';
 import { opentelemetry, otelCore, otelInstrumentation } from './otel.js';
@@ -250,7 +251,10 @@ export function startTelemetry(
   }
 
   // Also when disabled: the app's asynchronous pino destinations must reach their exit-time flush.
-  registerInstrumentations({ instrumentations: [exitFlushRefsInstrumentation()] });
+  // Also when disabled: `Fastify({ ...obsFastifyOptions(), logger })` shapes the @obs logger.
+  registerInstrumentations({
+    instrumentations: [exitFlushRefsInstrumentation(), fastifyLoggerOptionInstrumentation()],
+  });
   const resource = createResource(config);
   // Also when disabled (spec: OTEL_SDK_DISABLED disables the SDK, not context propagation): a service
   // in the middle of a call chain keeps passing the caller's trace context and baggage on.

@@ -95,8 +95,11 @@ export interface ObsFastifyOptionsInput {
   /** The @obs instance. Default: the one `@obs/register` started (or a new one from the environment). */
   obs?: Obs;
   /**
-   * The app's own Fastify `logger` option, moved here from `Fastify({ logger })` (Fastify refuses
-   * `logger` next to the `loggerInstance` @obs gives it). What it asks for shapes the logger of
+   * The app's own Fastify `logger` option. Under the preload it can also stay next to the spread,
+   * `Fastify({ ...obsFastifyOptions(), logger })`: @obs's patch of Fastify 5's logger factory applies
+   * it here before Fastify would refuse `logger` next to `loggerInstance`
+   * (`FST_ERR_LOG_LOGGER_AND_LOGGER_INSTANCE_PROVIDED`, what Fastify does without the preload). What
+   * it asks for shapes the logger of
    * `app.log` and `request.log`, which stays @obs's (JSON lines, redaction, trace ids):
    * - `level`: their level (a child logger; @obs's own lines keep `OBS_LOG_LEVEL`);
    * - `redact` (pino paths, or `{ paths, censor, remove }`): removed or censored on their lines, on

@@ -3,6 +3,8 @@
  * its own global hooks, run as users run it (`node --import @obs/register`): the options shape the
  * @obs logger, what cannot be combined is named in one warning, and probes skip the app's hooks.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,6 +64,76 @@ describe('obsFastifyOptions({ logger })', () => {
     expect(String(warning.msg)).toContain('cannot be combined');
     expect((await service.fetch('/hello')).status).toBe(200);
     expect(service.logs().filter((l) => l['obs.logger_options_ignored'] !== undefined)).toHaveLength(1);
+  });
+});
+
+describe("the app's own `logger` option next to `...obsFastifyOptions()`", () => {
+  const options = JSON.stringify({ level: 'debug', redact: ['user.email'] });
+
+  for (const entry of ['logger-next-to-spread.mjs', 'logger-next-to-spread.cjs']) {
+    it(`starts, and its level and redact paths apply to the @obs lines (${entry})`, async () => {
+      service = await startService({
+        cwd: FIXTURES,
+        entry,
+        env: { OTEL_SDK_DISABLED: 'true', LOGGER_OPTIONS: options },
+      });
+      expect((await service.fetch('/hello', { headers: { 'x-request-id': 'next-1' } })).status).toBe(200);
+      const debug = await service.waitForLog((l) => l.msg === 'debug line');
+      expect(debug).toMatchObject({ level: 'debug', request_id: 'next-1', user: { name: 'ada', email: '[Redacted]' } });
+      await service.waitForLog((l) => l.msg === 'request completed' && l.request_id === 'next-1');
+      expect(service.stdout()).not.toContain('ada@example.com');
+      expect(service.stderr()).not.toContain('FST_ERR');
+      expect(service.logs().filter((l) => l.level === 'warn')).toEqual([]);
+    });
+  }
+
+  it('works with the spread after it too', async () => {
+    service = await startService({
+      cwd: FIXTURES,
+      entry: 'logger-next-to-spread.mjs',
+      env: { OTEL_SDK_DISABLED: 'true', LOGGER_OPTIONS: options, ORDER: 'before' },
+    });
+    await service.fetch('/hello', { headers: { 'x-request-id': 'next-2' } });
+    const debug = await service.waitForLog((l) => l.msg === 'debug line');
+    expect(debug).toMatchObject({ request_id: 'next-2', user: { email: '[Redacted]' } });
+  });
+
+  it('names what cannot be combined in the same warning as obsFastifyOptions({ logger })', async () => {
+    service = await startService({
+      cwd: FIXTURES,
+      entry: 'logger-next-to-spread.cjs',
+      env: { OTEL_SDK_DISABLED: 'true', LOGGER_OPTIONS: JSON.stringify({ level: 'info', messageKey: 'message' }) },
+    });
+    const warning = await service.waitForLog((l) => l['obs.logger_options_ignored'] !== undefined);
+    expect(warning).toMatchObject({ level: 'warn', 'obs.logger_options_ignored': ['messageKey'] });
+    expect(String(warning.msg)).toMatch(/^@obs\/fastify: logger messageKey cannot be combined/);
+    expect((await service.fetch('/hello')).status).toBe(200);
+  });
+
+  const crash = async (preload: string[], env: Record<string, string>) => {
+    const child = spawn(process.execPath, [...preload, 'logger-next-to-spread.mjs'], {
+      cwd: FIXTURES,
+      env: { ...process.env, NODE_OPTIONS: '', PORT: '0', OTEL_SDK_DISABLED: 'true', LOGGER_OPTIONS: options, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const [code] = (await once(child, 'close')) as [number | null];
+    return { code, stderr };
+  };
+
+  it("without the preload, is Fastify's own error, as Fastify has it", async () => {
+    const { code, stderr } = await crash([], {});
+    expect(code).toBe(1);
+    expect(stderr).toContain('FST_ERR_LOG_LOGGER_AND_LOGGER_INSTANCE_PROVIDED');
+  });
+
+  it("next to a loggerInstance of the app's own, is Fastify's own error under the preload too", async () => {
+    const { code, stderr } = await crash(['--import', '@obs/register'], { OWN_INSTANCE: '1' });
+    expect(code).toBe(1);
+    expect(stderr).toContain('FST_ERR_LOG_LOGGER_AND_LOGGER_INSTANCE_PROVIDED');
   });
 });
 

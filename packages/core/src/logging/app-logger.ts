@@ -28,6 +28,14 @@ export interface AppLoggerOptions {
 
 const APPLIED = new Set(['level', 'redact', 'serializers', 'transport', 'stream']);
 
+/** The loggers {@link shapeLogger} handed out: @obs's, wherever a framework option carries them. */
+const SHAPED = new WeakSet<object>();
+
+/** Whether `value` is a logger {@link shapeLogger} returned (the `loggerInstance` of `obsFastifyOptions()`). */
+export function isShapedLogger(value: unknown): value is ObsLogger {
+  return typeof value === 'object' && value !== null && SHAPED.has(value);
+}
+
 /**
  * The logger for an app's own logger options:
  * - undefined or `true`: `logger` itself; `false`: a silent child (the app's lines are off, @obs's stay);
@@ -43,6 +51,12 @@ export function shapeLogger(
   option: boolean | AppLoggerOptions | undefined,
   label: string,
 ): ObsLogger {
+  const shaped = shape(logger, option, label);
+  SHAPED.add(shaped);
+  return shaped;
+}
+
+function shape(logger: ObsLogger, option: boolean | AppLoggerOptions | undefined, label: string): ObsLogger {
   if (option === undefined || option === true) return logger;
   if (option === false) return logger.child({}, { level: 'silent' });
   if (option === null || typeof option !== 'object') {
