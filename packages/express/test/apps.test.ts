@@ -435,3 +435,21 @@ describe('lifecycle and pipelines', () => {
     }
   });
 });
+
+describe("the app's own pino logger with tracing off (OTEL_TRACES_EXPORTER=none)", () => {
+  let service: Service;
+  beforeAll(async () => {
+    service = await startService({ cwd: FIXTURES, entry: 'esm-app.mjs', env: { OTEL_TRACES_EXPORTER: 'none' } });
+  });
+  afterAll(async () => {
+    await service?.stop('SIGKILL');
+  });
+
+  it('still carries the request id, and no trace ids', async () => {
+    const res = await service.fetch('/own-logger', { headers: { 'x-request-id': 'own-untraced' } });
+    expect(res.status).toBe(200);
+    const line = await service.waitForLog((l) => l.msg === 'line from the app logger');
+    expect(line.request_id).toBe('own-untraced');
+    expect(line.trace_id).toBeUndefined();
+  });
+});

@@ -34,6 +34,37 @@ export function runningInstrumentations(config: ObsConfig): readonly Instrumenta
   return config.instrumentations.filter((name) => name === 'http' || name === 'undici');
 }
 
+type PinoMixin = (context: object, level: number) => Record<string, unknown>;
+
+/**
+ * instrumentation-pino whose mixin also puts the active request's id on every line a pino logger
+ * writes inside a request, the app's own loggers included. Its own mixin adds `trace_id`, `span_id` and
+ * `trace_flags` only with a valid span context, so with tracing off (`OTEL_TRACES_EXPORTER=none`) its
+ * `logHook` never runs; this wraps the mixin it builds (`_getMixinFunction()`, an internal of
+ * instrumentation-pino 0.70, pinned; express/test/apps.test.ts fails if it goes away).
+ */
+function pinoWithRequestIds(): new (config: object) => Instrumentation {
+  const { PinoInstrumentation } = load(
+    '@opentelemetry/instrumentation-pino',
+  ) as typeof import('@opentelemetry/instrumentation-pino');
+  const Base = PinoInstrumentation as unknown as new (
+    config: object,
+  ) => Instrumentation & {
+    _getMixinFunction(): PinoMixin;
+  };
+  return class PinoWithRequestIds extends Base {
+    override _getMixinFunction(): PinoMixin {
+      const otelMixin = super._getMixinFunction();
+      return function obsMixin(context, level) {
+        const record = otelMixin(context, level); // a new object on every call
+        const requestId = activeRequestId();
+        if (requestId !== undefined) record.request_id = requestId;
+        return record;
+      };
+    }
+  };
+}
+
 /** Hooks the rest of core hands to the instrumentations. */
 export interface InstrumentationHooks {
   /** True for requests @obs should not trace or measure (its own health and metrics routes). */
@@ -140,14 +171,9 @@ const FACTORIES: Record<InstrumentationName, Factory> = {
   },
   'nestjs-core': () => new (load('@opentelemetry/instrumentation-nestjs-core').NestInstrumentation)({ enabled: false }),
   pino: (hooks) =>
-    new (load('@opentelemetry/instrumentation-pino').PinoInstrumentation)({
+    new (pinoWithRequestIds())({
       enabled: false,
       disableLogSending: hooks.logSending !== true,
-      // Lines logged inside a request carry its id, whichever pino logger wrote them.
-      logHook: (_span: unknown, record: Record<string, unknown>) => {
-        const requestId = activeRequestId();
-        if (requestId !== undefined) record.request_id = requestId;
-      },
     }),
   // Databases and caches: the pinned versions emit the stable database conventions by default (no
   // OTEL_SEMCONV_STABILITY_OPT_IN needed); @obs's measuring tracer rewrites their spans (sanitised SQL,
