@@ -449,3 +449,121 @@ describe('HealthRegistry: metrics', () => {
     expect(value.buckets.boundaries).toEqual(METRICS.healthCheckDuration.buckets);
   });
 });
+
+/** Written from the surviving StrykerJS mutants of src/health/registry.ts (docs/testing.md, "Mutation testing"). */
+describe('HealthRegistry: mutation-testing edges', () => {
+  const coded = (code: unknown, name?: string) =>
+    Object.assign(new Error('db.internal:5432 said no'), { code }, name ? { name } : {});
+
+  it('summarises every listed auth code as "auth failed"', () => {
+    for (const code of [
+      '28P01',
+      '28000',
+      'ER_ACCESS_DENIED_ERROR',
+      'ER_DBACCESS_DENIED_ERROR',
+      'NOAUTH',
+      'WRONGPASS',
+    ]) {
+      expect(summariseError(coded(code))).toBe('auth failed');
+    }
+  });
+
+  it('takes only whole errno and SQLSTATE codes, as strings', () => {
+    expect(summariseError(coded('ECONNREFUSED'))).toBe('ECONNREFUSED');
+    expect(summariseError(coded('42601'))).toBe('42601');
+    expect(summariseError(coded('XX000'))).toBe('XX000');
+    for (const code of ['xECONNREFUSED', 'ECONNREFUSED-x', '142P01', '42P01x', 'ABCDE', 2002]) {
+      expect(summariseError(coded(code))).toBe('failed');
+    }
+  });
+
+  it('takes only whole Prisma kinds, and only well-formed error names', () => {
+    expect(summariseError({ kind: 'DatabaseNotReachable' })).toBe('DatabaseNotReachable');
+    expect(summariseError({ kind: 'SomethingElse' })).toBe('failed');
+    expect(summariseError({ kind: 'DatabaseNotReachable at db.internal' })).toBe('failed');
+    expect(summariseError({ kind: 'XDatabaseNotReachable' })).toBe('failed');
+    expect(summariseError(coded(undefined, 'AbortError'))).toBe('timeout');
+    expect(summariseError(coded(undefined, 'ConnectionError'))).toBe('ConnectionError');
+    expect(summariseError(coded(undefined, 'xConnectionError'))).toBe('failed');
+    expect(summariseError(coded(undefined, 'ConnectionError: db.internal'))).toBe('failed');
+  });
+
+  it('follows at most five errors of a cause chain', () => {
+    let err: Error = coded('ECONNREFUSED');
+    for (let i = 0; i < 5; i++) err = new Error(`wrapper ${i}`, { cause: err });
+    expect(summariseError(err)).toBe('failed');
+    expect(summariseError((err.cause as Error).cause)).toBe('ECONNREFUSED');
+  });
+
+  it('keeps a public message of exactly 200 characters whole', () => {
+    const message = 'x'.repeat(200);
+    expect(summariseError(new HealthCheckError(message))).toBe(message);
+    expect(summariseError(new HealthCheckError(`${message}y`))).toBe(`${message}…`);
+  });
+
+  it('replaces a timeout that is not a positive number of milliseconds, and keeps the largest timer', async () => {
+    const lines: string[] = [];
+    const restore = captureDiagnostics(lines);
+    try {
+      const registry = uncached();
+      for (const [name, timeoutMs] of [
+        ['zero', 0],
+        ['negative', -5],
+        ['infinite', Number.POSITIVE_INFINITY],
+      ] as const) {
+        registry.add({ name, check: () => undefined, timeoutMs });
+      }
+      expect(lines).toHaveLength(3);
+      registry.add({ name: 'largest', check: () => undefined, timeoutMs: 2_147_483_647 });
+      expect(lines).toHaveLength(3);
+      const { statusCode, body } = await registry.ready();
+      expect(statusCode).toBe(200);
+      expect(Object.values(body.checks).map((c) => c.status)).toEqual(['ok', 'ok', 'ok', 'ok']);
+    } finally {
+      restore();
+    }
+  });
+
+  it('does not serve a cached answer after a check is removed and registered again', async () => {
+    const health = new HealthRegistry({ cacheMs: 60_000 });
+    health.add({ name: 'db', check: () => undefined });
+    expect((await health.ready()).statusCode).toBe(200);
+    health.remove('db');
+    health.add({
+      name: 'db',
+      check: () => {
+        throw new HealthCheckError('down');
+      },
+    });
+    expect(await health.ready()).toMatchObject({ statusCode: 503, body: { checks: { db: { error: 'down' } } } });
+  });
+
+  it('stays error when a non-critical check fails after a critical one', async () => {
+    const fail = () => {
+      throw new HealthCheckError('down');
+    };
+    const health = uncached()
+      .add({ name: 'critical', check: fail })
+      .add({ name: 'optional', check: fail, critical: false });
+    expect(await health.ready()).toMatchObject({ statusCode: 503, body: { status: 'error' } });
+  });
+
+  it('measures a failing check from its start', async () => {
+    const health = uncached().add({
+      name: 'db',
+      check: () => {
+        throw new HealthCheckError('down');
+      },
+    });
+    const started = performance.now();
+    const { body } = await health.ready();
+    expect(body.checks.db?.duration_ms).toBeLessThanOrEqual(performance.now() - started + 1);
+  });
+
+  it('answers startup 200 ok with no checks once it has passed', async () => {
+    const health = uncached().add({ name: 'warm', kind: 'startup', check: () => undefined });
+    health.markStarted();
+    expect((await health.startup()).statusCode).toBe(200);
+    expect(await health.startup()).toEqual({ statusCode: 200, body: { status: 'ok', checks: {} } });
+  });
+});

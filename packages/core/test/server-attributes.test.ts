@@ -146,6 +146,8 @@ describe('serverSpanAttributes', () => {
       serverSpanAttributes(request({ headers }), 'GET', 'http', parseTarget('/'), noRedaction)['client.address'];
     expect(client({ 'x-forwarded-for': '203.0.113.9, 10.0.0.1' })).toBe('203.0.113.9');
     expect(client({ 'x-forwarded-for': ' 203.0.113.9 ' })).toBe('203.0.113.9');
+    expect(client({ 'x-forwarded-for': '203.0.113.9' })).toBe('203.0.113.9');
+    expect(client({ 'x-forwarded-for': 'a,b' })).toBe('a');
     expect(client({ 'x-forwarded-for': ['198.51.100.2,10.0.0.1', '10.0.0.2'] })).toBe('198.51.100.2');
     expect(client({})).toBe('10.0.0.7');
   });
