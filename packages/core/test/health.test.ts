@@ -488,6 +488,11 @@ describe('HealthRegistry: mutation-testing edges', () => {
     expect(summariseError(coded(undefined, 'ConnectionError: db.internal'))).toBe('failed');
   });
 
+  it('summarises an empty public message as "failed", and an error whose meta is null by its code', () => {
+    expect(summariseError(new HealthCheckError(''))).toBe('failed');
+    expect(summariseError(Object.assign(coded('ECONNREFUSED'), { meta: null }))).toBe('ECONNREFUSED');
+  });
+
   it('follows at most five errors of a cause chain', () => {
     let err: Error = coded('ECONNREFUSED');
     for (let i = 0; i < 5; i++) err = new Error(`wrapper ${i}`, { cause: err });
