@@ -483,6 +483,7 @@ describe('HealthRegistry: mutation-testing edges', () => {
     expect(summariseError({ kind: 'DatabaseNotReachable at db.internal' })).toBe('failed');
     expect(summariseError({ kind: 'XDatabaseNotReachable' })).toBe('failed');
     expect(summariseError(coded(undefined, 'AbortError'))).toBe('timeout');
+    expect(summariseError(coded(undefined, 'TimeoutError'))).toBe('timeout');
     expect(summariseError(coded(undefined, 'ConnectionError'))).toBe('ConnectionError');
     expect(summariseError(coded(undefined, 'xConnectionError'))).toBe('failed');
     expect(summariseError(coded(undefined, 'ConnectionError: db.internal'))).toBe('failed');
@@ -520,10 +521,11 @@ describe('HealthRegistry: mutation-testing edges', () => {
       }
       expect(lines).toHaveLength(3);
       registry.add({ name: 'largest', check: () => undefined, timeoutMs: 2_147_483_647 });
+      registry.add({ name: 'default', check: () => undefined });
       expect(lines).toHaveLength(3);
       const { statusCode, body } = await registry.ready();
       expect(statusCode).toBe(200);
-      expect(Object.values(body.checks).map((c) => c.status)).toEqual(['ok', 'ok', 'ok', 'ok']);
+      expect(Object.values(body.checks).map((c) => c.status)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
     } finally {
       restore();
     }
