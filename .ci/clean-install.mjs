@@ -27,6 +27,13 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const YARN_VERSION = '4.18.1';
 /** Every step installs from the registry: generous for a busy machine, bounded for a hung one. */
 const STEP_TIMEOUT_MS = 300_000;
+/**
+ * A connection the registry (or the path to it) dropped: the install is tried again, up to twice.
+ * What the check is about (peer warnings, build-script notices, the tree) is never retried.
+ */
+const NETWORK_ERROR =
+  /ERR_SOCKET_CLOSED|ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|ENOTFOUND|EPIPE|socket hang up|network timeout|ERR_PNPM_META_FETCH_FAIL|ERR_PNPM_FETCH_/;
+const NETWORK_RETRIES = 2;
 
 const readJson = (file) => JSON.parse(readFileSync(join(ROOT, file), 'utf8'));
 /** The version of `name` an example (reference service) pins. */
@@ -135,8 +142,14 @@ async function installAndCheck(manager, app, dir, tarballs, registry, corepackEn
 
   const problems = [];
   for (const [command, args, env] of steps) {
-    const { ok, output } = await run(command, args, dir, env);
     const label = `${command} ${args.join(' ')}`;
+    let { ok, output } = await run(command, args, dir, env);
+    for (let retry = 1; !ok && command !== 'node' && NETWORK_ERROR.test(output) && retry <= NETWORK_RETRIES; retry++) {
+      console.log(
+        `retry ${manager} ${app} (${retry}/${NETWORK_RETRIES}): ${NETWORK_ERROR.exec(output)[0]} in ${label}`,
+      );
+      ({ ok, output } = await run(command, args, dir, env));
+    }
     if (!ok) {
       // the error lines (npm ls prints the whole tree before them), else the end of the output
       const lines = output.split('\n');
@@ -165,10 +178,12 @@ try {
   const packDir = join(work, 'tarballs');
   mkdirSync(packDir);
   const packed = ['core', 'register', ...new Set(apps.flatMap((app) => APPS[app].adapters))];
-  for (const name of packed) {
-    const pack = await run('pnpm', ['pack', '--pack-destination', packDir], join(ROOT, 'packages', name));
-    if (!pack.ok) throw new Error(`pnpm pack of packages/${name} failed:\n${pack.output}`);
-  }
+  await Promise.all(
+    packed.map(async (name) => {
+      const pack = await run('pnpm', ['pack', '--pack-destination', packDir], join(ROOT, 'packages', name));
+      if (!pack.ok) throw new Error(`pnpm pack of packages/${name} failed:\n${pack.output}`);
+    }),
+  );
   const tarballs = {};
   for (const file of readdirSync(packDir)) {
     const match = /^obs-([a-z-]+)-\d+\.\d+\.\d+.*\.tgz$/.exec(file);

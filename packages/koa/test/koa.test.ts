@@ -317,7 +317,8 @@ describe.each([
     await reader?.read();
     controller.abort();
     await reader?.read().catch(() => undefined);
-    const line = await service.waitForLog((l) => l.request_id === id);
+    // @obs's line for the request (in json mode the app's error listener may write its line first)
+    const line = await service.waitForLog((l) => l.request_id === id && l.msg !== 'app error listener');
     expect(line).toMatchObject({
       msg: 'request aborted',
       aborted: true,
