@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
-    testTimeout: 30000,
+    testTimeout: 60000,
     hookTimeout: 60000,
     // Every target is a real server process; one at a time on 2-core machines.
     fileParallelism: false,
