@@ -209,7 +209,12 @@ export function createLogger(setup: LoggerSetup): ObsLogger {
   const pino = loadPino();
   const stdout = () => pino.destination({ dest: 1, sync: true });
   const destination = setup.destination ?? (setup.sync ? stdout() : bufferedDestination(stdout()));
-  const logger = pino(loggerOptions(setup, pino), destination);
+  const options = loggerOptions(setup, pino);
+  const logger = pino(options, destination);
+  // When instrumentation-pino has patched pino (the preload enables it before this logger exists), it
+  // put its own mixin in front of ours. Ours already writes the same trace_id, span_id, trace_flags
+  // and request_id: keep it alone, so a line computes them once (children inherit it).
+  (logger as unknown as Record<symbol, unknown>)[pino.symbols.mixinSym] = options.mixin;
   // pino applies `formatters.bindings` to the root logger only; redact child bindings here. Children
   // are created with Object.create(parent), so grandchildren inherit this wrapper.
   const redact = lineRedactor(setup, safeErrorSerializer(pino.stdSerializers.err));
