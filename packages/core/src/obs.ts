@@ -92,7 +92,6 @@ function build(config: ObsConfig, options: ObsOptions = {}): Obs {
       serviceName: config.serviceName,
       redactKeys: config.logs.redactKeys,
       redactStrings: config.logs.redactStrings,
-      correlate: !telemetry?.pinoInstrumented,
       sync: config.logs.sync,
     }));
   let errors: ErrorReporter = NO_ERROR_REPORTER;

@@ -29,7 +29,6 @@ export function memoryLogger(setup: Partial<LoggerSetup> = {}): { logger: ObsLog
     level: 'trace',
     serviceName: 'test-service',
     redactKeys: [],
-    correlate: true,
     ...setup,
     destination: {
       write(chunk: string) {

@@ -48,7 +48,6 @@ describe('the @obs logger under instrumentation-pino', () => {
       level: 'info',
       serviceName: 'billing',
       redactKeys: [],
-      correlate: true,
       destination,
     });
     context.with(trace.setSpan(ROOT_CONTEXT, span), () => {

@@ -24,10 +24,7 @@ describe('logger (real pino with @obs options)', () => {
         callback();
       },
     });
-    const logger = pino(
-      loggerOptions({ level: 'info', serviceName: 'billing', redactKeys: [], correlate: true }, pino),
-      destination,
-    );
+    const logger = pino(loggerOptions({ level: 'info', serviceName: 'billing', redactKeys: [] }, pino), destination);
     logger.info({ order: 42 }, 'order placed');
     logger.debug('below the level');
     expect(raw).toHaveLength(1);
@@ -166,20 +163,5 @@ describe('logger (real pino with @obs options)', () => {
     });
     expect(lines[1]).not.toHaveProperty('trace_id');
     expect(lines[1]).not.toHaveProperty('request_id');
-  });
-
-  it('leaves trace correlation to the pino instrumentation when correlate is false', () => {
-    const { logger, lines } = memoryLogger({ correlate: false });
-    const ctx = withRequestId(
-      trace.setSpanContext(ROOT_CONTEXT, {
-        traceId: '0af7651916cd43dd8448eb211c80319c',
-        spanId: 'b7ad6b7169203331',
-        traceFlags: TraceFlags.NONE,
-      }),
-      'req-2',
-    );
-    context.with(ctx, () => logger.info('inside'));
-    expect(lines[0]).not.toHaveProperty('trace_id');
-    expect(lines[0]?.request_id).toBe('req-2');
   });
 });

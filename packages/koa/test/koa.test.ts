@@ -336,8 +336,9 @@ describe.each([
     // written while the request's context is active, carries its id too
     const lines = service.logs().filter((l) => l.request_id === id);
     expect(lines.filter((l) => l.msg !== 'app error listener')).toHaveLength(1);
-    if (mode === 'json')
-      expect(lines.find((l) => l.msg === 'app error listener')).toMatchObject({ seen: 'Premature close' });
+    // (the error the app's listener sees is Node's: "Premature close" or "read ECONNRESET", depending on
+    // which end of the socket noticed first; what @obs owes is the request's id on the line)
+    if (mode === 'json') expect(lines.filter((l) => l.msg === 'app error listener')).toHaveLength(1);
     expect(service.stderr()).toBe('');
   });
 });

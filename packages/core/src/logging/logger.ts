@@ -29,11 +29,6 @@ export interface LoggerSetup {
   /** Redact secret shapes inside strings (messages, stacks, string fields; ./redact-text.ts). Default true (`OBS_REDACT_STRINGS`). */
   redactStrings?: boolean;
   /**
-   * Add `trace_id`/`span_id`/`trace_flags` ourselves. False when `@opentelemetry/instrumentation-pino`
-   * is active, since it adds them (and forwards records to OTLP) for every pino logger in the process.
-   */
-  correlate: boolean;
-  /**
    * Write each line with its own `write(2)` (`OBS_LOG_SYNC=true`) instead of once per event-loop turn.
    * Default false. Ignored with `destination`.
    */
@@ -97,7 +92,6 @@ export function loggerOptions(setup: LoggerSetup, pino: PinoModule = loadPino())
   const redact: Redactor = lineRedactor(setup, stdErr);
   const redactKeys: Redactor = createRedactor(setup.redactKeys, { serializeError: stdErr });
   const { redactString } = createTextRedaction(setup.redactKeys, { strings: setup.redactStrings });
-  const correlate = setup.correlate;
   return {
     hooks: { logMethod: redactMessageArguments(redactString, redact) },
     level: setup.level,
@@ -120,14 +114,12 @@ export function loggerOptions(setup: LoggerSetup, pino: PinoModule = loadPino())
       // An Error logged at level error or fatal while a request is handled may be the error it reports.
       if (level >= 50) noteLoggedError(logged, ctx);
       const out: Record<string, string> = {};
-      if (correlate) {
-        const span = trace.getSpan(ctx);
-        const sc = span?.spanContext();
-        if (sc && isSpanContextValid(sc)) {
-          out.trace_id = sc.traceId;
-          out.span_id = sc.spanId;
-          out.trace_flags = `0${sc.traceFlags.toString(16)}`;
-        }
+      const span = trace.getSpan(ctx);
+      const sc = span?.spanContext();
+      if (sc && isSpanContextValid(sc)) {
+        out.trace_id = sc.traceId;
+        out.span_id = sc.spanId;
+        out.trace_flags = `0${sc.traceFlags.toString(16)}`;
       }
       const requestId = activeRequestId(ctx);
       if (requestId !== undefined) out.request_id = requestId;
@@ -211,9 +203,10 @@ export function createLogger(setup: LoggerSetup): ObsLogger {
   const destination = setup.destination ?? (setup.sync ? stdout() : bufferedDestination(stdout()));
   const options = loggerOptions(setup, pino);
   const logger = pino(options, destination);
-  // When instrumentation-pino has patched pino (the preload enables it before this logger exists), it
-  // put its own mixin in front of ours. Ours already writes the same trace_id, span_id, trace_flags
-  // and request_id: keep it alone, so a line computes them once (children inherit it).
+  // When instrumentation-pino has patched pino (the preload enables it before this logger exists, so
+  // that its log sending sees our lines), it put its own mixin in front of ours. Ours writes the same
+  // trace_id, span_id and trace_flags, and the request_id: keep it alone, so a line computes them
+  // once (children inherit it).
   (logger as unknown as Record<symbol, unknown>)[pino.symbols.mixinSym] = options.mixin;
   // pino applies `formatters.bindings` to the root logger only; redact child bindings here. Children
   // are created with Object.create(parent), so grandchildren inherit this wrapper.
