@@ -8,8 +8,11 @@
 import { startOtlpReceiver } from '@obs/testkit';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { resolveConfig } from '../src/config/resolve.js';
+import { captureDiagnostics } from '../src/diag.js';
+import { reportDrops, resetDrops } from '../src/export-health.js';
+import { createLoggerProvider } from '../src/logging/export.js';
 import { opentelemetry } from '../src/otel.js';
 import { startTelemetry, type Telemetry } from '../src/sdk.js';
 import { createTracerProvider } from '../src/tracing/provider.js';
@@ -163,6 +166,89 @@ describe('shutdown', () => {
       expect(receiver.logs.map((l) => l.body)).toEqual(['buffered record']);
     } finally {
       await receiver.close();
+    }
+  });
+});
+
+describe('log export', () => {
+  const resource = resourceFromAttributes({ 'service.name': 'telemetry-test' });
+  const logExportFor = (env: Record<string, string>) =>
+    createLoggerProvider(resolveConfig({}, { ...QUIET, ...env }), resource);
+
+  it('is off with OTEL_LOGS_EXPORTER=none', () => {
+    expect(logExportFor({})).toBeUndefined();
+  });
+
+  it('hands the queued OTLP records to the exit-time export once, with the attribute limits that were set', async () => {
+    const exported = logExportFor({
+      OTEL_LOGS_EXPORTER: 'otlp',
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'http://127.0.0.1:9/v1/logs',
+      OTEL_BLRP_SCHEDULE_DELAY: '600000',
+      OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT: '3',
+    });
+    if (!exported) throw new Error('no log export');
+    const attributes = Object.fromEntries(Array.from({ length: 130 }, (_, i) => [`a${i}`, 'abcdef']));
+    exported.provider.getLogger('t').emit({ body: 'first', attributes });
+    exported.provider.getLogger('t').emit({ body: 'second' });
+    const taken = exported.takeQueued();
+    expect(taken).toHaveLength(1);
+    expect(taken[0]?.target).toEqual({
+      signal: 'logs',
+      otlp: expect.objectContaining({ url: 'http://127.0.0.1:9/v1/logs' }),
+    });
+    const records = taken[0]?.items as { body: unknown; attributes: Record<string, unknown> }[];
+    expect(records.map((r) => r.body)).toEqual(['first', 'second']);
+    // the value length limit applies; the count limit keeps the SDK's default (128)
+    expect(Object.keys(records[0]?.attributes ?? {})).toHaveLength(128);
+    expect(records[0]?.attributes.a0).toBe('abc');
+    expect(exported.takeQueued()).toEqual([]);
+    await exported.provider.shutdown();
+  });
+
+  it('counts the records a full queue drops under the logs signal', async () => {
+    resetDrops();
+    const diagnostics: string[] = [];
+    const restore = captureDiagnostics(diagnostics);
+    const receiver = await startOtlpReceiver();
+    try {
+      const exported = logExportFor({
+        OTEL_LOGS_EXPORTER: 'otlp',
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_BLRP_SCHEDULE_DELAY: '600000',
+        OTEL_BLRP_MAX_QUEUE_SIZE: '2',
+        OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: '2',
+      });
+      if (!exported) throw new Error('no log export');
+      // a full batch (2) goes to the exporter, the next two wait in the queue, the fifth is dropped
+      for (let i = 0; i < 5; i++) exported.provider.getLogger('t').emit({ body: `r${i}` });
+      reportDrops();
+      expect(diagnostics).toEqual([
+        expect.stringContaining("telemetry dropped since start: 1 log records (queue_full: 1)"),
+      ]);
+      await exported.provider.shutdown();
+      expect(receiver.logs.map((l) => l.body)).toEqual(['r0', 'r1', 'r2', 'r3']);
+    } finally {
+      restore();
+      resetDrops();
+      await receiver.close();
+    }
+  });
+
+  it('writes each record to the console with OTEL_LOGS_EXPORTER=console, as it is emitted', async () => {
+    const printed: unknown[] = [];
+    const spy = vi.spyOn(console, 'dir').mockImplementation((item) => {
+      printed.push(item);
+    });
+    try {
+      const exported = logExportFor({ OTEL_LOGS_EXPORTER: 'console' });
+      if (!exported) throw new Error('no log export');
+      exported.provider.getLogger('t').emit({ body: 'to the console' });
+      await exported.provider.forceFlush();
+      expect(printed).toEqual([expect.objectContaining({ body: 'to the console' })]);
+      expect(exported.takeQueued()).toEqual([]);
+      await exported.provider.shutdown();
+    } finally {
+      spy.mockRestore();
     }
   });
 });
