@@ -1,6 +1,5 @@
-import type { EventEmitter } from 'node:events';
-import { once } from 'node:events';
-import fs, { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { EventEmitter, once } from 'node:events';
+import fs, { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -12,6 +11,7 @@ import { captureDiagnostics } from '../src/diag.js';
 import {
   createLogger,
   flushLogger,
+  type LogTransport,
   loadPino,
   loggerOptions,
   useLogStream,
@@ -346,6 +346,31 @@ describe('logger: arguments, destinations and transports', () => {
     }
   });
 
+  it('flushLogger waits for a destination to drain, not for the timeout', async () => {
+    vi.useFakeTimers();
+    try {
+      const flushed: number[] = [];
+      const busy = Object.assign(new EventEmitter(), {
+        _writing: true,
+        write() {},
+        flushSync: () => flushed.push(Date.now()),
+      });
+      const logger = createLogger({
+        level: 'info',
+        serviceName: 'busy',
+        redactKeys: [],
+        correlate: false,
+        destination: busy,
+      });
+      setTimeout(() => busy.emit('drain'), 100);
+      const start = Date.now();
+      expect(await settlesAt(flushLogger(logger, 1000))).toBe(100);
+      expect(flushed).toEqual([start + 100]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('useLogStream sends the lines of the logger and of its children, made before or after, to the stream', () => {
     const { logger, lines } = memoryLogger();
     const before = logger.child({ part: 'before' });
@@ -360,6 +385,43 @@ describe('logger: arguments, destinations and transports', () => {
       ['old child', 'before'],
       ['new child', 'after'],
     ]);
+  });
+
+  it('useLogTransport resolves a transport from the app directory, alone, in targets and in a pipeline', async () => {
+    const app = mkdtempSync(join(tmpdir(), 'obs-app-'));
+    const module = join(app, 'node_modules', 'obs-test-transport');
+    mkdirSync(module, { recursive: true });
+    writeFileSync(
+      join(module, 'index.js'),
+      "module.exports = (opts) => require('node:fs').createWriteStream(opts.destination);\n",
+    );
+    const cwd = vi.spyOn(process, 'cwd').mockReturnValue(app);
+    try {
+      const out = (name: string) => ({ target: 'obs-test-transport', options: { destination: join(app, name) } });
+      const shapes = {
+        alone: out('alone.log'),
+        targets: { targets: [out('targets.log')] },
+        pipeline: { pipeline: [out('pipeline.log')] },
+      };
+      for (const [name, transport] of Object.entries(shapes)) {
+        const { logger } = memoryLogger();
+        expect(useLogTransport(logger, transport as LogTransport), name).toBe(true);
+        logger.info({ token: 'app-transport-secret' }, name);
+        const stream = (logger as unknown as Record<symbol, NodeJS.WritableStream & EventEmitter>)[
+          loadPino().symbols.streamSym
+        ] as EventEmitter & { end(): void };
+        const closed = once(stream, 'close');
+        stream.end();
+        await closed;
+        expect(JSON.parse(readFileSync(join(app, `${name}.log`), 'utf8'))).toMatchObject({
+          msg: name,
+          token: REDACTED,
+        });
+      }
+    } finally {
+      cwd.mockRestore();
+      rmSync(app, { recursive: true, force: true });
+    }
   });
 
   it('useLogTransport sends the lines to a pino transport; one that cannot be created costs a warning', async () => {
