@@ -337,6 +337,7 @@ describe('serializeOpenMetrics', () => {
           scope: { name: 'other' },
           metrics: [
             sum('http..requests', true, [point({}, 4)], 'Requests\\all'),
+            sum('http..requests', true, [point({ x: '1' }, 1)], 'Other help'),
             gauge('mixed', [point({}, 1)]),
             sum('mixed', true, [point({}, 1)]),
           ],
@@ -361,6 +362,7 @@ describe('serializeOpenMetrics', () => {
         '# HELP http_requests Requests\\\\all',
         `http_requests_total{route="a\\\\b\\"c\\nd",_9lives="true",n="5",${lib}} 3`,
         'http_requests_total{otel_scope_name="other"} 4',
+        'http_requests_total{x="1",otel_scope_name="other"} 1',
         '# TYPE queue_size gauge',
         `queue_size{${lib}} -Inf`,
         '# TYPE _0temp gauge',
@@ -384,7 +386,9 @@ describe('serializeOpenMetrics', () => {
       resource: resourceFromAttributes({}),
       scopeMetrics: [{ scope: { name: '' }, metrics: [gauge('up', [point({}, 1)])] }],
     } as unknown as ResourceMetrics;
-    expect(serializeOpenMetrics(resourceMetrics)).toMatch(/\n# TYPE up gauge\nup\{otel_scope_name=""\} 1\n# EOF\n$/);
+    expect(serializeOpenMetrics(resourceMetrics)).toBe(
+      '# TYPE target_info gauge\n# HELP target_info Target metadata\ntarget_info 1\n# TYPE up gauge\nup{otel_scope_name=""} 1\n# EOF\n',
+    );
   });
 });
 
