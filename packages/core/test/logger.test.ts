@@ -3,6 +3,7 @@ import fs, { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
 import { context, ROOT_CONTEXT, TraceFlags, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -395,10 +396,22 @@ describe('logger: arguments, destinations and transports', () => {
       join(module, 'index.js'),
       "module.exports = (opts) => require('node:fs').createWriteStream(opts.destination);\n",
     );
+    // an app with a pino of its own: `pino/...` targets are still the logger's pino's
+    mkdirSync(join(app, 'node_modules', 'pino'), { recursive: true });
+    writeFileSync(
+      join(app, 'node_modules', 'pino', 'file.js'),
+      "module.exports = (opts) => { const s = require('node:fs').createWriteStream(opts.destination); s.write('not pino\\n'); return s; };\n",
+    );
     const cwd = vi.spyOn(process, 'cwd').mockReturnValue(app);
     try {
       const out = (name: string) => ({ target: 'obs-test-transport', options: { destination: join(app, name) } });
       const shapes = {
+        pinoFile: { target: 'pino/file', options: { destination: join(app, 'pinoFile.log') } },
+        // a file: URL cannot be resolved from the app directory: pino takes it as it is
+        fileUrl: {
+          target: pathToFileURL(join(module, 'index.js')).href,
+          options: { destination: join(app, 'fileUrl.log') },
+        },
         alone: out('alone.log'),
         targets: { targets: [out('targets.log')] },
         pipeline: { pipeline: [out('pipeline.log')] },
