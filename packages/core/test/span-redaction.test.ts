@@ -107,6 +107,8 @@ describe('createSpanRedactor', () => {
     expect(statement({ 'db.statement': sql, 'db.system': 'postgresql' })['db.statement']).toBe(
       'SELECT * FROM "users" WHERE email = ? AND name = "ann"',
     );
+    // PostgreSQL's dollar quoting
+    expect(statement({ 'db.query.text': 'SELECT $$ann$$, $tag$bob$tag$' })['db.query.text']).toBe('SELECT ?, ?');
     // MySQL and MariaDB: "..." is a string
     for (const attrs of [{ 'db.system.name': 'mysql' }, { 'db.system.name': 'mariadb' }, { 'db.system': 'mysql' }]) {
       expect(statement({ ...attrs, 'db.query.text': sql })['db.query.text'], JSON.stringify(attrs)).toBe(
