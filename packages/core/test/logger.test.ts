@@ -297,7 +297,7 @@ describe('logger: arguments, destinations and transports', () => {
       logger.info('line 1');
       logger.info('line 2');
     }
-    expect(b._writing).toBe(true);
+    expect((b as unknown as { _writing: boolean })._writing).toBe(true);
     await flushLogger(single, 5000);
     await flushLogger(multi, 5000);
     for (const file of ['a.log', 'b.log', 'c.log']) {
@@ -455,10 +455,10 @@ describe('logger: arguments, destinations and transports', () => {
         useLogTransport(logger, { targets: [{ target: 'pino/file', options: { destination: file, mkdir: true } }] }),
       ).toBe(true);
       logger.info({ password: 'transport-secret' }, 'to the file');
-      const stream = (logger as unknown as Record<symbol, NodeJS.WritableStream & { end(): void }>)[
+      const stream = (logger as unknown as Record<symbol, EventEmitter & { end(): void }>)[
         loadPino().symbols.streamSym
-      ];
-      const closed = once(stream as unknown as EventEmitter, 'close');
+      ] as EventEmitter & { end(): void };
+      const closed = once(stream, 'close');
       stream.end();
       await closed;
       const written = readFileSync(file, 'utf8');

@@ -110,7 +110,11 @@ describe('createSpanRedactor', () => {
     // PostgreSQL's dollar quoting
     expect(statement({ 'db.query.text': 'SELECT $$ann$$, $tag$bob$tag$' })['db.query.text']).toBe('SELECT ?, ?');
     // MySQL and MariaDB: "..." is a string
-    for (const attrs of [{ 'db.system.name': 'mysql' }, { 'db.system.name': 'mariadb' }, { 'db.system': 'mysql' }]) {
+    for (const attrs of [
+      { 'db.system.name': 'mysql' },
+      { 'db.system.name': 'mariadb' },
+      { 'db.system': 'mysql' },
+    ] as Record<string, string>[]) {
       expect(statement({ ...attrs, 'db.query.text': sql })['db.query.text'], JSON.stringify(attrs)).toBe(
         'SELECT * FROM ? WHERE email = ? AND name = ?',
       );
