@@ -1,10 +1,11 @@
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { DiagLogLevel, diag } from '@opentelemetry/api';
+import { DiagLogLevel, diag, metrics } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/config/resolve.js';
 import { captureDiagnostics } from '../src/diag.js';
+import { instruments } from '../src/metrics/instruments.js';
 import { createMetricsPipeline } from '../src/metrics/pipeline.js';
 
 describe('the standalone Prometheus server', () => {
@@ -82,5 +83,109 @@ describe('the standalone Prometheus server', () => {
     expect(body).toContain('jobs_done_total{otel_scope_name="test"} 3');
     expect(body).not.toContain('# EOF');
     expect((await scrape('/other')).status).toBe(404);
+  });
+});
+
+describe('obs.metrics: the application instruments', () => {
+  let pipeline: ReturnType<typeof createMetricsPipeline> | undefined;
+  afterEach(async () => {
+    metrics.disable();
+    await pipeline?.shutdown();
+    pipeline = undefined;
+  });
+  const start = () => {
+    pipeline = createMetricsPipeline(
+      resolveConfig({}, { OTEL_SERVICE_NAME: 'instruments-test' }),
+      resourceFromAttributes({ 'service.name': 'instruments-test' }),
+    );
+    metrics.setGlobalMeterProvider(pipeline.meterProvider);
+    return pipeline;
+  };
+
+  it('records counters, up-down counters, histograms and gauges with their labels, units and descriptions', async () => {
+    const p = start();
+    const orders = instruments.counter('shop.orders.created', {
+      description: 'Orders placed',
+      unit: '{order}',
+      labels: ['payment.method'],
+    });
+    orders.add(2, { 'payment.method': 'card' });
+    orders.add(1, { 'payment.method': 'cash' });
+    orders.add(1, { 'payment.method': 'card' });
+    const inFlight = instruments.upDownCounter('shop.jobs.active', { description: 'Jobs running' });
+    inFlight.add(3);
+    inFlight.add(-1);
+    const duration = instruments.histogram('shop.job.duration', {
+      description: 'Job duration',
+      unit: 's',
+      buckets: [0.1, 1],
+      labels: ['job'],
+    });
+    duration.record(0.5, { job: 'resize' });
+    duration.record(0.05, { job: 'resize' });
+    const queue = instruments.gauge('shop.queue.depth', { description: 'Queue depth', unit: '{item}' });
+    queue.set(5);
+    queue.set(7);
+    const { body } = await p.render();
+    const scope = 'otel_scope_name="@obs/app"';
+    const lines = body.split('\n').filter((l) => l.startsWith('shop_') || /^# \w+ shop_/.test(l));
+    expect(lines).toEqual([
+      '# HELP shop_orders_created_total Orders placed',
+      '# UNIT shop_orders_created_total {order}',
+      '# TYPE shop_orders_created_total counter',
+      `shop_orders_created_total{payment_method="card",${scope}} 3`,
+      `shop_orders_created_total{payment_method="cash",${scope}} 1`,
+      '# HELP shop_jobs_active Jobs running',
+      '# TYPE shop_jobs_active gauge',
+      `shop_jobs_active{${scope}} 2`,
+      '# HELP shop_job_duration Job duration',
+      '# UNIT shop_job_duration s',
+      '# TYPE shop_job_duration histogram',
+      `shop_job_duration_count{job="resize",${scope}} 2`,
+      `shop_job_duration_sum{job="resize",${scope}} 0.55`,
+      `shop_job_duration_bucket{job="resize",${scope},le="0.1"} 1`,
+      `shop_job_duration_bucket{job="resize",${scope},le="1"} 2`,
+      `shop_job_duration_bucket{job="resize",${scope},le="+Inf"} 2`,
+      '# HELP shop_queue_depth Queue depth',
+      '# UNIT shop_queue_depth {item}',
+      '# TYPE shop_queue_depth gauge',
+      `shop_queue_depth{${scope}} 7`,
+    ]);
+  });
+
+  it('records nothing under a name OpenTelemetry refuses, with a warning naming it', async () => {
+    const p = start();
+    const lines: string[] = [];
+    const restore = captureDiagnostics(lines);
+    try {
+      const longest = `a${'b'.repeat(254)}`;
+      const refused = ['1orders', 'orders total', 'orders:total', `${longest}c`, '', 'ok\nbad', '_x', 'é'];
+      // each kind once or more; diagnostics are written once per text
+      refused.forEach((name, i) => {
+        if (i % 4 === 0) instruments.counter(name).add(1);
+        if (i % 4 === 1) instruments.upDownCounter(name).add(1);
+        if (i % 4 === 2) instruments.histogram(name).record(1);
+        if (i % 4 === 3) instruments.gauge(name).set(1);
+      });
+      expect(lines).toEqual(
+        refused.map(
+          (name) =>
+            `@obs warn: metric name ${JSON.stringify(name)} is not a valid OpenTelemetry instrument name; not recording it`,
+        ),
+      );
+      lines.length = 0;
+      for (const name of ['Z', 'a.b_c/d-e9', longest]) instruments.counter(name).add(1);
+      instruments.histogram('default.buckets').record(3); // no buckets given: the SDK's (0, 5, 10, ...)
+      expect(lines).toEqual([]);
+      const { body } = await p.render();
+      expect(body).not.toMatch(/^(1orders|orders_total|orders:total|ok)\b/m);
+      expect(body).toContain('\nZ_total{otel_scope_name="@obs/app"} 1\n');
+      expect(body).toContain('\na_b_c_d_e9_total{otel_scope_name="@obs/app"} 1\n');
+      expect(body).toContain(`\n${longest}_total{otel_scope_name="@obs/app"} 1\n`);
+      expect(body).toContain('\ndefault_buckets_bucket{otel_scope_name="@obs/app",le="0"} 0\n');
+      expect(body).toContain('\ndefault_buckets_bucket{otel_scope_name="@obs/app",le="5"} 1\n');
+    } finally {
+      restore();
+    }
   });
 });

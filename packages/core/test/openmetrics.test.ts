@@ -7,13 +7,16 @@
  */
 import { execFileSync } from 'node:child_process';
 import type { Attributes, Context } from '@opentelemetry/api';
-import { ROOT_CONTEXT, TraceFlags, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, TraceFlags, trace, ValueType } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import type { MetricData, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/config/resolve.js';
+import { ExemplarRegistry, HistogramExemplars, MAX_EXEMPLAR_SERIES } from '../src/metrics/exemplars.js';
 import { METRICS } from '../src/metrics/names.js';
-import { OPENMETRICS_CONTENT_TYPE, prefersOpenMetrics } from '../src/metrics/openmetrics.js';
+import { OPENMETRICS_CONTENT_TYPE, prefersOpenMetrics, serializeOpenMetrics } from '../src/metrics/openmetrics.js';
 import { createMetricsPipeline, type MetricsPipeline, PROMETHEUS_CONTENT_TYPE } from '../src/metrics/pipeline.js';
+import { sdkMetrics } from '../src/otel.js';
 
 /** The Accept header Prometheus 2.x sends with every scrape. */
 const PROMETHEUS_ACCEPT =
@@ -199,5 +202,217 @@ describe('exemplars', () => {
     expect(body).toMatch(/^http_client_request_duration_bucket\{.*\} 1 # \{trace_id="a+8"/m);
     expect(body).toMatch(/^db_client_operation_duration_bucket\{.*\} 1 # \{trace_id="a+9"/m);
     expect(body).not.toMatch(/^app_job_duration_bucket.* # \{/m);
+  });
+});
+
+describe('exemplars: series, buckets and bounds', () => {
+  it('keeps one exemplar per bucket of a series, the latest, and lists only the buckets that have one', () => {
+    const store = new HistogramExemplars([1, 2], 'trace_based');
+    const attrs = { route: '/a' };
+    store.offer(1, attrs, spanContext(1, true)); // le 1 (inclusive)
+    store.offer(1.5, attrs, spanContext(2, true)); // le 2
+    store.offer(1.7, attrs, spanContext(3, true)); // le 2, replaces 2
+    store.offer(9, attrs, spanContext(4, false)); // +Inf, not sampled
+    const list = store.exemplars({ route: '/a' });
+    expect(list.map((e) => [e.value, e.traceId, e.spanId])).toEqual([
+      [1, '1'.padStart(32, 'a'), '1'.padStart(16, 'b')],
+      [1.7, '3'.padStart(32, 'a'), '3'.padStart(16, 'b')],
+    ]);
+    expect(list.every((e) => e.timeMs > 0 && e.timeMs <= Date.now())).toBe(true);
+    expect(store.exemplars({ route: '/b' })).toEqual([]);
+    const registry = new ExemplarRegistry('always_on');
+    expect(registry.exemplars('http.server.request.duration', {})).toEqual([]);
+  });
+
+  it('finds a series whatever attribute object it is recorded with, ignoring undefined values, never by a mutated object', () => {
+    const store = new HistogramExemplars([1], 'always_on');
+    const mutable: Attributes = { route: '/a' };
+    store.offer(0.5, mutable, spanContext(1, true));
+    mutable.route = '/b'; // the same object, now another series
+    store.offer(0.6, mutable, spanContext(2, true));
+    store.offer(0.7, { route: '/c', gone: undefined }, spanContext(3, true));
+    expect(store.exemplars({ route: '/a' }).map((e) => e.value)).toEqual([0.5]);
+    expect(store.exemplars({ route: '/b' }).map((e) => e.value)).toEqual([0.6]);
+    expect(store.exemplars({ route: '/c' }).map((e) => e.value)).toEqual([0.7]);
+    // always_on still needs a valid span context
+    store.offer(
+      0.8,
+      { route: '/d' },
+      trace.setSpanContext(ROOT_CONTEXT, { traceId: '0'.repeat(32), spanId: '0'.repeat(16), traceFlags: 1 }),
+    );
+    expect(store.exemplars({ route: '/d' })).toEqual([]);
+  });
+
+  it(`keeps exemplars for ${MAX_EXEMPLAR_SERIES} series per histogram, and records further series without them`, () => {
+    const store = new HistogramExemplars([1], 'trace_based');
+    const ctx = spanContext(1, true);
+    for (let i = 0; i <= MAX_EXEMPLAR_SERIES; i++) store.offer(0.5, { i }, ctx);
+    expect(store.exemplars({ i: MAX_EXEMPLAR_SERIES - 1 })).toHaveLength(1);
+    expect(store.exemplars({ i: MAX_EXEMPLAR_SERIES })).toEqual([]);
+  });
+
+  it('uses the SDK default buckets without advice, shares a store between scopes, and renders series that have none', async () => {
+    const p = start();
+    const first = p.meterProvider.getMeter('one').createHistogram('http.client.request.duration', { unit: 's' });
+    const second = p.meterProvider.getMeter('two').createHistogram('http.client.request.duration', { unit: 's' });
+    first.record(3, { 'server.address': 'api' }, spanContext(1, true)); // le 5
+    first.record(20, { 'server.address': 'api' }, spanContext(2, true)); // le 25
+    second.record(7, { 'server.address': 'api' }, spanContext(3, true)); // le 10
+    first.record(1, { 'server.address': 'quiet' }); // no span: a series without exemplars
+    const counter = p.meterProvider.getMeter('one').createCounter('calls');
+    counter.add(1);
+    const { body } = await p.render(PROMETHEUS_ACCEPT);
+    const exemplarLines = body
+      .split('\n')
+      .filter((l) => l.includes(' # {'))
+      .map((l) => /^(\w+)\{.*otel_scope_name="(\w+)",le="([^"]+)"\} (\d+) # \{trace_id="a+(\d)"/.exec(l)?.slice(1));
+    expect(exemplarLines).toEqual([
+      ['http_client_request_duration_bucket', 'one', '5', '1', '1'],
+      ['http_client_request_duration_bucket', 'one', '10', '1', '3'],
+      ['http_client_request_duration_bucket', 'one', '25', '2', '2'],
+      ['http_client_request_duration_bucket', 'two', '5', '0', '1'],
+      ['http_client_request_duration_bucket', 'two', '10', '1', '3'],
+      ['http_client_request_duration_bucket', 'two', '25', '1', '2'],
+    ]);
+    expect(body).toMatch(/^http_client_request_duration_count\{server_address="quiet",otel_scope_name="one"\} 1$/m);
+    expect(body).toContain('calls_total{otel_scope_name="one"} 1\n');
+  });
+});
+
+describe('serializeOpenMetrics', () => {
+  const { AggregationTemporality, DataPointType } = sdkMetrics;
+  const time: [number, number] = [1700000000, 0];
+  const point = <T>(attributes: Attributes, value: T) => ({ startTime: time, endTime: time, attributes, value });
+  const descriptor = (name: string, description = '') => ({ name, description, unit: '', valueType: ValueType.DOUBLE });
+  const sum = (name: string, monotonic: boolean, points: ReturnType<typeof point<number>>[], description = '') =>
+    ({
+      descriptor: descriptor(name, description),
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.SUM,
+      isMonotonic: monotonic,
+      dataPoints: points,
+    }) as MetricData;
+  const gauge = (name: string, points: ReturnType<typeof point<number>>[]) =>
+    ({
+      descriptor: descriptor(name),
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.GAUGE,
+      dataPoints: points,
+    }) as MetricData;
+
+  it('writes names, labels, values and families as the format requires', () => {
+    const histogram = {
+      descriptor: descriptor('latency', 'Latency'),
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.HISTOGRAM,
+      dataPoints: [
+        point({}, { buckets: { boundaries: [1, 2], counts: [1, 0, 2] }, count: 3, sum: undefined, min: 0, max: 9 }),
+      ],
+    } as unknown as MetricData;
+    const exponential = {
+      descriptor: descriptor('expo'),
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.EXPONENTIAL_HISTOGRAM,
+      dataPoints: [],
+    } as unknown as MetricData;
+    const resourceMetrics = {
+      resource: resourceFromAttributes({ 'service.name': 'svc' }),
+      scopeMetrics: [
+        {
+          scope: { name: 'lib', version: '1.2', schemaUrl: 'https://opentelemetry.io/schemas/1.30.0' },
+          metrics: [
+            sum('http..requests', true, [point({ route: 'a\\b"c\nd', gone: undefined, '9lives': true, n: 5 }, 3)]),
+            sum('queue.size', false, [point({}, Number.NEGATIVE_INFINITY)]),
+            gauge('0temp', [point({}, Number.POSITIVE_INFINITY)]),
+            gauge('9temp', [point({}, 1)]),
+            gauge('!!!', [point({}, 1)]),
+            gauge('', [point({}, 1)]),
+            gauge('target_info', [point({}, 2)]),
+            sum('mixed', true, [point({}, 1)]),
+            histogram,
+            exponential,
+          ],
+        },
+        {
+          scope: { name: 'other' },
+          metrics: [
+            sum('http..requests', true, [point({}, 4)], 'Requests\\all'),
+            sum('http..requests', true, [point({ x: '1' }, 1)], 'Other help'),
+            gauge('mixed', [point({}, 1)]),
+            sum('mixed', true, [point({}, 1)]),
+          ],
+        },
+      ],
+    } as unknown as ResourceMetrics;
+    const lib =
+      'otel_scope_name="lib",otel_scope_schema_url="https://opentelemetry.io/schemas/1.30.0",otel_scope_version="1.2"';
+    expect(
+      serializeOpenMetrics(resourceMetrics, () => [
+        { value: 1, timeMs: 1700000000123, traceId: 'a'.repeat(32), spanId: 'b'.repeat(16) },
+        { value: 5, timeMs: 1700000001000, traceId: 'c'.repeat(32), spanId: 'd'.repeat(16) },
+        { value: 7, timeMs: 1700000002000, traceId: 'e'.repeat(32), spanId: 'f'.repeat(16) },
+        { value: 6, timeMs: 1700000001500, traceId: '1'.repeat(32), spanId: '2'.repeat(16) },
+      ]),
+    ).toBe(
+      [
+        '# TYPE target_info gauge',
+        '# HELP target_info Target metadata',
+        'target_info{service_name="svc"} 1',
+        '# TYPE http_requests counter',
+        '# HELP http_requests Requests\\\\all',
+        `http_requests_total{route="a\\\\b\\"c\\nd",_9lives="true",n="5",${lib}} 3`,
+        'http_requests_total{otel_scope_name="other"} 4',
+        'http_requests_total{x="1",otel_scope_name="other"} 1',
+        '# TYPE queue_size gauge',
+        `queue_size{${lib}} -Inf`,
+        '# TYPE _0temp gauge',
+        `_0temp{${lib}} +Inf`,
+        '# TYPE _9temp gauge',
+        `_9temp{${lib}} 1`,
+        '# TYPE latency histogram',
+        '# HELP latency Latency',
+        `latency_bucket{${lib},le="1"} 1 # {trace_id="${'a'.repeat(32)}",span_id="${'b'.repeat(16)}"} 1 1700000000.123`,
+        `latency_bucket{${lib},le="2"} 1`,
+        `latency_bucket{${lib},le="+Inf"} 3 # {trace_id="${'e'.repeat(32)}",span_id="${'f'.repeat(16)}"} 7 1700000002.000`,
+        `latency_count{${lib}} 3`,
+        '# EOF',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('writes a family without exemplars and a series without labels', () => {
+    const resourceMetrics = {
+      resource: resourceFromAttributes({}),
+      scopeMetrics: [{ scope: { name: '' }, metrics: [gauge('up', [point({}, 1)])] }],
+    } as unknown as ResourceMetrics;
+    expect(serializeOpenMetrics(resourceMetrics)).toBe(
+      '# TYPE target_info gauge\n# HELP target_info Target metadata\ntarget_info 1\n# TYPE up gauge\nup{otel_scope_name=""} 1\n# EOF\n',
+    );
+  });
+});
+
+describe('prefersOpenMetrics: the weights of the Accept header', () => {
+  it.each([
+    ['application/openmetrics-text', true],
+    ['application/openmetrics-text;q=0.5', true],
+    ['application/openmetrics-text; version=1.0.0', true],
+    ['application/openmetrics-text; version=0.0.1', true],
+    ['application/openmetrics-text; version=2.0.0', false],
+    ['application/openmetrics-text; charset=utf-8', true],
+    ['application/openmetrics-text;q=abc', false],
+    ['application/openmetrics-text;q=0', false],
+    ['application/openmetrics-text;q=0.9,text/plain;q=0.5', true],
+    ['application/openmetrics-text;q=0.5,text/plain;q=0.5', true],
+    ['application/openmetrics-text;q=0.5, TEXT/PLAIN;q=0.6', false],
+    ['application/openmetrics-text;q=0.5,text/*;q=0.6', false],
+    ['application/openmetrics-text;q=0.5,*/*;q=0.6', false],
+    ['*/*;q=0.4,application/openmetrics-text;q=0.5', true],
+    ['text/plain;q=0.1,*/*;q=1,application/openmetrics-text;q=0.5', true],
+    ['text/*;q=0.1,*/*;q=1,application/openmetrics-text;q=0.5', true],
+    ['text/plain;version=0.0.4', false],
+    ['', false],
+  ])('%j -> %s', (accept, expected) => {
+    expect(prefersOpenMetrics(accept)).toBe(expected);
   });
 });

@@ -3,7 +3,13 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
-import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import {
+  InMemorySpanExporter,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+  type SpanExporter,
+  TracerProvider,
+} from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDACTED } from '../src/logging/redact.js';
 import { createInstrumentations } from '../src/tracing/instrumentations.js';
@@ -76,6 +82,102 @@ describe('createSpanRedactor', () => {
       'db.query.text': 'password = ?',
       cookie: REDACTED,
     });
+    const more = oneSpan((s) =>
+      s.setAttributes({
+        'url.full': `https://api.example/x?pass%77ord=${SECRET}#id_token=${SECRET}`,
+        'http.target': `/x?api_key=${SECRET}`,
+        'app.note': `token=${SECRET}`,
+      }),
+    );
+    expect(off(more).attributes).toEqual({
+      'url.full': `https://api.example/x?pass%77ord=${REDACTED}#id_token=${REDACTED}`,
+      'http.target': `/x?api_key=${REDACTED}`,
+      // strings are kept as written with OBS_REDACT_STRINGS=false
+      'app.note': `token=${SECRET}`,
+    });
+  });
+
+  it('replaces SQL literals under both statement keys, with the quoting rules of the database', () => {
+    const sql = `SELECT * FROM "users" WHERE email = 'ann@example.com' AND name = "ann"`;
+    const statement = (attrs: Record<string, string>) => redact(oneSpan((s) => s.setAttributes(attrs))).attributes;
+    // PostgreSQL: "..." is an identifier
+    expect(statement({ 'db.query.text': sql })['db.query.text']).toBe(
+      'SELECT * FROM "users" WHERE email = ? AND name = "ann"',
+    );
+    expect(statement({ 'db.statement': sql, 'db.system': 'postgresql' })['db.statement']).toBe(
+      'SELECT * FROM "users" WHERE email = ? AND name = "ann"',
+    );
+    // PostgreSQL's dollar quoting
+    expect(statement({ 'db.query.text': 'SELECT $$ann$$, $tag$bob$tag$' })['db.query.text']).toBe('SELECT ?, ?');
+    // MySQL and MariaDB: "..." is a string
+    for (const attrs of [
+      { 'db.system.name': 'mysql' },
+      { 'db.system.name': 'mariadb' },
+      { 'db.system': 'mysql' },
+    ] as Record<string, string>[]) {
+      expect(statement({ ...attrs, 'db.query.text': sql })['db.query.text'], JSON.stringify(attrs)).toBe(
+        'SELECT * FROM ? WHERE email = ? AND name = ?',
+      );
+    }
+    expect(
+      statement({ 'db.system.name': 'postgresql', 'db.system': 'mysql', 'db.query.text': sql })['db.query.text'],
+    ).toBe('SELECT * FROM "users" WHERE email = ? AND name = "ann"');
+  });
+
+  it('redacts a secret found only in the name, only in an event or only in the status message, leaving the span as it was', () => {
+    const onlyName = oneSpan((s) => s.updateName(`GET /login?token=${SECRET}`));
+    expect(redact(onlyName).name).toBe(`GET /login?token=${REDACTED}`);
+    const onlyEvent = oneSpan((s) => {
+      s.addEvent('tick');
+      s.addEvent('retry', { 'app.reason': `password=${SECRET}` });
+    });
+    const events = redact(onlyEvent).events;
+    expect(events.map((e) => [e.name, e.attributes])).toEqual([
+      ['tick', undefined],
+      ['retry', { 'app.reason': `password=${REDACTED}` }],
+    ]);
+    expect(onlyEvent.events[1]?.attributes?.['app.reason']).toBe(`password=${SECRET}`);
+    const onlyStatus = oneSpan((s) => s.setStatus({ code: SpanStatusCode.ERROR, message: `token=${SECRET}` }));
+    expect(redact(onlyStatus).status).toEqual({ code: SpanStatusCode.ERROR, message: `token=${REDACTED}` });
+    const notes = oneSpan((s) => s.setAttribute('app.notes', ['plain', `token=${SECRET}`]));
+    expect(redact(notes).attributes['app.notes']).toEqual(['plain', `token=${REDACTED}`]);
+    expect(notes.attributes['app.notes']).toEqual(['plain', `token=${SECRET}`]);
+    // events without secrets leave the span as it is
+    const clean = oneSpan((s) => s.addEvent('tick', { n: 1 }));
+    expect(redact(clean)).toBe(clean);
+  });
+
+  it('redactingSpanExporter hands redacted spans to the exporter and passes shutdown and forceFlush through', async () => {
+    const calls: string[] = [];
+    let flushed!: () => void;
+    const inner: SpanExporter = {
+      export: (spans, done) => {
+        calls.push(`export ${spans.map((s) => s.name).join(',')}`);
+        done({ code: 0 });
+      },
+      shutdown: async () => {
+        calls.push('shutdown');
+      },
+      forceFlush: () =>
+        new Promise<void>((resolve) => {
+          flushed = () => {
+            calls.push('flushed');
+            resolve();
+          };
+        }),
+    };
+    const exporter = redactingSpanExporter(inner, { redactKeys: [], redactStrings: true });
+    exporter.export([oneSpan((s) => s.updateName(`token=${SECRET}`))], () => {});
+    const flushing = exporter.forceFlush?.().then(() => calls.push('forceFlush resolved'));
+    flushed();
+    await flushing;
+    await exporter.shutdown();
+    expect(calls).toEqual([`export token=${REDACTED}`, 'flushed', 'forceFlush resolved', 'shutdown']);
+    const bare = redactingSpanExporter(
+      { export: inner.export, shutdown: inner.shutdown },
+      { redactKeys: [], redactStrings: true },
+    );
+    await expect(bare.forceFlush?.()).resolves.toBeUndefined();
   });
 });
 

@@ -139,7 +139,7 @@ type LogMethod = (this: Logger, ...args: unknown[]) => void;
 /**
  * pino's `hooks.logMethod`: the message and its printf-style arguments, redacted before pino
  * formats them (`formatters.log` sees only the merging object). String arguments go through the
- * string redaction, objects (`%o`, `%j`) through the key redaction; an Error logged without a
+ * string redaction, objects (`%o`, `%j`, or one passed as the message) through the key redaction; an Error logged without a
  * message lends pino its `message`, redacted here too. Nothing is copied when nothing changed.
  */
 function redactMessageArguments(redactString: (text: string) => string, redact: Redactor) {
@@ -153,7 +153,8 @@ function redactMessageArguments(redactString: (text: string) => string, redact: 
     }
     for (let i = at; i < args.length; i++) {
       const arg = args[i];
-      const next = typeof arg === 'string' ? redactString(arg) : i > at && typeof arg === 'object' ? redact(arg) : arg;
+      // an object where the message goes (`log.info(obj, other)`) is written as `msg` as it is: redact it too
+      const next = typeof arg === 'string' ? redactString(arg) : typeof arg === 'object' ? redact(arg) : arg;
       if (next !== arg) {
         out ??= args.slice();
         out[i] = next;
