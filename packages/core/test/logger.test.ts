@@ -234,7 +234,6 @@ describe('logger: arguments, destinations and transports', () => {
         level: 'info',
         serviceName: 'stdout-sync',
         redactKeys: [],
-        correlate: false,
         sync: true,
       });
       sync.info('first');
@@ -246,7 +245,6 @@ describe('logger: arguments, destinations and transports', () => {
         level: 'info',
         serviceName: 'stdout-buffered',
         redactKeys: [],
-        correlate: false,
       });
       buffered.info('one');
       buffered.info('two');
@@ -267,7 +265,7 @@ describe('logger: arguments, destinations and transports', () => {
   it('flushLogger writes out what an asynchronous destination holds, also behind pino.multistream', async () => {
     const pino = loadPino();
     const dir = mkdtempSync(join(tmpdir(), 'obs-flush-'));
-    const setup = { level: 'info', serviceName: 'flush', redactKeys: [], correlate: false };
+    const setup = { level: 'info', serviceName: 'flush', redactKeys: [] };
     // minLength: lines wait in sonic-boom's buffer; without it the first write is in flight (`_writing`)
     const a = pino.destination({ dest: join(dir, 'a.log'), sync: false, minLength: 4096 });
     const b = pino.destination({ dest: join(dir, 'b.log'), sync: false });
@@ -309,7 +307,6 @@ describe('logger: arguments, destinations and transports', () => {
         level: 'info',
         serviceName: 'stuck',
         redactKeys: [],
-        correlate: false,
         destination: stuck,
       });
       expect(await settlesAt(flushLogger(logger, 250))).toBe(250);
@@ -319,7 +316,6 @@ describe('logger: arguments, destinations and transports', () => {
         level: 'info',
         serviceName: 'idle',
         redactKeys: [],
-        correlate: false,
         destination: idle,
       });
       expect(await settlesAt(flushLogger(other, 250))).toBe(0);
@@ -342,7 +338,6 @@ describe('logger: arguments, destinations and transports', () => {
         level: 'info',
         serviceName: 'busy',
         redactKeys: [],
-        correlate: false,
         destination: busy,
       });
       setTimeout(() => busy.emit('drain'), 100);
