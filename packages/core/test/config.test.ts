@@ -675,6 +675,14 @@ describe('resolveConfig: exporters', () => {
     expect(warnings[0]).toContain('using otlp');
   });
 
+  it('says the metrics fall back to prometheus (the /metrics route) when no entry is usable', () => {
+    const { config, warnings } = resolve({ OTEL_METRICS_EXPORTER: 'prom' });
+    expect(config.metrics.exporters).toEqual([]);
+    expect(warnings).toEqual([
+      '@obs warn: OTEL_METRICS_EXPORTER has unknown entry "prom" (known: otlp, console, none, prometheus); using prometheus',
+    ]);
+  });
+
   it('lets "none" win over other exporters, with a warning', () => {
     const { config, warnings } = resolve({ OTEL_TRACES_EXPORTER: 'otlp,none' });
     expect(config.traces.exporters).toEqual([]);
