@@ -7,6 +7,7 @@
  * from the surviving mutants of `src/sdk.ts`, docs/testing.md). Each config is resolved from an explicit environment, never
  * process.env, so the OpenTelemetry SDK's own reading of the variables cannot make a test pass.
  */
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { startOtlpReceiver } from '@obs/testkit';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
@@ -546,6 +547,29 @@ describe('forceFlush', () => {
     } finally {
       await receiver.close();
     }
+  });
+});
+
+describe('module-patching instrumentations', () => {
+  const requireHere = createRequire(import.meta.url);
+
+  it('are created when their module first loads, with the providers, and not before', () => {
+    running = startTelemetry(resolveConfig({}, { ...QUIET, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'pg,undici' }), HOOKS);
+    expect(names(running)).toEqual(['@opentelemetry/instrumentation-undici']);
+    requireHere('pg');
+    expect(enabledNames(running)).toEqual([
+      '@opentelemetry/instrumentation-pg',
+      '@opentelemetry/instrumentation-undici',
+    ]);
+  });
+
+  it('are no longer created for a module that loads after shutdown', async () => {
+    running = startTelemetry(resolveConfig({}, { ...QUIET, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'mysql2' }), HOOKS);
+    const telemetry = running;
+    running = undefined;
+    await telemetry.shutdown();
+    requireHere('mysql2');
+    expect(names(telemetry)).toEqual([]);
   });
 });
 
