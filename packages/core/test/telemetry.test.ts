@@ -209,14 +209,16 @@ describe("the SDK's own diagnostics (OTEL_LOG_LEVEL)", () => {
     const lines = diagnosticsOf({}, () => {
       diag.error('{"message":"14 UNAVAILABLE: No connection established","code":14}');
       diag.error('request failed', '{"message":"Bad Request","code":"400"}');
-      diag.error('{"stack":"no message here"}');
+      diag.error('{"stack": "no message here"}');
       diag.error('{"not json');
+      diag.error(' {"message":"not the serialised form"}');
     });
     expect(lines).toEqual([
       '@obs error: opentelemetry: 14 UNAVAILABLE: No connection established (14)',
       '@obs error: opentelemetry: request failed Bad Request (400)',
-      '@obs error: opentelemetry: {"stack":"no message here"}',
+      '@obs error: opentelemetry: {"stack": "no message here"}',
       '@obs error: opentelemetry: {"not json',
+      '@obs error: opentelemetry:  {"message":"not the serialised form"}',
     ]);
   });
 
@@ -225,8 +227,12 @@ describe("the SDK's own diagnostics (OTEL_LOG_LEVEL)", () => {
     circular.self = circular;
     const lines = diagnosticsOf({}, () => {
       diag.error('failed', new Error('no code'), circular, { message: 42 });
+      diag.error('also failed', Object.assign(new Error('code unset'), { code: undefined }), 42, null);
     });
-    expect(lines).toEqual(['@obs error: opentelemetry: failed no code [object Object] {"message":42}']);
+    expect(lines).toEqual([
+      '@obs error: opentelemetry: failed no code [object Object] {"message":42}',
+      '@obs error: opentelemetry: also failed code unset 42 null',
+    ]);
   });
 
   it("leave out the batch processors' queue-full warning (the drop report counts it)", () => {
@@ -268,6 +274,17 @@ describe("the SDK's own diagnostics (OTEL_LOG_LEVEL)", () => {
 
   it('are not installed at all with OTEL_LOG_LEVEL=none', () => {
     expect(diagnosticsOf({ OTEL_LOG_LEVEL: 'none' }, () => diag.error('e'))).toEqual([]);
+  });
+
+  it("leave the app's own diag logger in place with OTEL_LOG_LEVEL=none", () => {
+    const seen: string[] = [];
+    const own = (m: string) => {
+      seen.push(m);
+    };
+    diag.setLogger({ error: own, warn: own, info: own, debug: own, verbose: own }, opentelemetry.DiagLogLevel.ERROR);
+    running = startTelemetry(resolveConfig({}, { ...QUIET, OTEL_LOG_LEVEL: 'none' }), HOOKS);
+    diag.error('to the app');
+    expect(seen).toEqual(['to the app']);
   });
 });
 
@@ -561,6 +578,15 @@ describe('module-patching instrumentations', () => {
       '@opentelemetry/instrumentation-pg',
       '@opentelemetry/instrumentation-undici',
     ]);
+    running.disableInstrumentation('pg');
+    expect(enabledNames(running)).toEqual(['@opentelemetry/instrumentation-undici']);
+  });
+
+  it('are never created once disabled before their module loads', () => {
+    running = startTelemetry(resolveConfig({}, { ...QUIET, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'ioredis' }), HOOKS);
+    running.disableInstrumentation('ioredis');
+    requireHere('ioredis');
+    expect(names(running)).toEqual([]);
   });
 
   it('are no longer created for a module that loads after shutdown', async () => {
@@ -582,6 +608,18 @@ describe('without a signal', () => {
     expect(telemetry.loggerProvider).toBeUndefined();
     await expect(telemetry.forceFlush()).resolves.toBeUndefined();
     await expect(telemetry.shutdown()).resolves.toBeUndefined();
+  });
+
+  it('leaves the global tracer and logger providers free for another SDK when traces and log export are off', () => {
+    running = startTelemetry(resolveConfig({}, { ...QUIET, OTEL_TRACES_EXPORTER: 'none' }), HOOKS);
+    const otherTracers = createTracerProvider(
+      resolveConfig({}, QUIET),
+      resourceFromAttributes({ 'service.name': 'other' }),
+    );
+    if (!otherTracers) throw new Error('no tracer provider');
+    expect(trace.setGlobalTracerProvider(otherTracers)).toBe(true);
+    const otherLoggers = { getLogger: () => logs.getLogger('unused') };
+    expect(logs.setGlobalLoggerProvider(otherLoggers)).toBe(true);
   });
 });
 
@@ -612,5 +650,22 @@ describe('takeUndelivered', () => {
     } finally {
       await receiver.close();
     }
+  });
+
+  it('hands over the spans alone when log export is off', () => {
+    running = startTelemetry(
+      resolveConfig(
+        {},
+        {
+          ...QUIET,
+          OTEL_TRACES_EXPORTER: 'otlp',
+          OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9',
+          OTEL_BSP_SCHEDULE_DELAY: '600000',
+        },
+      ),
+      HOOKS,
+    );
+    trace.getTracer('telemetry-test').startSpan('buffered span').end();
+    expect(running.takeUndelivered().map((r) => r.url)).toEqual(['http://127.0.0.1:9/v1/traces']);
   });
 });
