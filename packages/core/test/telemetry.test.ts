@@ -10,6 +10,7 @@
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { startOtlpReceiver } from '@obs/testkit';
+import type { Tracer } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
@@ -580,6 +581,26 @@ describe('module-patching instrumentations', () => {
     ]);
     running.disableInstrumentation('pg');
     expect(enabledNames(running)).toEqual(['@opentelemetry/instrumentation-undici']);
+  });
+
+  it("trace with the pipeline's provider even when another SDK installed the global one first", () => {
+    const other = createTracerProvider(resolveConfig({}, QUIET), resourceFromAttributes({ 'service.name': 'other' }));
+    if (!other) throw new Error('no tracer provider');
+    trace.setGlobalTracerProvider(other);
+    running = startTelemetry(
+      resolveConfig({}, { ...QUIET, OTEL_LOG_LEVEL: 'none', OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'amqplib,undici' }),
+      HOOKS,
+    );
+    requireHere('amqplib');
+    const services = running.instrumentations.map((i) => {
+      const span = (i as unknown as { tracer: Tracer }).tracer.startSpan('probe', {}, ROOT_CONTEXT);
+      span.end();
+      return [i.instrumentationName, (span as unknown as ReadableSpan).resource.attributes['service.name']];
+    });
+    expect(services.sort()).toEqual([
+      ['@opentelemetry/instrumentation-amqplib', 'telemetry-test'],
+      ['@opentelemetry/instrumentation-undici', 'telemetry-test'],
+    ]);
   });
 
   it('are never created once disabled before their module loads', () => {
