@@ -675,6 +675,14 @@ describe('resolveConfig: exporters', () => {
     expect(warnings[0]).toContain('using otlp');
   });
 
+  it('says the metrics fall back to prometheus (the /metrics route) when no entry is usable', () => {
+    const { config, warnings } = resolve({ OTEL_METRICS_EXPORTER: 'prom' });
+    expect(config.metrics.exporters).toEqual([]);
+    expect(warnings).toEqual([
+      '@obs warn: OTEL_METRICS_EXPORTER has unknown entry "prom" (known: otlp, console, none, prometheus); using prometheus',
+    ]);
+  });
+
   it('lets "none" win over other exporters, with a warning', () => {
     const { config, warnings } = resolve({ OTEL_TRACES_EXPORTER: 'otlp,none' });
     expect(config.traces.exporters).toEqual([]);
@@ -1100,5 +1108,73 @@ describe('resolveConfig: durations Node timers can hold', () => {
     expect(config.traces.batch.scheduledDelayMs).toBe(5000);
     expect(warnings).toHaveLength(2);
     expect(warnings.some((w) => w.includes('OBS_SHUTDOWN_TIMEOUT_MS'))).toBe(true);
+  });
+});
+
+// Written from the surviving mutants of `src/config/resolve.ts` (docs/testing.md, "Mutation testing").
+describe('resolveConfig: mutation-testing edges', () => {
+  it('names the option, not the variable, in the warning about a bad options.otlp value', () => {
+    const { config, warnings } = resolve(
+      {},
+      { otlp: { protocol: 'thrift' as 'grpc', endpoint: 'localhost:4318', compression: 'zstd' as 'gzip' } },
+    );
+    expect(config.traces.otlp).toMatchObject({
+      protocol: 'http/protobuf',
+      url: 'http://localhost:4318/v1/traces',
+      compression: 'none',
+    });
+    expect(warnings).toEqual([
+      '@obs warn: options.otlp.protocol="thrift" is not one of http/protobuf, http/json, grpc; using http/protobuf',
+      '@obs warn: options.otlp.endpoint is not an absolute http(s) URL; using the default',
+      '@obs warn: options.otlp.compression="zstd" is not one of gzip, none; using none',
+    ]);
+  });
+
+  it('takes a batch size equal to the queue size as it is, without a warning', () => {
+    const { config, warnings } = resolve({ OTEL_BSP_MAX_QUEUE_SIZE: '512', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '512' });
+    expect(config.traces.batch).toMatchObject({ maxQueueSize: 512, maxExportBatchSize: 512 });
+    expect(warnings).toEqual([]);
+  });
+
+  it('falls through a blank span-specific limit to the generic one', () => {
+    const { config, warnings } = resolve({
+      OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '  ',
+      OTEL_ATTRIBUTE_COUNT_LIMIT: '7',
+      OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT: '',
+      OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '64',
+    });
+    expect(config.traces.limits.attributeCountLimit).toBe(7);
+    expect(config.logs.limits).toEqual({ attributeCountLimit: 7, attributeValueLengthLimit: 64 });
+    expect(warnings).toEqual([]);
+  });
+
+  it("says a bad limit leaves the SDK's default, which is not a number @obs picks", () => {
+    const { config, warnings } = resolve({ OTEL_SPAN_EVENT_COUNT_LIMIT: 'many' });
+    expect(config.traces.limits.eventCountLimit).toBeUndefined();
+    expect(warnings).toEqual([
+      `@obs warn: OTEL_SPAN_EVENT_COUNT_LIMIT="many" is not an integer from 0 to ${NO_TIMEOUT_MS}; using the SDK's default`,
+    ]);
+  });
+
+  it('keeps service.version from OTEL_RESOURCE_ATTRIBUTES over the version npm reports for the service', () => {
+    const { config } = resolve({
+      OTEL_RESOURCE_ATTRIBUTES: 'service.version=1.1.0',
+      npm_package_name: 'svc',
+      npm_package_version: '9.9.9',
+    });
+    expect(config.serviceName).toBe('svc');
+    expect(config.resourceAttributes['service.version']).toBe('1.1.0');
+    expect(config.sentry.release).toBe('svc@1.1.0');
+  });
+
+  it('adds no service.version attribute when npm names the package but reports no version', () => {
+    const { config } = resolve({ npm_package_name: 'svc' });
+    expect(Object.keys(config.resourceAttributes)).toEqual(['service.name']);
+  });
+
+  it('warns, naming OBS_REDACT_KEYS, when it lists only separators', () => {
+    const { config, warnings } = resolve({ OBS_REDACT_KEYS: ' , ' });
+    expect(config.logs.redactKeys).toEqual([]);
+    expect(warnings).toEqual(['@obs warn: OBS_REDACT_KEYS=" , " lists no entry, only separators; using none']);
   });
 });

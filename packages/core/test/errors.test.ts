@@ -91,6 +91,9 @@ describe('configuration', () => {
     'https://key@host/', // no project
     'https://key@host/project', // project id not numeric
     'http://pub-lic@127.0.0.1:9/1', // Sentry's parser takes \w+ keys only
+    'dsn https://key@o1.ingest.example.com/42', // something before the scheme
+    'https://key@o1.ingest.example.com/project1', // the project id ends in a digit, but is not a number
+    'https://key@o1.ingest.example.com/42abc', // the project id starts with one
   ])('rejects the DSN %j with one warning that does not print the key', (dsn) => {
     const { sentry, warnings } = resolve({ SENTRY_DSN: dsn });
     expect(sentry.dsn).toBeUndefined();
@@ -105,11 +108,44 @@ describe('configuration', () => {
     }
   });
 
+  it("accepts the DSN shapes Sentry's own parser takes: a secret (or an empty one) after the key, an IPv6 host", () => {
+    for (const dsn of [
+      'https://key:secret@o1.ingest.example.com/42',
+      'https://key:@o1.ingest.example.com/42',
+      'http://key@[::1]:9000/42',
+      'http://key@[fe80::1%25eth0]/42',
+    ]) {
+      const { sentry, warnings } = resolve({ SENTRY_DSN: dsn });
+      expect(sentry.dsn).toBe(dsn);
+      expect(warnings).toEqual([]);
+    }
+  });
+
+  it('names options.sentry.dsn, not SENTRY_DSN, when the bad DSN came from the options', () => {
+    const { sentry, warnings } = resolve({}, { sentry: { dsn: 'https://host/1' } });
+    expect(sentry.dsn).toBeUndefined();
+    expect(warnings).toEqual([
+      '@obs warn: options.sentry.dsn is not a Sentry DSN (https://PUBLIC_KEY@HOST/PROJECT_ID); errors are not reported to Sentry',
+    ]);
+  });
+
+  it.each([
+    ['0', 0],
+    ['1', 1],
+    ['0.5', 0.5],
+  ])('takes SENTRY_TRACES_SAMPLE_RATE=%s (the bounds included)', (raw, rate) => {
+    const { sentry, warnings } = resolve({ SENTRY_TRACES_SAMPLE_RATE: raw });
+    expect(sentry.tracesSampleRate).toBe(rate);
+    expect(warnings).toEqual([]);
+  });
+
   it.each([
     ['OBS_SENTRY_MIN_STATUS', '399', 'minStatus', 500],
     ['OBS_SENTRY_MIN_STATUS', '600', 'minStatus', 500],
     ['OBS_SENTRY_MIN_STATUS', 'x', 'minStatus', 500],
     ['SENTRY_TRACES_SAMPLE_RATE', '2', 'tracesSampleRate', undefined],
+    ['SENTRY_TRACES_SAMPLE_RATE', '1.01', 'tracesSampleRate', undefined],
+    ['SENTRY_TRACES_SAMPLE_RATE', '-0.5', 'tracesSampleRate', undefined],
     ['SENTRY_TRACES_SAMPLE_RATE', 'all', 'tracesSampleRate', undefined],
   ])('warns about %s=%s and keeps the default', (name, raw, key, fallback) => {
     const { sentry, warnings } = resolve({ [name]: raw });

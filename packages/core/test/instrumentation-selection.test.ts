@@ -35,6 +35,8 @@ describe('instrumentation short names', () => {
     expect(instrumentationShortName('@opentelemetry/instrumentation-dataloader')).toBe('dataloader');
     expect(instrumentationShortName('@opentelemetry/instrumentation-socket.io')).toBe('socket.io');
     expect(instrumentationShortName('@acme/instrumentation-soap')).toBe('@acme/instrumentation-soap');
+    // an instrumentationName written with stray spaces or capitals still matches its short name
+    expect(instrumentationShortName(' @OpenTelemetry/Instrumentation-DataLoader ')).toBe('dataloader');
   });
 });
 

@@ -45,4 +45,12 @@ describe('OTLP over gRPC without its optional packages', () => {
     expect(config.metrics.otlp.protocol).toBe('http/protobuf');
     expect(lines).toHaveLength(1);
   });
+
+  it('says nothing about gRPC packages when no signal asks for grpc', () => {
+    const lines: string[] = [];
+    restore = captureDiagnostics(lines);
+    const config = resolveConfig({}, { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' });
+    expect(config.traces.otlp.protocol).toBe('http/json');
+    expect(lines).toEqual([]);
+  });
 });
