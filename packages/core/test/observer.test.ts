@@ -723,6 +723,20 @@ describe('RequestObserver entry points (mutation-testing edges)', () => {
     expect(mem.lines.map((l) => l.msg)).toEqual(['request failed', 'request completed']);
   });
 
+  it('observes a request with no socket (a hand-made in-process request) while a server is ignored', () => {
+    const mem = memoryLogger();
+    const obs = new RequestObserver(() => mem.logger);
+    obs.ignoreServer(createServer());
+    const req = new IncomingMessage(null as unknown as Socket);
+    req.method = 'GET';
+    req.url = '/socketless';
+    const res = new ServerResponse(req);
+    obs.begin(req, res);
+    finish(res);
+    expect(mem.lines).toHaveLength(1);
+    expect(mem.lines[0]).toMatchObject({ msg: 'request completed', 'url.path': '/socketless' });
+  });
+
   it('counts a request with no URL as `/`', () => {
     const mem = memoryLogger();
     const obs = new RequestObserver(() => mem.logger);
