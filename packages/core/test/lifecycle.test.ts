@@ -1,6 +1,6 @@
 import { EventEmitter, once } from 'node:events';
 import { Agent, createServer, get, type IncomingMessage, type Server } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Lifecycle, type LifecycleParts } from '../src/lifecycle/lifecycle.js';
 import { settlesAt, sleep, useDiagnostics } from './helpers.js';
@@ -584,5 +584,141 @@ describe('Lifecycle shutdown details (mutation-testing edges)', () => {
     await lifecycle.shutdown();
     expect(server.listening).toBe(false);
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('Lifecycle server registration and drain (mutation-testing edges)', () => {
+  const servers: Server[] = [];
+  afterEach(() => {
+    for (const server of servers.splice(0)) {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('refuses what is not a node:http server, saying so', () => {
+    const lifecycle = new Lifecycle(fakeParts().parts, { budgetMs: 1000 });
+    for (const bad of [undefined, null, {}, { close() {} }, { once() {} }]) {
+      expect(() => lifecycle.registerServer(bad as never), String(bad && Object.keys(bad))).toThrow(
+        new TypeError('registerServer needs a node:http or node:https server'),
+      );
+    }
+  });
+
+  it("registers a server once: its framework close runs once; the second registration's unregister works too", async () => {
+    const a = await slowServer();
+    const b = await slowServer();
+    servers.push(a.server, b.server);
+    const { parts, calls } = fakeParts();
+    const lifecycle = new Lifecycle(parts, { budgetMs: 1000 });
+    lifecycle.registerServer(a.server, { close: () => calls.push('close a') });
+    lifecycle.registerServer(a.server, { close: () => calls.push('close a again') });
+    lifecycle.registerServer(b.server, { close: () => calls.push('close b') });
+    const unregisterB = lifecycle.registerServer(b.server);
+    unregisterB();
+    await lifecycle.shutdown();
+    expect(calls).toEqual(['markShuttingDown', 'close a', 'shutdownTelemetry', 'flushLogs']);
+    expect(b.server.listening).toBe(true);
+  });
+
+  it('forgets a server the app closed itself: its framework close does not run again', async () => {
+    const a = await slowServer();
+    servers.push(a.server);
+    const { parts, calls } = fakeParts();
+    const lifecycle = new Lifecycle(parts, { budgetMs: 1000 });
+    lifecycle.registerServer(a.server, { close: () => calls.push('framework close') });
+    a.server.close();
+    await once(a.server, 'close');
+    await lifecycle.shutdown();
+    expect(calls).toEqual(['markShuttingDown', 'shutdownTelemetry', 'flushLogs']);
+  });
+
+  it('leaves the requests of other servers alone: answered, keep-alive, before and during shutdown', async () => {
+    const registered = await slowServer();
+    const other = await slowServer();
+    servers.push(registered.server, other.server);
+    const lifecycle = new Lifecycle(fakeParts().parts, { budgetMs: 1000, delayMs: 200 });
+    lifecycle.registerServer(registered.server);
+    const keepAlive = new Agent({ keepAlive: true });
+    try {
+      // before shutdown, a registered server's answers keep the connection open as usual
+      expect(await request(registered.port, '/', keepAlive)).toMatchObject({ status: 200, connection: 'keep-alive' });
+      const drained = lifecycle.drain();
+      expect(await request(other.port, '/', keepAlive)).toMatchObject({ status: 200, connection: 'keep-alive' });
+      await drained;
+      expect(other.server.listening).toBe(true);
+    } finally {
+      keepAlive.destroy();
+    }
+  });
+
+  it('answers a request that arrives while the server drains with Connection: close', async () => {
+    const { server, port, arrived } = await slowServer();
+    servers.push(server);
+    const lifecycle = new Lifecycle(fakeParts().parts, { budgetMs: 1000, drainTimeoutMs: 5000 });
+    lifecycle.registerServer(server);
+    // a connection whose request has begun (not idle, so not swept) but is not complete yet
+    const accepted = once(server, 'connection') as Promise<[Socket]>;
+    const socket = connect(port, '127.0.0.1');
+    const [serverSide] = await accepted;
+    socket.write('GET /late HTTP/1.1\r\nHost: x\r\n');
+    while (serverSide.bytesRead === 0) await new Promise((resolve) => setImmediate(resolve));
+    let response = '';
+    socket.setEncoding('utf8').on('data', (d: string) => {
+      response += d;
+    });
+    const ended = once(socket, 'close');
+    const drained = lifecycle.drain();
+    socket.write('\r\n'); // the request completes after the drain began
+    await arrived('/late');
+    await Promise.all([drained, ended]);
+    expect(response).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(response.toLowerCase()).toContain('\r\nconnection: close\r\n');
+    expect(warnings).toEqual([]);
+  });
+
+  it('closes a keep-alive connection whose response had sent its headers when the drain began, once it is idle', async () => {
+    let finish!: () => void;
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('started; ');
+      finish = () => res.end('done');
+    });
+    server.keepAliveTimeout = 60_000; // the connection would stay open a minute
+    servers.push(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as { port: number }).port;
+    const lifecycle = new Lifecycle(fakeParts().parts, { budgetMs: 1000, drainTimeoutMs: 5000 });
+    lifecycle.registerServer(server);
+    const keepAlive = new Agent({ keepAlive: true });
+    try {
+      const answer = request(port, '/', keepAlive);
+      await once(server, 'request');
+      const drained = lifecycle.drain();
+      await sleep(30);
+      finish();
+      expect(await answer).toMatchObject({ status: 200, body: 'started; done', connection: 'keep-alive' });
+      await drained;
+      expect(warnings).toEqual([]); // closed when idle, not at the drain timeout
+    } finally {
+      keepAlive.destroy();
+    }
+  });
+
+  it('tells the observer which requests it cuts at the drain timeout: only those still running', async () => {
+    const { server, port, arrived } = await slowServer();
+    servers.push(server);
+    const cut: string[] = [];
+    const { parts } = fakeParts();
+    parts.cutRequest = (response) => cut.push((response as unknown as { req: IncomingMessage }).req.url ?? '');
+    const lifecycle = new Lifecycle(parts, { budgetMs: 1000, drainTimeoutMs: 200 });
+    lifecycle.registerServer(server);
+    await request(port, '/done-before');
+    const hanging = request(port, '/hang').catch((err: NodeJS.ErrnoException) => err.code);
+    await arrived('/hang');
+    await lifecycle.shutdown();
+    expect(await hanging).toBe('ECONNRESET');
+    expect(cut).toEqual(['/hang']);
   });
 });
