@@ -481,9 +481,12 @@ describe('Lifecycle signals and exit, in process (mutation-testing edges)', () =
     await vi.advanceTimersByTimeAsync(5000);
     expect(kill).not.toHaveBeenCalled();
     expect(calls).toEqual(['markShuttingDown', 'flushTelemetry']); // no hooks, no telemetry shutdown: the app's
+    const exitListeners = process.listenerCount('exit');
     process.emit('SIGTERM', 'SIGTERM');
     expect(kill.mock.calls).toEqual([[process.pid, 'SIGTERM']]);
     expect(process.listenerCount('SIGTERM')).toBe(0); // the app's handler too: ended as Node would end it
+    // and @obs's others: no SIGINT handling, no exit flush (a forced exit 143 flushes nothing twice)
+    expect([process.listenerCount('SIGINT'), process.listenerCount('exit')]).toEqual([0, exitListeners - 1]);
     expect(appHandler).toHaveBeenCalledTimes(2); // it was first in line for both
   });
 
@@ -558,6 +561,36 @@ describe('Lifecycle shutdown details (mutation-testing edges)', () => {
     const spent = new Lifecycle(hanging, { budgetMs: 200 }).shutdown();
     expect(await settlesAt(spent)).toBe(200);
     expect(budgets).toEqual([1000, 100]);
+  });
+
+  it('tells began() that the process serves once a server was registered, even one since closed', async () => {
+    const { parts } = fakeParts();
+    const began: unknown[] = [];
+    parts.began = (info) => began.push(info);
+    const lifecycle = new Lifecycle(parts, { budgetMs: 1000, drainTimeoutMs: 3000 });
+    const server = createServer();
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    lifecycle.registerServer(server);
+    server.close();
+    await once(server, 'close');
+    await lifecycle.shutdown();
+    expect(began).toEqual([{ signal: undefined, delayMs: 0, drainTimeoutMs: 3000, serving: true }]);
+  });
+
+  it('goes on when a registered server throws from close()', async () => {
+    const { parts, calls } = fakeParts();
+    const lifecycle = new Lifecycle(parts, { budgetMs: 1000, drainTimeoutMs: 3000 });
+    const odd = Object.assign(new EventEmitter(), {
+      close: () => {
+        throw new Error('not running');
+      },
+    });
+    lifecycle.registerServer(odd as unknown as Server, { close: () => calls.push('framework close') });
+    lifecycle.onShutdown(() => calls.push('hook'));
+    await lifecycle.shutdown();
+    expect(calls).toEqual(['markShuttingDown', 'framework close', 'hook', 'shutdownTelemetry', 'flushLogs']);
+    expect(warnings).toEqual([]); // taken as closed at once, not waited for until the drain timeout
   });
 
   it('begins once: drain() again neither fails readiness again nor restarts the delay; began() may throw', async () => {
@@ -710,8 +743,9 @@ describe('Lifecycle server registration and drain (mutation-testing edges)', () 
     const { server, port, arrived } = await slowServer();
     servers.push(server);
     const cut: string[] = [];
-    const { parts } = fakeParts();
+    const { parts, calls } = fakeParts();
     parts.cutRequest = (response) => cut.push((response as unknown as { req: IncomingMessage }).req.url ?? '');
+    server.on('request', (req: IncomingMessage, res) => res.once('close', () => calls.push(`closed ${req.url}`)));
     const lifecycle = new Lifecycle(parts, { budgetMs: 1000, drainTimeoutMs: 200 });
     lifecycle.registerServer(server);
     await request(port, '/done-before');
@@ -720,5 +754,7 @@ describe('Lifecycle server registration and drain (mutation-testing edges)', () 
     await lifecycle.shutdown();
     expect(await hanging).toBe('ECONNRESET');
     expect(cut).toEqual(['/hang']);
+    // the cut response has closed (its span ended) before telemetry is flushed and stopped
+    expect(calls.slice(calls.indexOf('closed /hang'))).toEqual(['closed /hang', 'shutdownTelemetry', 'flushLogs']);
   });
 });
