@@ -85,7 +85,13 @@ describe('sqlRunner', () => {
   });
 
   it('recognises nothing else', () => {
-    // a function with raw() but no knex client
+    // a function with a client but no raw(), or raw() but no knex client
+    expect(
+      sqlRunner(
+        Object.assign(() => undefined, { client: {} }),
+        'test',
+      ),
+    ).toBeUndefined();
     expect(
       sqlRunner(
         Object.assign(() => undefined, { raw: async () => undefined }),
