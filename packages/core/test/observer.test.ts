@@ -757,7 +757,7 @@ describe('RequestObserver entry points (mutation-testing edges)', () => {
   });
 
   it('continues an observation started by another copy of @obs/core (two installed versions), not a second one', async () => {
-    const dist = (await import('../dist/http/observer.js')) as typeof import('../src/http/observer.js');
+    const dist = (await import('../dist/http/observer.js')) as unknown as typeof import('../src/http/observer.js');
     const mem = memoryLogger();
     const hookCopy = new RequestObserver(() => mem.logger);
     const adapterCopy = new dist.RequestObserver(() => mem.logger);
