@@ -182,7 +182,14 @@ describe('redisCheck (ioredis and node-redis)', () => {
     void nodeRedis.connect().catch(() => undefined);
     cleanups.push(() => nodeRedis.destroy());
     await once(nodeRedis, 'error');
-    await expectFailing(redisCheck(nodeRedis), /^not connected/);
+    await expectFailing(redisCheck(nodeRedis), /^not connected \(reconnecting\)$/);
+  });
+
+  it('says "not connected (closed)" for a node-redis client the app closed', async () => {
+    const nodeRedis = createClient({ url: REDIS_URL });
+    await nodeRedis.connect();
+    nodeRedis.destroy();
+    await expectFailing(redisCheck(nodeRedis), /^not connected \(closed\)$/);
   });
 
   it('fails with timeout, within the deadline, when the server never answers', async () => {
@@ -215,6 +222,15 @@ describe('amqpCheck (amqplib, RabbitMQ)', () => {
     expect(result?.status).toBe('error');
   });
 
+  it('fails when the channel it opened cannot be closed', async () => {
+    const failingClose = {
+      createChannel: async () => ({ close: () => Promise.reject(new Error('channel closed by the broker')) }),
+    };
+    const { statusCode, result } = await probe(amqpCheck(failingClose));
+    expect(statusCode).toBe(503);
+    expect(result?.status).toBe('error');
+  });
+
   it('fails with timeout, within the deadline, while the broker is down or never answers', async () => {
     for (const port of [refusedPort, blackHolePort]) {
       const recovering = await amqplib.connect(`amqp://guest:guest@${HOST}:${port}`, {
@@ -231,9 +247,16 @@ describe('httpCheck', () => {
   let upstream: HttpServer;
   let port: number;
   let status = 200;
+  const seen: string[] = [];
   beforeAll(async () => {
-    upstream = createHttpServer((_req, res) => {
-      res.statusCode = status;
+    upstream = createHttpServer((req, res) => {
+      seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? '-'}`);
+      if (req.url === '/moved') {
+        res.writeHead(302, { location: '/down' });
+        res.end();
+        return;
+      }
+      res.statusCode = req.url === '/down' ? 503 : status;
       res.end('body');
     });
     port = await listen(upstream);
@@ -251,6 +274,20 @@ describe('httpCheck', () => {
       '/health',
     ]);
     await expectHealthy(httpCheck(`http://${HOST}:${port}/`, { expectStatus: (s) => s === 503 }));
+  });
+
+  it('fails on 400, sends the method and headers asked for, GET by default, and follows no redirect', async () => {
+    status = 400;
+    await expectFailing(httpCheck(`http://${HOST}:${port}/`), 'HTTP 400');
+    seen.length = 0;
+    status = 200;
+    await expectHealthy(httpCheck(`http://${HOST}:${port}/a`));
+    await expectHealthy(
+      httpCheck(`http://${HOST}:${port}/b`, { method: 'HEAD', headers: { authorization: 'Bearer upstream-token' } }),
+    );
+    // a redirect to a failing page: the redirect itself is the answer (3xx, healthy)
+    await expectHealthy(httpCheck(`http://${HOST}:${port}/moved`));
+    expect(seen).toEqual(['GET /a -', 'HEAD /b Bearer upstream-token', 'GET /moved -']);
   });
 
   it('fails with ECONNREFUSED when the upstream is down, and with timeout when it never answers', async () => {
@@ -272,11 +309,34 @@ describe('factories', () => {
     expect(mysqlCheck({ query: () => Promise.resolve() }).name).toBe('mysql');
     expect(amqpCheck({ createChannel: async () => ({ close: async () => undefined }) }).name).toBe('rabbitmq');
     expect(httpCheck('http://localhost/').name).toBe('http');
+    expect(redisCheck({ ping: async () => 'PONG' }, { kind: 'liveness' }).kind).toBe('liveness');
     for (const bad of [undefined, {}, { query: 1 }]) {
-      expect(() => postgresCheck(bad as never)).toThrow(TypeError);
-      expect(() => mysqlCheck(bad as never)).toThrow(TypeError);
-      expect(() => redisCheck(bad as never)).toThrow(TypeError);
-      expect(() => amqpCheck(bad as never)).toThrow(TypeError);
+      expect(() => postgresCheck(bad as never)).toThrow(
+        new TypeError('postgresCheck needs a pg Pool or Client, knex, Prisma, TypeORM, Sequelize or MikroORM'),
+      );
+      expect(() => mysqlCheck(bad as never)).toThrow(
+        new TypeError('mysqlCheck needs a mysql2 pool or connection, knex, Prisma, TypeORM, Sequelize or MikroORM'),
+      );
+      expect(() => redisCheck(bad as never)).toThrow(new TypeError('redisCheck needs an ioredis or node-redis client'));
+      expect(() => amqpCheck(bad as never)).toThrow(
+        new TypeError('amqpCheck needs an amqplib connection (promise API) or a function returning one'),
+      );
     }
+  });
+
+  it('run SELECT 1 by default, and name the factory when a client answers with something unusable', async () => {
+    const statements: string[] = [];
+    const client = { query: async (sql: string) => statements.push(sql) };
+    const signal = new AbortController().signal;
+    await postgresCheck(client).check(signal);
+    await mysqlCheck(client).check(signal);
+    expect(statements).toEqual(['SELECT 1', 'SELECT 1']);
+    const odd = { query: () => 42 };
+    await expect(postgresCheck(odd).check(signal)).rejects.toThrow(
+      new TypeError('postgresCheck: query() returned neither a promise nor a query'),
+    );
+    await expect(mysqlCheck(odd).check(signal)).rejects.toThrow(
+      new TypeError('mysqlCheck: query() returned neither a promise nor a query'),
+    );
   });
 });

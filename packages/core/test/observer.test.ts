@@ -4,11 +4,18 @@ import { type AddressInfo, Socket } from 'node:net';
 import { type Context, context, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { getRPCMetadata, RPCType, setRPCMetadata } from '@opentelemetry/core';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { activeRequestId } from '../src/context.js';
 import { captureDiagnostics } from '../src/diag.js';
-import { type BeginOptions, type ObservedRequest, RequestObserver } from '../src/http/observer.js';
+import {
+  type BeginOptions,
+  type ObservedRequest,
+  RequestObserver,
+  type ServerTelemetry,
+} from '../src/http/observer.js';
+import { MetricAttributeCache } from '../src/http/server-attributes.js';
 import { type LogLine, memoryLogger, sleep } from './helpers.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, observed: ObservedRequest, ctx: Context) => void;
@@ -484,5 +491,282 @@ describe('completion-line fields', () => {
     for (const key of ['user_agent.original', 'client.address', 'http.response.body.size', 'fields_failed']) {
       expect(line).not.toHaveProperty([key]);
     }
+  });
+});
+
+/** A bare in-process request and response (what `app.inject()` hands an app): no real socket. */
+function inProcess(url: string): { req: IncomingMessage; res: ServerResponse } {
+  const req = new IncomingMessage(new Socket());
+  req.method = 'GET';
+  req.url = url;
+  return { req, res: new ServerResponse(req) };
+}
+
+/** End an in-process response and close it, as light-my-request does. */
+function finish(res: ServerResponse, status = 200): void {
+  res.statusCode = status;
+  res.end();
+  res.emit('close');
+}
+
+/** What the @obs instance gives the observer: @obs makes the SERVER span (this file's exporter). */
+function testTelemetry(): ServerTelemetry {
+  return {
+    ownsServerSpan: true,
+    tracer: provider.getTracer('observer-test'),
+    duration: new MeterProvider().getMeter('observer-test').createHistogram('http.server.request.duration'),
+    metricAttributes: new MetricAttributeCache(),
+    redactQuery: (q) => q,
+  };
+}
+
+describe('RequestObserver entry points (mutation-testing edges)', () => {
+  const servers: Server[] = [];
+
+  /** A server whose requests arrive through `observer.arrive()` (what the server hook does), then `onRequest`. */
+  async function serve(
+    obs: RequestObserver,
+    onRequest: (req: IncomingMessage, res: ServerResponse) => void,
+  ): Promise<{ server: Server; port: number }> {
+    const s = createServer((req, res) => {
+      obs.arrive(req, res);
+      onRequest(req, res);
+    });
+    servers.push(s);
+    s.listen(0, '127.0.0.1');
+    await once(s, 'listening');
+    return { server: s, port: (s.address() as AddressInfo).port };
+  }
+
+  /** Request `path` from `port`; settles once the server side's response has closed (its line is written by then). */
+  async function requestAndClose(port: number, path: string, closedOn: { next: Promise<void> }): Promise<void> {
+    const reply = new Promise<void>((resolve, reject) => {
+      const req = request(`http://127.0.0.1:${port}${path}`, { agent: false }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    await Promise.all([reply, closedOn.next]);
+  }
+
+  /** `next` settles when the response `listen` was last given closes (after the observer's own listener). */
+  function closeWatch(): { next: Promise<void>; reset(): void; listen(res: ServerResponse): void } {
+    let resolveNext = () => {};
+    const watch = {
+      next: Promise.resolve(),
+      reset() {
+        watch.next = new Promise<void>((resolve) => {
+          resolveNext = resolve;
+        });
+      },
+      listen(res: ServerResponse) {
+        res.once('close', () => resolveNext());
+      },
+    };
+    watch.reset();
+    return watch;
+  }
+
+  afterAll(() => {
+    for (const s of servers) {
+      s.closeAllConnections();
+      s.close();
+    }
+  });
+
+  it('leaves out every request of an ignored server (the management server), and only those', async () => {
+    const mem = memoryLogger();
+    const obs = new RequestObserver(() => mem.logger);
+    const watch = closeWatch();
+    const onRequest = (_req: IncomingMessage, res: ServerResponse) => {
+      watch.listen(res);
+      res.end('ok');
+    };
+    const management = await serve(obs, onRequest);
+    const app = await serve(obs, onRequest);
+    obs.ignoreServer(management.server);
+
+    await requestAndClose(management.port, '/anything', watch);
+    expect(mem.lines).toEqual([]);
+    watch.reset();
+    await requestAndClose(app.port, '/anything', watch);
+    expect(mem.lines).toHaveLength(1);
+    expect(mem.lines[0]).toMatchObject({ msg: 'request completed', 'url.path': '/anything' });
+  });
+
+  it('observes arrived requests when another context manager was installed first (nothing to enter): span, id, line', async () => {
+    // the bug this caught: `enter?.(start(...))` skipped the start too, and such a service recorded nothing
+    const mem = memoryLogger();
+    const obs = new RequestObserver(() => mem.logger);
+    obs.useTelemetry(testTelemetry(), undefined);
+    const watch = closeWatch();
+    let begun: ObservedRequest | undefined;
+    let arrived: ObservedRequest | undefined;
+    const { port } = await serve(obs, (req, res) => {
+      watch.listen(res);
+      arrived = obs.observationOf(req);
+      // the adapter's first hook: it continues the observation the server hook started
+      begun = obs.begin(req, res, { resolveRoute: () => '/things/:id' });
+      expect(obs.reenter(req)).toBe(false); // nothing to enter with
+      res.end('ok');
+    });
+    await requestAndClose(port, '/things/1', watch);
+    expect(begun).toBeDefined();
+    expect(begun).toBe(arrived);
+    expect(mem.lines).toHaveLength(1);
+    expect(mem.lines[0]).toMatchObject({
+      msg: 'request completed',
+      'http.route': '/things/:id',
+      request_id: begun?.id,
+      'http.response.status_code': 200,
+    });
+    const spans = exporter.getFinishedSpans();
+    expect(spans.map((span) => span.name)).toEqual(['GET /things/:id']);
+    expect(mem.lines[0]?.trace_id).toBe(spans[0]?.spanContext().traceId);
+  });
+
+  it('enters the arrived request context; reenter() is false for a request it never saw', async () => {
+    const mem = memoryLogger();
+    const obs = new RequestObserver(() => mem.logger);
+    const entered: (string | undefined)[] = [];
+    obs.useTelemetry(testTelemetry(), (ctx) => entered.push(activeRequestId(ctx)));
+    const watch = closeWatch();
+    const { port } = await serve(obs, (_req, res) => {
+      watch.listen(res);
+      res.end('ok');
+    });
+    await requestAndClose(port, '/entered', watch);
+    expect(mem.lines).toHaveLength(1);
+    expect(entered).toEqual([mem.lines[0]?.request_id]);
+    const { req } = inProcess('/never-seen');
+    expect(obs.reenter(req)).toBe(false);
+    expect(entered).toHaveLength(1);
+  });
+
+  it('records a request cut by the server at shutdown as cut, with its error type', async () => {
+    const mem = memoryLogger();
+    const obs = new RequestObserver(() => mem.logger);
+    const watch = closeWatch();
+    const { port } = await serve(obs, (_req, res) => {
+      watch.listen(res);
+      res.write('partial');
+      // what the drain timeout does: tell the observer, then close the connection
+      setImmediate(() => {
+        obs.cutByServer(res);
+        res.socket?.destroy();
+      });
+    });
+    const req = request(`http://127.0.0.1:${port}/long`, { agent: false }, (res) => res.resume());
+    req.on('error', () => {});
+    req.end();
+    await watch.next;
+    expect(mem.lines).toHaveLength(1);
+    expect(mem.lines[0]).toMatchObject({
+      level: 'error',
+      msg: 'request cut at shutdown',
+      'error.type': 'server_shutdown',
+      'url.path': '/long',
+    });
+    // a response it never observed: nothing to record, nothing thrown
+    obs.cutByServer(inProcess('/x').res);
+  });
+
+  it('failed(): a 4xx only noted, a 5xx (from 500) recorded once, an unobserved 5xx still logged', async () => {
+    handler = (req, res) => {
+      observer.failed(req, new Error('bad body'), 404);
+      res.statusCode = 404;
+      res.end();
+    };
+    await roundTrip('/client-error');
+    expect(lines.map((l) => l.msg)).toEqual(['request completed']);
+    expect(lines[0]).toMatchObject({ level: 'info', 'http.response.status_code': 404 });
+    expect(exporter.getFinishedSpans()[0]?.status.code).toBe(SpanStatusCode.UNSET);
+
+    lines.length = 0;
+    exporter.reset();
+    closed = new Promise((resolve) => {
+      markClosed = resolve;
+    });
+    handler = (req, res) => {
+      observer.failed(req, new Error('handler broke'), 500);
+      observer.failed(req, new Error('and again'), 500);
+      res.statusCode = 500;
+      res.end();
+    };
+    await roundTrip('/server-error', { 'x-request-id': 'rid-failed' });
+    const failures = lines.filter((l) => l.msg === 'request failed');
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({ level: 'error', request_id: 'rid-failed', err: { message: 'handler broke' } });
+    expect(exporter.getFinishedSpans()[0]?.status).toEqual({ code: SpanStatusCode.ERROR, message: 'handler broke' });
+
+    // a request the observer never saw: a 4xx is nothing, a 5xx is still logged, with its error
+    lines.length = 0;
+    const { req } = inProcess('/unobserved');
+    observer.failed(req, new Error('client mistake'), 400);
+    expect(lines).toEqual([]);
+    observer.failed(req, new Error('unobserved failure'), 503);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 'error', msg: 'request failed', err: { message: 'unobserved failure' } });
+  });
+
+  it('works with an error reporter that reports nothing (error tracking off)', () => {
+    const mem = memoryLogger();
+    const obs = new RequestObserver(
+      () => mem.logger,
+      () => undefined,
+    );
+    const { req, res } = inProcess('/no-tracking');
+    obs.begin(req, res).recordError(new Error('not reported'));
+    finish(res, 500);
+    expect(mem.lines.map((l) => l.msg)).toEqual(['request failed', 'request completed']);
+  });
+
+  it('observes a request with no socket (a hand-made in-process request) while a server is ignored', () => {
+    const mem = memoryLogger();
+    const obs = new RequestObserver(() => mem.logger);
+    obs.ignoreServer(createServer());
+    const req = new IncomingMessage(null as unknown as Socket);
+    req.method = 'GET';
+    req.url = '/socketless';
+    const res = new ServerResponse(req);
+    obs.begin(req, res);
+    finish(res);
+    expect(mem.lines).toHaveLength(1);
+    expect(mem.lines[0]).toMatchObject({ msg: 'request completed', 'url.path': '/socketless' });
+  });
+
+  it('counts a request with no URL as `/`', () => {
+    const mem = memoryLogger();
+    const obs = new RequestObserver(() => mem.logger);
+    obs.ignorePath('/');
+    const { req, res } = inProcess('');
+    obs.begin(req, res);
+    finish(res);
+    expect(mem.lines).toEqual([]);
+  });
+
+  it("disables the framework's route instrumentation when an adapter labels routes itself", () => {
+    const obs = new RequestObserver(() => memoryLogger().logger);
+    obs.adapterLabelsRoutes('koa'); // before telemetry: nothing to disable yet, nothing thrown
+    const disabled: string[] = [];
+    obs.useTelemetry({} as ServerTelemetry, undefined, (name) => disabled.push(name));
+    obs.adapterLabelsRoutes('express');
+    expect(disabled).toEqual(['express']);
+  });
+
+  it('continues an observation started by another copy of @obs/core (two installed versions), not a second one', async () => {
+    const dist = (await import('../dist/http/observer.js')) as unknown as typeof import('../src/http/observer.js');
+    const mem = memoryLogger();
+    const hookCopy = new RequestObserver(() => mem.logger);
+    const adapterCopy = new dist.RequestObserver(() => mem.logger);
+    const { req, res } = inProcess('/two-copies');
+    const first = hookCopy.begin(req, res);
+    const second = adapterCopy.begin(req, res, { resolveRoute: () => '/two-copies' });
+    expect(second.id).toBe(first.id);
+    finish(res);
+    expect(mem.lines).toHaveLength(1);
+    expect(mem.lines[0]).toMatchObject({ 'http.route': '/two-copies', request_id: first.id });
   });
 });

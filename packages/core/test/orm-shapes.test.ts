@@ -53,7 +53,17 @@ describe('sqlRunner', () => {
     const failed = sqlRunner({ query: () => failing }, 'test')?.('SELECT 1');
     failing.emit('error', new Error('refused'));
     await expect(failed).rejects.toThrow('refused');
-    await expect(sqlRunner({ query: () => 42 }, 'test')?.('SELECT 1')).rejects.toThrow(TypeError);
+    for (const odd of [42, null, undefined, {}]) {
+      await expect(sqlRunner({ query: () => odd }, 'test')?.('SELECT 1'), String(odd)).rejects.toThrow(
+        new TypeError('test: query() returned neither a promise nor a query'),
+      );
+    }
+    // a callable thenable (a query builder that is a function) is awaited too
+    const callable = Object.assign(() => undefined, {
+      // biome-ignore lint/suspicious/noThenProperty: the shape under test
+      then: (resolve: (v: unknown) => void) => resolve('callable rows'),
+    });
+    await expect(sqlRunner({ query: () => callable }, 'test')?.('SELECT 1')).resolves.toBe('callable rows');
     const callbackFails = {
       promise: () => undefined,
       query: (_s: string, cb: (e: unknown) => void) => cb(new Error('x')),
@@ -61,7 +71,33 @@ describe('sqlRunner', () => {
     await expect(sqlRunner(callbackFails, 'test')?.('SELECT 1')).rejects.toThrow('x');
   });
 
+  it('takes an object with query() for what it is, whatever else it has', async () => {
+    const calls: string[] = [];
+    const query = async (sql: string) => calls.push(sql);
+    // an unrelated `em` (not MikroORM's), a `fork` without `getConnection`
+    for (const client of [
+      { em: {}, query },
+      { fork: () => undefined, query },
+    ]) {
+      await sqlRunner(client, 'test')?.('SELECT 1');
+    }
+    expect(calls).toEqual(['SELECT 1', 'SELECT 1']);
+  });
+
   it('recognises nothing else', () => {
+    // a function with a client but no raw(), or raw() but no knex client
+    expect(
+      sqlRunner(
+        Object.assign(() => undefined, { client: {} }),
+        'test',
+      ),
+    ).toBeUndefined();
+    expect(
+      sqlRunner(
+        Object.assign(() => undefined, { raw: async () => undefined }),
+        'test',
+      ),
+    ).toBeUndefined();
     for (const other of [undefined, null, 42, 'pool', {}, { getConnection: () => ({}) }, () => undefined]) {
       expect(sqlRunner(other, 'test')).toBeUndefined();
     }

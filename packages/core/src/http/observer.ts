@@ -173,10 +173,14 @@ export class RequestObserver {
 
   /**
    * A request arrived (the server hook calls this before the server's `request` listeners run):
-   * start its observation and make its context active for the rest of this synchronous run.
+   * start its observation and make its context active for the rest of this synchronous run (when it
+   * can: not when another context manager was installed first; the observation starts all the same).
    */
   arrive(req: IncomingMessage, res: ServerResponse): void {
-    this.#enter?.(this.#start(req, res, undefined, true).context);
+    // not `this.#enter?.(this.#start(...))`: an optional call skips its arguments, and the request
+    // would go unobserved
+    const observation = this.#start(req, res, undefined, true);
+    this.#enter?.(observation.context);
   }
 
   /**
