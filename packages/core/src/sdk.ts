@@ -82,8 +82,6 @@ export interface Telemetry {
    * after start-up, or at the first collection, whichever comes first.
    */
   startRuntimeMetrics(): void;
-  /** True when `@opentelemetry/instrumentation-pino` is active (it then correlates every pino logger). */
-  readonly pinoInstrumented: boolean;
   /**
    * Makes a context active for the rest of the current synchronous run; undefined when another
    * context manager was installed first (then only `context.with` works).
@@ -275,7 +273,6 @@ export function startTelemetry(
           if (instrumentation.instrumentationName.endsWith(`-${name}`)) instrumentation.disable();
       },
       startRuntimeMetrics: () => {},
-      pinoInstrumented: false,
       enterContext,
       forceFlush: async () => {},
       shutdown: async () => {
@@ -359,7 +356,6 @@ export function startTelemetry(
       for (const instrumentation of [...eager, ...added])
         if (instrumentation.instrumentationName.endsWith(`-${name}`)) instrumentation.disable();
     },
-    pinoInstrumented: config.instrumentations.includes('pino'),
     enterContext,
     async forceFlush() {
       await Promise.all([

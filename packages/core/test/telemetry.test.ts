@@ -543,7 +543,6 @@ describe('OTEL_SDK_DISABLED', () => {
     expect(telemetry.tracerProvider).toBeUndefined();
     expect(telemetry.metrics).toBeUndefined();
     expect(telemetry.loggerProvider).toBeUndefined();
-    expect(telemetry.pinoInstrumented).toBe(false);
     expect(names(telemetry)).toEqual(['@opentelemetry/instrumentation-http', '@opentelemetry/instrumentation-undici']);
     expect(telemetry.instrumentations.every((i) => (i as unknown as { isEnabled(): boolean }).isEnabled())).toBe(true);
     telemetry.disableInstrumentation('undici');
@@ -604,11 +603,6 @@ describe('instrumentations', () => {
     running = startTelemetry(resolveConfig({}, { ...QUIET, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'undici' }), HOOKS);
     running.startRuntimeMetrics();
     expect(names(running)).toEqual(['@opentelemetry/instrumentation-undici']);
-  });
-
-  it('say whether pino is instrumented', () => {
-    running = startTelemetry(resolveConfig({}, QUIET), HOOKS);
-    expect(running.pinoInstrumented).toBe(true);
   });
 
   it("run the app's own objects with the pipeline's providers, disable them by short name and at shutdown", async () => {
