@@ -31,7 +31,7 @@ export interface ServiceOptions {
   preload?: string | false;
   /** Path that answers 200 when the service is ready. Default `/health/ready`. `false` waits only for the port. */
   readyPath?: string | false;
-  /** Milliseconds to wait for readiness. Default 15000. */
+  /** Milliseconds to wait for readiness. Default 30000 (a Nest app with the preload takes over 15 s to start at load 15). */
   readyTimeoutMs?: number;
 }
 
@@ -83,6 +83,9 @@ function cleanEnv(): Record<string, string | undefined> {
   }
   return env;
 }
+
+/** Default of {@link ServiceOptions.readyTimeoutMs}. */
+const READY_TIMEOUT_MS = 30_000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -182,7 +185,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     running: () => !done,
   };
 
-  const deadline = performance.now() + (options.readyTimeoutMs ?? 15000);
+  const deadline = performance.now() + (options.readyTimeoutMs ?? READY_TIMEOUT_MS);
   const readyPath = options.readyPath ?? '/health/ready';
   for (;;) {
     if (done) {
@@ -197,7 +200,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     }
     if (performance.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`service not ready within ${options.readyTimeoutMs ?? 15000} ms\nstderr:\n${err}`);
+      throw new Error(`service not ready within ${options.readyTimeoutMs ?? READY_TIMEOUT_MS} ms\nstderr:\n${err}`);
     }
     await sleep(50);
   }
