@@ -84,7 +84,7 @@ async function waitForCount(query: (promql: string) => Promise<number | undefine
   while (Date.now() < deadline) {
     last = await query(`sum(${COUNT})`);
     if (last === expected) return;
-    await sleep(250);
+    await sleep(250); // paces the poll
   }
   throw new Error(`Prometheus count ${last}, expected ${expected}`);
 }
@@ -130,7 +130,13 @@ async function proveClusterMetrics(options: {
   await options.waitForReplacement(victim as number);
   for (let i = 0; i < 20; i++) expect((await getFresh(port, `/api/v1/users/${(i % 5) + 1}`)).status).toBe(200);
   await waitForCount(query, 60);
-  await sleep(3000); // a few more scrapes, answered by either worker
+  // three more scrapes, answered by either worker
+  const scrapes = async () => (await query(`count_over_time(up{job="${job}"}[1h])`)) ?? 0;
+  const seen = await scrapes();
+  for (const deadline = Date.now() + 60_000; (await scrapes()) < seen + 3; ) {
+    if (Date.now() > deadline) throw new Error('Prometheus scraped no more');
+    await sleep(250); // paces the poll
+  }
   expect(await query(`sum(${COUNT})`)).toBe(60);
   // the stored counter never went backwards: no reset for rate() to misread
   expect(await query(`sum(resets(${COUNT}[10m]))`)).toBe(0);
@@ -234,7 +240,7 @@ describe('cluster-correct /metrics scraped by a real Prometheus', () => {
       const deadline = Date.now() + 30_000;
       while (!ok()) {
         if (Date.now() > deadline) throw new Error(`${what}: not within 30 s\n${pm2('jlist')}`);
-        await sleep(250);
+        await sleep(250); // paces the poll
       }
     };
     try {
@@ -243,7 +249,7 @@ describe('cluster-correct /metrics scraped by a real Prometheus', () => {
       const deadline = Date.now() + 30_000;
       while ((await getFresh(port, '/health/ready').catch(() => ({ status: 0 }))).status !== 200) {
         if (Date.now() > deadline) throw new Error('PM2 app not ready');
-        await sleep(250);
+        await sleep(250); // paces the poll
       }
       await sleep(1000); // the second worker's server
       await proveClusterMetrics({

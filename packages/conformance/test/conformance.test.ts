@@ -14,6 +14,7 @@ import {
   startService,
 } from '@obs/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshGet, openGet } from './requests.js';
 import { TARGETS } from './targets.js';
 
 const SERVER = 2;
@@ -420,23 +421,25 @@ describe.each(TARGETS)('$name', (target) => {
 
   it('records a client that aborts a slow request exactly once, as aborted', async () => {
     const id = `abort-${target.name}`;
-    const controller = new AbortController();
-    const pending = service
-      .fetch('/api/v1/slow?ms=700', { signal: controller.signal, headers: { 'x-request-id': id } })
-      .catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 150));
-    controller.abort();
-    await pending;
+    // long enough that the abort below comes while the handler waits, also on a busy machine
+    const slow = '/api/v1/slow?ms=2000';
+    const pending = openGet(service.port, slow, { 'x-request-id': id });
+    await pending.sent;
+    // a request on a later connection answered: the service has read the slow one and routed it
+    expect(await freshGet(service.port, '/health/live')).toBe(200);
+    expect(pending.settled()).toBe(false);
+    pending.abort();
+    expect(await pending.outcome).toEqual({ error: 'ECONNRESET' });
     const line = await service.waitForLog((l) => l.request_id === id);
     expect(line).toMatchObject({ msg: 'request aborted', aborted: true, level: 'warn' });
     expect(line['http.route']).toBe('/api/v1/slow');
     // the server span ends when the connection closes, before the handler is done: the route is on it
     const [span] = await receiver.waitForSpans((s) => s.kind === SERVER && s.traceId === line.trace_id);
     expect(span?.attributes['http.route']).toBe('/api/v1/slow');
-    // The aborted handler still runs to its end (700 ms timer). A request sent now, waiting as long,
+    // The aborted handler still runs to its end (its timer). A request sent now, waiting as long,
     // finishes after it: once its line is out, any second line of the aborted request would be too.
     const after = `${id}-after`;
-    await service.fetch('/api/v1/slow?ms=700', { headers: { 'x-request-id': after } });
+    await service.fetch(slow, { headers: { 'x-request-id': after } });
     await service.waitForLog((l) => l.request_id === after && l.msg === 'request completed');
     expect(service.logs().filter((l) => l.request_id === id)).toHaveLength(1);
   });

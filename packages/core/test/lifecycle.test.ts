@@ -193,7 +193,8 @@ async function slowServer(onFinish: (path: string) => void = () => {}): Promise<
       finished.set(req.url ?? '/', performance.now());
       onFinish(req.url ?? '/');
     });
-    setTimeout(() => res.end(`waited ${ms}`), ms);
+    if (ms === 0) res.end('waited 0');
+    else setTimeout(() => res.end(`waited ${ms}`), ms);
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -237,13 +238,20 @@ function tryConnect(port: number): Promise<string> {
 describe('Lifecycle drain of HTTP servers', () => {
   const servers: Server[] = [];
   afterEach(() => {
+    vi.useRealTimers();
     for (const server of servers.splice(0)) server.closeAllConnections();
   });
 
   it('fails readiness at once, keeps serving during the delay, then refuses connections, finishes the in-flight request, and only then runs the hooks', async () => {
-    const { server, port, finished, arrived } = await slowServer();
-    servers.push(server);
     const events: [string, number][] = [];
+    const { server, port, arrived } = await slowServer((path) => events.push([`answered ${path}`, performance.now()]));
+    servers.push(server);
+    const keepAlive = new Agent({ keepAlive: true });
+    await request(port, '/', keepAlive); // an idle keep-alive connection
+    events.length = 0;
+    // @obs's timers (the delay, the drain timeout, the idle sweep) and the handler's 600 ms run on a
+    // fake clock, exact to the millisecond whatever the machine's load; the sockets are real.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'] });
     const { parts } = fakeParts();
     const mark = parts.markShuttingDown;
     parts.markShuttingDown = () => {
@@ -255,29 +263,32 @@ describe('Lifecycle drain of HTTP servers', () => {
     lifecycle.onShutdown(() => {
       events.push(['hook', performance.now()]);
     });
-    const keepAlive = new Agent({ keepAlive: true });
-    await request(port, '/', keepAlive); // an idle keep-alive connection
     const slow = request(port, '/slow?ms=600', keepAlive);
     await arrived('/slow?ms=600');
     const started = performance.now();
     const done = lifecycle.shutdown();
     expect(lifecycle.shuttingDown).toBe(true);
-    expect(events.map((e) => e[0])).toEqual(['readiness fails']);
-    // during the delay: new connections are still accepted and served
-    await sleep(100);
+    expect(events).toEqual([['readiness fails', started]]);
+    // during the delay, to its last millisecond: new connections are still accepted and served
+    await vi.advanceTimersByTimeAsync(299);
     expect(await tryConnect(port)).toBe('connected');
     expect((await request(port, '/')).status).toBe(200);
-    // after it: refused
-    await sleep(300);
+    // at its end: refused
+    await vi.advanceTimersByTimeAsync(1);
     expect(await tryConnect(port)).toBe('ECONNREFUSED');
+    // the in-flight request is still running; nothing else happened
+    await vi.advanceTimersByTimeAsync(299);
+    expect(events.map((e) => e[0])).toEqual(['readiness fails', 'answered /']);
+    // it is answered at 600 ms, with Connection: close; the drain ends with it (the fake clock never
+    // reaches the 2000 ms drain timeout), and only then do the hooks run
+    await vi.advanceTimersByTimeAsync(1);
     const answer = await slow;
-    expect(answer).toMatchObject({ status: 200, body: 'waited 600', connection: 'close' });
+    expect(answer).toMatchObject({ status: 200, body: 'waited 600', connection: 'close', at: started + 600 });
     await done;
-    const hook = events.find((e) => e[0] === 'hook');
-    expect(hook?.[1]).toBeGreaterThanOrEqual(finished.get('/slow?ms=600') ?? Number.POSITIVE_INFINITY);
-    expect(answer.at).toBeGreaterThan(started + 500);
-    // the drain ended with the slow request, not at the drain timeout (2000 ms)
-    expect(performance.now() - started).toBeLessThan(1900);
+    expect(events.slice(2)).toEqual([
+      ['answered /slow?ms=600', started + 600],
+      ['hook', started + 600],
+    ]);
     expect(server.listening).toBe(false);
     expect(warnings).toEqual([]);
     keepAlive.destroy();

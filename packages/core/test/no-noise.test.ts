@@ -105,7 +105,7 @@ async function until(check: () => boolean | Promise<boolean>, timeoutMs = 20_000
   const deadline = performance.now() + timeoutMs;
   while (!(await check())) {
     if (performance.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 50)); // paces the poll
   }
 }
 

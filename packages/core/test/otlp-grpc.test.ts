@@ -69,7 +69,7 @@ async function waitForDrops(metricsPort: number, key: string): Promise<number> {
   for (;;) {
     const count = (await dropped(metricsPort)).get(key) ?? 0;
     if (count > 0 || performance.now() > deadline) return count;
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 200)); // paces the poll
   }
 }
 

@@ -47,11 +47,22 @@ const traceparent = () => {
   return { traceId, parentId, header: `00-${traceId}-${parentId}-01` };
 };
 
-/** The spans of a trace once its SERVER span has arrived, after a pause for stragglers. */
-async function traceOf(traceId: string): Promise<{ server: ReceivedSpan; spans: ReceivedSpan[] }> {
+/** The SERVER span of a trace, once it has arrived. */
+async function serverSpanOf(traceId: string): Promise<ReceivedSpan> {
   const [server] = await receiver.waitForSpans((s) => s.traceId === traceId && s.kind === SERVER);
   if (!server) throw new Error(`no SERVER span for ${traceId}`);
-  await new Promise((r) => setTimeout(r, 300));
+  return server;
+}
+
+/**
+ * The spans of a trace, once a later request's SERVER span has arrived: spans are exported in the
+ * order they end, so any span of the trace (a second SERVER span included) would be in by then.
+ */
+async function traceOf(traceId: string): Promise<{ server: ReceivedSpan; spans: ReceivedSpan[] }> {
+  const server = await serverSpanOf(traceId);
+  const later = traceparent();
+  expect((await service.fetch('/api/v1/users/1', { headers: { traceparent: later.header } })).status).toBe(200);
+  await serverSpanOf(later.traceId);
   return { server, spans: receiver.spans.filter((s) => s.traceId === traceId) };
 }
 
@@ -122,7 +133,7 @@ describe('fastify reference service', () => {
     // a later request's spans have arrived, so the probes' would have too
     const marker = traceparent();
     await service.fetch('/api/v1/users/3', { headers: { traceparent: marker.header } });
-    await traceOf(marker.traceId);
+    await serverSpanOf(marker.traceId);
     expect(receiver.spans.filter((s) => s.traceId === tp.traceId)).toEqual([]);
     expect(
       service.logs().filter((l) => typeof l['url.path'] === 'string' && /health|metrics/.test(l['url.path'])),

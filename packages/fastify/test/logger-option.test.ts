@@ -50,7 +50,7 @@ describe('obsFastifyOptions({ logger })', () => {
     while (Date.now() < deadline) {
       lines = readLines(file);
       if (lines.some((l) => l.msg === 'request completed' && l.request_id === 'logger-2')) break;
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 50)); // paces the poll
     }
     expect(lines.find((l) => l.msg === 'info line')).toMatchObject({ request_id: 'logger-2', level: 'info' });
     expect(lines.find((l) => l.msg === 'request completed')).toMatchObject({ 'http.route': '/hello' });

@@ -104,8 +104,11 @@ describe('route templates', () => {
     expect(span?.name).toBe(template ? `${method} ${template}` : method);
     expect(span?.parentSpanId).toBe(tp.parentId);
     expect(line.span_id).toBe(span?.spanId);
-    // one SERVER span and no per-middleware spans
-    await new Promise((r) => setTimeout(r, 250));
+    // one SERVER span and no per-middleware spans, counted once a later request's SERVER span is in
+    // (spans are exported in the order they end)
+    const later = traceparent();
+    await service.fetch('/api/v1/users/7', { headers: { traceparent: later.header } });
+    await receiver.waitForSpans((s) => s.traceId === later.traceId && s.kind === SERVER);
     expect(receiver.spans.filter((s) => s.traceId === tp.traceId)).toHaveLength(1);
   });
 
@@ -221,6 +224,12 @@ describe.each([
   });
 
   const errorLines = (id: string) => service.logs().filter((l) => l.request_id === id && l.level === 'error' && l.err);
+  /** A later request's completion line: a process writes its lines in order, so an earlier request's are out. */
+  const laterLine = async (id: string) => {
+    const later = `${id}-later`;
+    expect((await service.fetch('/api/v1/users/7', { headers: { 'x-request-id': later } })).status).toBe(200);
+    await service.waitForLog((l) => l.request_id === later && l.msg === 'request completed');
+  };
   const serverSpan = async (traceId: string): Promise<ReceivedSpan> => {
     const [span] = await receiver.waitForSpans((s) => s.traceId === traceId && s.kind === SERVER);
     if (!span) throw new Error('no server span');
@@ -237,7 +246,7 @@ describe.each([
     else expect(await res.text()).toBe('Internal Server Error');
     const done = await service.waitForLog((l) => l.request_id === id && l.msg === 'request completed');
     expect(done).toMatchObject({ level: 'error', 'http.route': '/api/v1/boom', 'http.response.status_code': 500 });
-    await new Promise((r) => setTimeout(r, 200));
+    await laterLine(id);
     const failures = errorLines(id);
     expect(failures).toHaveLength(1);
     expect(failures[0]).toMatchObject({ msg: 'request failed', trace_id: tp.traceId });
@@ -260,7 +269,7 @@ describe.each([
     const res = await service.fetch('/api/v1/stream-error', { headers: { 'x-request-id': id } });
     await res.text().catch(() => undefined);
     await service.waitForLog((l) => l.request_id === id && /request (completed|aborted)/.test(String(l.msg)));
-    await new Promise((r) => setTimeout(r, 200));
+    await laterLine(id);
     const failures = errorLines(id);
     expect(failures).toHaveLength(1);
     expect((failures[0]?.err as { message?: string } | undefined)?.message).toBe('fixture stream broke');
@@ -275,7 +284,7 @@ describe.each([
     expect(teapot.status).toBe(418);
     if (mode === 'json') expect(await teapot.json()).toEqual({ error: 'short and stout' });
     await service.waitForLog((l) => l.request_id === `418-${mode}` && l.msg === 'request completed');
-    await new Promise((r) => setTimeout(r, 200));
+    await laterLine(`418-${mode}`);
     expect(errorLines(`503-${mode}`)).toHaveLength(1);
     expect(service.logs().filter((l) => l.request_id === `418-${mode}` && l.level !== 'info')).toEqual([]);
   });

@@ -16,7 +16,7 @@ function capture(level = 'trace') {
       done();
     },
   });
-  const logger = createLogger({ level, serviceName: 'svc', redactKeys: [], correlate: false, destination });
+  const logger = createLogger({ level, serviceName: 'svc', redactKeys: [], destination });
   const flush = () => new Promise((r) => setImmediate(r));
   return { logger, lines, flush };
 }

@@ -121,7 +121,8 @@ describe.each(['express', 'fastify'])('reference service on platform-%s', (platf
     expect(receiver.spans.filter((s) => s.kind === SERVER)).toHaveLength(0);
     const exit = await service.stop('SIGTERM');
     expect(exit.signal).toBe('SIGTERM');
-    expect(exit.elapsedMs).toBeLessThan(3000);
+    // promptly: well within the 10 s drain timeout and the 5 s shutdown budget, on a busy machine
+    expect(exit.elapsedMs).toBeLessThan(4500);
     // one per request the tests above made (the probes and the scrape have none)
     const servers = receiver.spans.filter((s) => s.kind === SERVER);
     expect(servers).toHaveLength(11);

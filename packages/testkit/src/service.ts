@@ -31,7 +31,7 @@ export interface ServiceOptions {
   preload?: string | false;
   /** Path that answers 200 when the service is ready. Default `/health/ready`. `false` waits only for the port. */
   readyPath?: string | false;
-  /** Milliseconds to wait for readiness. Default 45000: generous for a busy 2-core machine (a NestJS app under the preload took over 15 s at load 9), still telling a hung start from a slow one. */
+  /** Milliseconds to wait for readiness. Default 45000 (a Nest app with the preload took over 15 s to start at load 9-15, over 30 s at load 30). */
   readyTimeoutMs?: number;
 }
 
@@ -83,6 +83,9 @@ function cleanEnv(): Record<string, string | undefined> {
   }
   return env;
 }
+
+/** Default of {@link ServiceOptions.readyTimeoutMs}. */
+const READY_TIMEOUT_MS = 45_000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -182,7 +185,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     running: () => !done,
   };
 
-  const deadline = performance.now() + (options.readyTimeoutMs ?? 45000);
+  const deadline = performance.now() + (options.readyTimeoutMs ?? READY_TIMEOUT_MS);
   const readyPath = options.readyPath ?? '/health/ready';
   for (;;) {
     if (done) {
@@ -197,7 +200,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     }
     if (performance.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`service not ready within ${options.readyTimeoutMs ?? 45000} ms\nstderr:\n${err}`);
+      throw new Error(`service not ready within ${options.readyTimeoutMs ?? READY_TIMEOUT_MS} ms\nstderr:\n${err}`);
     }
     await sleep(50);
   }

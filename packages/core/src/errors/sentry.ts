@@ -296,11 +296,22 @@ export function startSentry(config: ObsConfig, setup: SentrySetup): ErrorReporte
     }
   };
 
+  // Sentry's own flush(timeout) can take twice its timeout and more: it first waits for the events
+  // still in processing, in 1 ms ticks counted up to `timeout` (each tick longer on a busy machine),
+  // then up to `timeout` again for the transport. A timer of ours bounds it to `timeoutMs`.
   const flush = async (timeoutMs = flushMs): Promise<boolean> => {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      return await sentry.flush(timeoutMs);
+      const flushed = sentry.flush(timeoutMs);
+      if (!(timeoutMs > 0 && Number.isFinite(timeoutMs))) return await flushed;
+      const deadline = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      });
+      return await Promise.race([flushed, deadline]);
     } catch {
       return false;
+    } finally {
+      clearTimeout(timer);
     }
   };
 
