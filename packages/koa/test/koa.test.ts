@@ -268,7 +268,17 @@ describe.each([
     const id = `stream-error-${mode}`;
     const res = await service.fetch('/api/v1/stream-error', { headers: { 'x-request-id': id } });
     await res.text().catch(() => undefined);
-    await service.waitForLog((l) => l.request_id === id && /request (completed|aborted)/.test(String(l.msg)));
+    // the request's own line, whichever it is, then the one true outcome: the error was recorded
+    // before the response was torn down, so it completed at level error with the error's type, not aborted
+    const done = await service.waitForLog(
+      (l) => l.request_id === id && /request (completed|aborted)/.test(String(l.msg)),
+    );
+    expect(done).toMatchObject({
+      msg: 'request completed',
+      level: 'error',
+      'http.response.status_code': 200,
+      'error.type': 'Error',
+    });
     await laterLine(id);
     const failures = errorLines(id);
     expect(failures).toHaveLength(1);
