@@ -243,6 +243,19 @@ describe('cluster-correct /metrics scraped by a real Prometheus', () => {
         await sleep(250); // paces the poll
       }
     };
+    const untilAsync = async (what: string, ok: () => Promise<boolean>) => {
+      const deadline = Date.now() + 30_000;
+      while (!(await ok())) {
+        if (Date.now() > deadline) throw new Error(`${what}: not within 30 s\n${pm2('jlist')}`);
+        await sleep(250); // paces the poll
+      }
+    };
+    /** Whether /metrics has a series of every online worker (labelled with its `process_pid`). */
+    const reporting = async () => {
+      const pids = online();
+      const body = (await getFresh(port, '/metrics').catch(() => ({ body: '' }))).body;
+      return pids.length === 2 && pids.every((pid) => body.includes(`process_pid="${pid}"`));
+    };
     try {
       pm2('start', 'src/server.js', '-i', '2', '--name', name, '--node-args=--import @obs/register');
       await until('2 workers online and ready', () => online().length === 2);
@@ -251,7 +264,8 @@ describe('cluster-correct /metrics scraped by a real Prometheus', () => {
         if (Date.now() > deadline) throw new Error('PM2 app not ready');
         await sleep(250); // paces the poll
       }
-      await sleep(1000); // the second worker's server
+      // both workers serve: the one answering /metrics has every online worker's series in it
+      await untilAsync('every worker in /metrics', reporting);
       await proveClusterMetrics({
         job: 'pm2',
         workers: 2,
@@ -259,7 +273,7 @@ describe('cluster-correct /metrics scraped by a real Prometheus', () => {
         workerPids: async () => online(),
         waitForReplacement: async (victim) => {
           await until('a replacement worker', () => online().length === 2 && !online().includes(victim));
-          await sleep(1000);
+          await untilAsync('the replacement in /metrics', reporting);
         },
       });
     } finally {
