@@ -7,7 +7,6 @@
  * request has surely reached the handler by now", which a busy machine breaks.
  */
 import { get } from 'node:http';
-import { connect } from 'node:net';
 
 /** How a request ended: the answer, or the code of the error that ended it (`ECONNRESET`). */
 export type Outcome = { status: number; body: string } | { error: string };
@@ -55,16 +54,4 @@ export async function freshGet(port: number, path: string): Promise<number> {
   const outcome = await openGet(port, path).outcome;
   if ('error' in outcome) throw new Error(`GET ${path} failed: ${outcome.error}`);
   return outcome.status;
-}
-
-/** 'connected' or the error code of a new TCP connection. */
-export function tryConnect(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve('connected');
-    });
-    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
-  });
 }

@@ -13,9 +13,9 @@
  */
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
-import { freePort, type OtlpReceiver, type Service, startOtlpReceiver, startService } from '@obs/testkit';
+import { freePort, type OtlpReceiver, type Service, startOtlpReceiver, startService, tryConnect } from '@obs/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshGet, openGet, tryConnect } from './requests.js';
+import { freshGet, openGet } from './requests.js';
 import { TARGETS } from './targets.js';
 
 const SERVER = 2;

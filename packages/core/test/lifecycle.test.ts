@@ -1,6 +1,7 @@
 import { EventEmitter, once } from 'node:events';
 import { Agent, createServer, get, type IncomingMessage, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { tryConnect } from '@obs/testkit';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Lifecycle, type LifecycleParts } from '../src/lifecycle/lifecycle.js';
 import { settlesAt, sleep, useDiagnostics } from './helpers.js';
@@ -220,18 +221,6 @@ function request(port: number, path: string, agent: Agent | false = false): Prom
       );
       res.on('error', reject);
     }).on('error', reject);
-  });
-}
-
-/** Resolves with the connection error code, or 'connected'. */
-function tryConnect(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve('connected');
-    });
-    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
   });
 }
 

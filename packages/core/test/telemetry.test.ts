@@ -166,27 +166,29 @@ describe('propagators', () => {
   });
 });
 
+/**
+ * The pipeline exporting every signal over OTLP to `endpoint`, with nothing leaving on a timer during
+ * a test: only a flush or the shutdown can deliver what it buffers.
+ */
+function startBuffering(endpoint: string): Telemetry {
+  const env = {
+    ...QUIET,
+    OTEL_TRACES_EXPORTER: 'otlp',
+    OTEL_METRICS_EXPORTER: 'otlp',
+    OTEL_LOGS_EXPORTER: 'otlp',
+    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+    OTEL_BSP_SCHEDULE_DELAY: '600000',
+    OTEL_BLRP_SCHEDULE_DELAY: '600000',
+    OTEL_METRIC_EXPORT_INTERVAL: '600000',
+  };
+  return startTelemetry(resolveConfig({}, env), HOOKS);
+}
+
 describe('shutdown', () => {
   it('delivers buffered spans, metrics and log records to the OTLP endpoint before it resolves', async () => {
     const receiver = await startOtlpReceiver();
     try {
-      running = startTelemetry(
-        resolveConfig(
-          {},
-          {
-            ...QUIET,
-            OTEL_TRACES_EXPORTER: 'otlp',
-            OTEL_METRICS_EXPORTER: 'otlp',
-            OTEL_LOGS_EXPORTER: 'otlp',
-            OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-            // nothing leaves on a timer during the test: only shutdown can deliver it
-            OTEL_BSP_SCHEDULE_DELAY: '600000',
-            OTEL_BLRP_SCHEDULE_DELAY: '600000',
-            OTEL_METRIC_EXPORT_INTERVAL: '600000',
-          },
-        ),
-        HOOKS,
-      );
+      running = startBuffering(receiver.url);
       trace.getTracer('telemetry-test').startSpan('buffered span').end();
       metrics.getMeter('telemetry-test').createCounter('buffered_total').add(3);
       logs.getLogger('telemetry-test').emit({ body: 'buffered record' });
@@ -700,22 +702,7 @@ describe('forceFlush', () => {
   it('delivers buffered spans, metrics and log records and keeps the pipeline running', async () => {
     const receiver = await startOtlpReceiver();
     try {
-      running = startTelemetry(
-        resolveConfig(
-          {},
-          {
-            ...QUIET,
-            OTEL_TRACES_EXPORTER: 'otlp',
-            OTEL_METRICS_EXPORTER: 'otlp',
-            OTEL_LOGS_EXPORTER: 'otlp',
-            OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-            OTEL_BSP_SCHEDULE_DELAY: '600000',
-            OTEL_BLRP_SCHEDULE_DELAY: '600000',
-            OTEL_METRIC_EXPORT_INTERVAL: '600000',
-          },
-        ),
-        HOOKS,
-      );
+      running = startBuffering(receiver.url);
       trace.getTracer('telemetry-test').startSpan('flushed span').end();
       metrics.getMeter('telemetry-test').createCounter('flushed_total').add(2);
       logs.getLogger('telemetry-test').emit({ body: 'flushed record' });

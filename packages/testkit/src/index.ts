@@ -34,7 +34,7 @@ export {
   type PackedServiceOptions,
   startPackedApp,
 } from './packed.js';
-export { type RawRequestOptions, type RawResponse, rawRequest } from './raw-request.js';
+export { type RawRequestOptions, type RawResponse, rawRequest, tryConnect } from './raw-request.js';
 export {
   type ReceivedEnvelope,
   type ReceivedEnvelopeItem,

@@ -4,6 +4,7 @@
  * time (a `node:cluster` primary hands each new connection to the next worker).
  */
 import { type IncomingHttpHeaders, request } from 'node:http';
+import { connect } from 'node:net';
 
 /** What {@link rawRequest} sends besides the path. */
 export interface RawRequestOptions {
@@ -39,5 +40,20 @@ export function rawRequest(port: number, path: string, options: RawRequestOption
     });
     req.on('error', reject);
     req.end();
+  });
+}
+
+/**
+ * Open a TCP connection to `127.0.0.1:port` and close it at once: `'connected'`, or the error code
+ * (`ECONNREFUSED` once a server has stopped listening).
+ */
+export function tryConnect(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
   });
 }
