@@ -59,6 +59,22 @@ describe('parseNumberInRange', () => {
   });
 });
 
+describe('decimal numbers (OTEL_TRACES_SAMPLER_ARG, sample rates)', () => {
+  it('reads every decimal form: a sign, a leading point, an exponent with or without its sign', () => {
+    const read = (text: string) => parseNumberInRange(text, 'R', -1, -1e6, 1e6);
+    expect(['10', '+0.5', '-2', '.25', '1.', '12.5', '1e3', '1E+2', '2.5e-1', '.5e1', '2e-10'].map(read)).toEqual([
+      10, 0.5, -2, 0.25, 1, 12.5, 1000, 100, 0.25, 5, 2e-10,
+    ]);
+    expect(warnings).toEqual([]);
+  });
+
+  it('refuses what Number() would read but a decimal is not, and an exponent without digits', () => {
+    const read = (text: string) => parseNumberInRange(text, 'R', -1, -1e6, 1e6);
+    expect(['0x10', '0b1', 'Infinity', '1e', '1e+', '.', '+', '..5', '5 5'].map(read)).toEqual(Array(9).fill(-1));
+    expect(warnings).toHaveLength(9);
+  });
+});
+
 describe('parseEnum', () => {
   it('trims and lowercases; warns with the allowed words', () => {
     expect(parseEnum(' B3 ', 'E', ['b3', 'b3multi'], 'b3multi')).toBe('b3');
@@ -104,6 +120,12 @@ describe('parseKeyValueList', () => {
       '@obs warn: KV entry 1 is not key=value; skipping it',
       '@obs warn: KV entry 3 has an empty key; skipping it',
     ]);
+  });
+
+  it('names a bad header from options by its position, not its text (it may be a secret)', () => {
+    const headers = { authorization: 'Bearer t', 'bad name': 'x', other: null, 'x-ok': 'y' };
+    expect(parseKeyValueList(headers, 'H', { headers: true })).toEqual({ authorization: 'Bearer t', 'x-ok': 'y' });
+    expect(warnings).toEqual(['@obs warn: H entry 2 has a name that is not a valid HTTP header name; skipping it']);
   });
 
   it('keeps a key or value whose percent-encoding is broken as written', () => {

@@ -208,9 +208,52 @@ describe('redaction edges (from the mutants StrykerJS found surviving, docs/test
       'cookie',
       'set-cookie',
       'x-api-key',
+      'sig',
+      'awsaccesskeyid',
+      'card_number',
+      'credit_card',
+      'cvv',
+      'cvv2',
+      'cvc',
+      'pin',
+      'iban',
+      'account_number',
+      'ssn',
+      'social_security_number',
+      'national_id',
+      'tax_id',
+      'passport_number',
     ]) {
       expect(createRedactor()({ [key]: 'v' }), key).toEqual({ [key]: REDACTED });
     }
+  });
+
+  it('walks the keys of an object whose toJSON() returns the object itself (what JSON.stringify writes)', () => {
+    const user = {
+      name: 'ada',
+      password: 'hunter2',
+      toJSON: function toJSON(this: unknown) {
+        return this;
+      },
+    };
+    const out = createRedactor()({ user }) as { user: Record<string, unknown> };
+    expect(JSON.parse(JSON.stringify(out))).toEqual({ user: { name: 'ada', password: REDACTED } });
+    expect(user.password).toBe('hunter2');
+  });
+
+  it('writes [Unserializable] for a value whose toJSON() throws', () => {
+    const broken = {
+      toJSON: () => {
+        throw new Error('no');
+      },
+    };
+    expect(createRedactor()({ broken, ok: 1 })).toEqual({ broken: '[Unserializable]', ok: 1 });
+  });
+
+  it('returns the value itself when only an inherited key is sensitive (JSON.stringify skips it)', () => {
+    const value = Object.create({ token: 'inherited' }) as Record<string, unknown>;
+    value.name = 'ada';
+    expect(createRedactor()(value)).toBe(value);
   });
 
   const nest = (levels: number, wrap: (inner: unknown) => unknown): unknown => {

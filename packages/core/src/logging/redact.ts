@@ -140,7 +140,8 @@ export function createRedactor(extraKeys: readonly string[] = [], options: Redac
     // Errors anywhere (under `cause`, `details.error`, in arrays): serialise, then redact what they carry
     // (`err.config.headers.authorization` of an HTTP client error).
     if (value instanceof Error) return walk(serializeError(value), depth, seen);
-    // What JSON.stringify would write is what must be redacted.
+    // What JSON.stringify would write is what must be redacted. A toJSON() that returns the object
+    // itself makes JSON.stringify write its own keys: they are walked below, like any object's.
     const toJSON = (value as { toJSON?: unknown }).toJSON;
     if (typeof toJSON === 'function') {
       let json: unknown;
@@ -149,7 +150,7 @@ export function createRedactor(extraKeys: readonly string[] = [], options: Redac
       } catch {
         return '[Unserializable]';
       }
-      return json === value ? value : walk(json, depth + 1, seen);
+      if (json !== value) return walk(json, depth + 1, seen);
     }
     seen.add(value);
     try {
