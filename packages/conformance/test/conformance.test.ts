@@ -7,6 +7,8 @@
 import {
   freePort,
   type OtlpReceiver,
+  PROMPT_EXIT_MS,
+  PROMPT_SHUTDOWN_ENV,
   type ReceivedSpan,
   rawRequest,
   type Service,
@@ -503,6 +505,7 @@ describe.each(TARGETS)('$name', (target) => {
         OTEL_SERVICE_NAME: `conformance-${target.name}`,
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
         OTEL_BSP_SCHEDULE_DELAY: '60000',
+        ...PROMPT_SHUTDOWN_ENV,
       },
     });
     try {
@@ -514,7 +517,8 @@ describe.each(TARGETS)('$name', (target) => {
         receiver.spans.filter((s) => s.traceId === tp.traceId && s.kind === SERVER);
       expect(traces.map((tp) => exported(tp).length)).toEqual([0, 0]);
       const exit = await own.stop('SIGTERM');
-      expect(exit.elapsedMs).toBeLessThan(5000);
+      // promptly: long before the 30 s drain timeout and shutdown budget
+      expect(exit.elapsedMs).toBeLessThan(PROMPT_EXIT_MS);
       expect(exit).toMatchObject({ signal: 'SIGTERM', code: null });
       expect(traces.map((tp) => exported(tp).length)).toEqual([1, 1]);
     } finally {

@@ -48,6 +48,8 @@ export {
   freePort,
   type LogLine,
   type NodeRun,
+  PROMPT_EXIT_MS,
+  PROMPT_SHUTDOWN_ENV,
   runNode,
   type Service,
   type ServiceOptions,

@@ -84,6 +84,20 @@ function cleanEnv(): Record<string, string | undefined> {
   return env;
 }
 
+/**
+ * For tests that a SIGTERM ends a service *promptly*: a shutdown budget and a drain timeout so long
+ * (30 s) that reaching either fails {@link PROMPT_EXIT_MS}. A shutdown that waits for a connection, a
+ * hook or an exporter it should not wait for takes 30 s; a correct one takes 0.3-1.5 s on an idle
+ * machine and up to about 5 s at load 12 on two cores, which the default 5 s budget would cut.
+ */
+export const PROMPT_SHUTDOWN_ENV: Readonly<Record<string, string>> = Object.freeze({
+  OBS_SHUTDOWN_TIMEOUT_MS: '30000',
+  OBS_DRAIN_TIMEOUT_MS: '30000',
+});
+
+/** Upper bound of a prompt exit under {@link PROMPT_SHUTDOWN_ENV}: half its timeouts. */
+export const PROMPT_EXIT_MS = 15_000;
+
 /** Default of {@link ServiceOptions.readyTimeoutMs}. */
 const READY_TIMEOUT_MS = 45_000;
 
