@@ -8,9 +8,9 @@ import { fileURLToPath } from 'node:url';
 import {
   type LogLine,
   type OtlpReceiver,
-  type ReceivedSpan,
   PROMPT_EXIT_MS,
   PROMPT_SHUTDOWN_ENV,
+  type ReceivedSpan,
   type Service,
   startOtlpReceiver,
   startService,
