@@ -142,7 +142,7 @@ describe('postSync', () => {
   });
 
   it('returns at the deadline when an answer is missing, and says so', async () => {
-    const result = postSync([request('/ok'), request('/hang')], 3000);
+    const result = postSync([request('/ok'), request('/hang')], 5000);
     expect(result).toEqual({ delivered: 1, failed: 1, timedOut: true });
     expect((await receivedRequests(2)).map((r) => r.url).sort()).toEqual(['/hang', '/ok']);
   });
