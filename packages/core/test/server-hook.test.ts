@@ -170,6 +170,27 @@ describe('server hook', () => {
     expect((await completion('hook-2')).level).toBe('error');
   });
 
+  it('measures one interval: the span lasts exactly the recorded duration, which the line gives in ms', async () => {
+    handler = (req, res) => {
+      observer.observationOf(req)?.setRoute('/one-interval');
+      setTimeout(() => res.end('ok'), 30);
+    };
+    await send('/one-interval', { 'x-request-id': 'hook-interval' });
+    const line = await completion('hook-interval');
+    const { resourceMetrics } = await reader.collect();
+    const point = resourceMetrics.scopeMetrics
+      .flatMap((s) => s.metrics)
+      .find((m) => m.descriptor.name === 'http.server.request.duration')
+      ?.dataPoints.find((p) => p.attributes['http.route'] === '/one-interval');
+    const recorded = (point?.value as { sum: number }).sum;
+    const [span] = exporter.getFinishedSpans();
+    const [seconds, nanos] = span?.duration ?? [0, 0];
+    // the exemplar a scrape attaches to this bucket leads to a span of the same duration (to the ns)
+    expect(Math.abs(seconds + nanos / 1e9 - recorded)).toBeLessThan(1e-6);
+    expect(recorded).toBeGreaterThanOrEqual(0.03);
+    expect(line.duration_ms).toBe(Math.round(recorded * 1e6) / 1000);
+  });
+
   it('neither traces, measures nor logs an ignored path, and traces nothing it calls', async () => {
     let childRecording: boolean | undefined;
     let responseClosed: Promise<unknown> | undefined;

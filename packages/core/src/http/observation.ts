@@ -136,6 +136,9 @@ export class Observation implements ObservedRequest {
         {
           kind: SpanKind.SERVER,
           attributes: serverSpanAttributes(req, this.#method, scheme, this.#target, telemetry.redactQuery),
+          // the span and `http.server.request.duration` measure one interval: an exemplar's value is
+          // exactly its span's duration (a performance.now() time; the SDK adds the time origin)
+          startTime: this.#started,
         },
         parent,
       );
@@ -205,7 +208,8 @@ export class Observation implements ObservedRequest {
     if (this.#done) return;
     this.#done = true;
     if (this.#ignored) return;
-    const durationS = (performance.now() - this.#started) / 1000;
+    const ended = performance.now();
+    const durationS = (ended - this.#started) / 1000;
     const res = this.#res;
     const options = this.#options;
     const matched = options.routeMatched ? options.routeMatched(this.#req) : true;
@@ -226,12 +230,13 @@ export class Observation implements ObservedRequest {
       serverError?.name ??
       (cut ? SHUTDOWN_ERROR_TYPE : statusCode === undefined ? undefined : statusErrorType(statusCode));
     if (this.#ownsSpan)
-      this.#endSpan(durationS, route, statusCode, errorType, serverError ?? (cut ? 'cut' : undefined));
+      this.#endSpan(ended, durationS, route, statusCode, errorType, serverError ?? (cut ? 'cut' : undefined));
     this.#writeLine(durationS, route, statusCode, { aborted, cut, serverError, errorType });
     this.#report(route, statusCode, serverError);
   }
 
   #endSpan(
+    ended: number,
     durationS: number,
     route: string | undefined,
     statusCode: number | undefined,
@@ -252,7 +257,7 @@ export class Observation implements ObservedRequest {
       }
     }
     span.updateName(serverSpanName(this.#method, route));
-    span.end();
+    span.end(ended);
     const attributes = telemetry.metricAttributes.get(
       this.#method,
       (this.#req.socket as { encrypted?: boolean } | null)?.encrypted ? 'https' : 'http',

@@ -20,7 +20,9 @@ export interface SpanOptions {
 /** Mark a span as failed with `err`: exception event (semconv `exception.*`) plus status ERROR. */
 export function recordError(span: Span, err: unknown): void {
   const error = err instanceof Error ? err : new Error(String(err));
-  span.recordException(error);
+  // timed on the clock spans start and end with: a span given a start time (the SERVER span) would
+  // otherwise stamp the event with Date.now(), to the millisecond
+  span.recordException(error, performance.now());
   span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
 }
 
