@@ -182,7 +182,7 @@ describe('server hook', () => {
       .flatMap((s) => s.metrics)
       .find((m) => m.descriptor.name === 'http.server.request.duration')
       ?.dataPoints.find((p) => p.attributes['http.route'] === '/one-interval');
-    const recorded = (point?.value as { sum: number }).sum;
+    const recorded = (point?.value as { sum: number } | undefined)?.sum ?? Number.NaN;
     const [span] = exporter.getFinishedSpans();
     const [seconds, nanos] = span?.duration ?? [0, 0];
     // the exemplar a scrape attaches to this bucket leads to a span of the same duration (to the ns)

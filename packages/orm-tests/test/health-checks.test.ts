@@ -31,7 +31,10 @@ const DEADLINE_MS = 3000;
  */
 const HEALTHY = { timeoutMs: 30_000 };
 const PORTS: Record<Database, number> = { postgres: PG_PORT, mysql: MYSQL_PORT };
-const CHECKS: Record<Database, (db: SqlClient, options?: { timeoutMs?: number }) => HealthCheck> = { postgres: postgresCheck, mysql: mysqlCheck };
+const CHECKS: Record<Database, (db: SqlClient, options?: { timeoutMs?: number }) => HealthCheck> = {
+  postgres: postgresCheck,
+  mysql: mysqlCheck,
+};
 
 let refusedPort: number;
 const open: Made[] = [];

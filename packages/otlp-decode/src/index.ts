@@ -285,7 +285,8 @@ function enumValue(v: unknown, e: Enum): number | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v === 'number') return v;
   if (typeof v === 'string') {
-    const byName = e.values[v];
+    // own properties only: protobufjs's `values` inherits the number -> name map (and Object's members)
+    const byName = Object.hasOwn(e.values, v) ? e.values[v] : undefined;
     if (byName !== undefined) return byName;
     if (/^\d+$/.test(v)) return Number(v);
   }

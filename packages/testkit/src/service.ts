@@ -220,6 +220,12 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   }
 }
 
+/** `NODE_V8_COVERAGE` of the test process (set by `c8 vitest run`), for the children it starts. */
+function coverageEnv(): Record<string, string> {
+  const dir = process.env.NODE_V8_COVERAGE;
+  return dir ? { NODE_V8_COVERAGE: dir } : {};
+}
+
 /** What {@link runNode} returns once the process has exited. */
 export interface NodeRun {
   code: number | null;
@@ -230,8 +236,9 @@ export interface NodeRun {
 
 /**
  * Run `node <args>` to completion (a script or `-e` code, usually with `--import @obs/register`) and
- * collect its output. The environment is exactly `PATH` plus `env`, so no OTEL_ or OBS_ variable of
- * the test process leaks in. Never rejects on a non-zero exit: the caller asserts the code.
+ * collect its output. The environment is exactly `PATH` plus `env` (and `NODE_V8_COVERAGE` when the
+ * tests run under c8, so the child's coverage is counted), so no OTEL_ or OBS_ variable of the test
+ * process leaks in. Never rejects on a non-zero exit: the caller asserts the code.
  */
 export async function runNode(
   args: string[],
@@ -239,7 +246,7 @@ export async function runNode(
 ): Promise<NodeRun> {
   const child = spawn(process.execPath, args, {
     cwd: options.cwd,
-    env: { PATH: process.env.PATH, ...options.env },
+    env: { PATH: process.env.PATH, ...coverageEnv(), ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
