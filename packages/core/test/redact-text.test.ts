@@ -136,6 +136,7 @@ describe('redactString: key and value boundaries (mutation-testing edges)', () =
 
   it('reads a key from its first letter, upper case included, not across blanks', () => {
     expect(redactString('retry for ann with pin=1234')).toBe(`retry for ann with pin=${REDACTED}`);
+    expect(redactString('0pin=1234')).toBe(`0pin=${REDACTED}`);
     expect(createTextRedaction(['zip_code']).redactString('ZIP_CODE=12345')).toBe(`ZIP_CODE=${REDACTED}`);
   });
 
@@ -192,5 +193,34 @@ describe('urlKind, scrubQuery and scrubUrl edges (mutation-testing edges)', () =
       `https://h.example/callback#access_token=${REDACTED}&state=s`,
     );
     expect(scrubUrl('https://h.example/p')).toBe('https://h.example/p');
+  });
+});
+
+describe('leaks found while mutation testing, fixed', () => {
+  it('redacts a quoted value to its closing quote, past escaped quotes', () => {
+    expect(redactString('{"password":"a\\"b","user":"ann"}')).toBe(`{"password":"${REDACTED}","user":"ann"}`);
+    expect(redactString('{"password":"a\\\\","user":"ann"}')).toBe(`{"password":"${REDACTED}","user":"ann"}`);
+    expect(redactString('{"body":"{\\"password\\":\\"a\\\\\\"b\\"}","n":1}')).toBe(
+      `{"body":"{\\"password\\":\\"${REDACTED}\\"}","n":1}`,
+    );
+  });
+
+  it("redacts a URL password holding '@' up to the last '@' before the host", () => {
+    expect(redactString('connect postgres://app:p@ss@db:5432/app')).toBe(
+      `connect postgres://app:${REDACTED}@db:5432/app`,
+    );
+    expect(scrubUrl('https://u:p@ss@h.example/x?y=1')).toBe(`https://u:${REDACTED}@h.example/x?y=1`);
+    expect(redactString('redis://:pw@cache:6379 for ann@example.com')).toBe(
+      `redis://:${REDACTED}@cache:6379 for ann@example.com`,
+    );
+  });
+
+  it('redacts form parameters named with brackets (user[password], card[pin])', () => {
+    expect(redactString('Parameters: user[password]=hunter2&user[name]=ann card[pin]=1234')).toBe(
+      `Parameters: user[password]=${REDACTED}&user[name]=ann card[pin]=${REDACTED}`,
+    );
+    expect(scrubQuery('user[name]=ann&card[pin]=1234&items[0]=x')).toBe(
+      `user[name]=ann&card[pin]=${REDACTED}&items[0]=x`,
+    );
   });
 });
