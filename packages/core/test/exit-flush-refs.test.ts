@@ -86,7 +86,7 @@ describe('exitFlushRefsInstrumentation', () => {
   it('still registers with on-exit-leak-free (arguments and receiver) and returns what unregister returns', () => {
     const register = vi.fn();
     const registerBeforeExit = vi.fn();
-    const unregister = vi.fn(() => 'unregistered');
+    const unregister = vi.fn((_obj: object) => 'unregistered');
     const mod = { register, registerBeforeExit, unregister };
     const patched = definition().patch?.(mod) as typeof mod;
     const obj = {};

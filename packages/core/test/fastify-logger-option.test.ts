@@ -132,7 +132,7 @@ describe("the patch of Fastify's createLogger", () => {
 
   it('wraps createLogger once, passes the options, receiver and result through, and unpatch restores it', () => {
     const { patch, unpatch } = file();
-    const createLogger = vi.fn(() => 'created');
+    const createLogger = vi.fn((_options: Record<string, unknown>) => 'created');
     const factory = { createLogger };
     patch(patch(factory));
     const options = { logger: { level: 'debug' }, loggerInstance: {} };
