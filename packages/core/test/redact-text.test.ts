@@ -134,9 +134,10 @@ describe('redactString: key and value boundaries (mutation-testing edges)', () =
     );
   });
 
-  it('reads a key from its first letter, upper case included, not across blanks', () => {
+  it('reads a key from its first letter, upper case included, not across blanks or |', () => {
     expect(redactString('retry for ann with pin=1234')).toBe(`retry for ann with pin=${REDACTED}`);
     expect(redactString('0pin=1234')).toBe(`0pin=${REDACTED}`);
+    expect(redactString('user=ann|pin=1234')).toBe(`user=ann|pin=${REDACTED}`);
     expect(createTextRedaction(['zip_code']).redactString('ZIP_CODE=12345')).toBe(`ZIP_CODE=${REDACTED}`);
   });
 
@@ -219,8 +220,8 @@ describe('leaks found while mutation testing, fixed', () => {
     expect(redactString('Parameters: user[password]=hunter2&user[name]=ann card[pin]=1234')).toBe(
       `Parameters: user[password]=${REDACTED}&user[name]=ann card[pin]=${REDACTED}`,
     );
-    expect(scrubQuery('user[name]=ann&card[pin]=1234&items[0]=x')).toBe(
-      `user[name]=ann&card[pin]=${REDACTED}&items[0]=x`,
+    expect(scrubQuery('user[name]=ann&card[pin]=1234&items[0]=x&pay[card][cvv]=1')).toBe(
+      `user[name]=ann&card[pin]=${REDACTED}&items[0]=x&pay[card][cvv]=${REDACTED}`,
     );
   });
 });
