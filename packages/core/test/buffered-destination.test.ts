@@ -58,4 +58,58 @@ describe('bufferedDestination', () => {
     vi.runOnlyPendingTimers();
     expect(out.writes).toEqual(['a\n']);
   });
+
+  it('flushSync() with nothing buffered writes nothing', () => {
+    const out = sink();
+    const dest = bufferedDestination(out);
+    dest.flushSync();
+    dest.write('a\n');
+    vi.runOnlyPendingTimers();
+    dest.flushSync();
+    expect(out.writes).toEqual(['a\n']);
+  });
+
+  it('flush(cb) writes what waits, then calls cb (if any)', () => {
+    const out = sink();
+    const dest = bufferedDestination(out);
+    dest.write('a\n');
+    const seen: string[][] = [];
+    dest.flush(() => seen.push([...out.writes]));
+    expect(seen).toEqual([['a\n']]);
+    dest.write('b\n');
+    dest.flush();
+    expect(out.writes).toEqual(['a\n', 'b\n']);
+  });
+
+  it('a sink that throws (stdout closed) does not make logging throw, and its lines are dropped', () => {
+    let fail = true;
+    const written: string[] = [];
+    const dest = bufferedDestination({
+      write(chunk: string) {
+        if (fail) throw new Error('EPIPE');
+        written.push(chunk);
+      },
+    });
+    dest.write('lost\n');
+    expect(() => dest.flushSync()).not.toThrow();
+    fail = false;
+    dest.write('b\n');
+    dest.flushSync();
+    expect(written).toEqual(['b\n']);
+  });
+
+  it("writes what waits in the process's exit event, and every line after it at once", () => {
+    const once = vi.spyOn(process, 'once');
+    const out = sink();
+    const dest = bufferedDestination(out);
+    const onExit = once.mock.calls.find(([event]) => event === 'exit')?.[1] as () => void;
+    once.mockRestore();
+    process.removeListener('exit', onExit);
+    dest.write('before\n');
+    onExit();
+    expect(out.writes).toEqual(['before\n']);
+    dest.write('after 1\n');
+    dest.write('after 2\n');
+    expect(out.writes).toEqual(['before\n', 'after 1\n', 'after 2\n']);
+  });
 });

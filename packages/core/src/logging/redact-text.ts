@@ -14,7 +14,7 @@
  *   it off): `Bearer`/`Basic` credentials, JSON Web Tokens, the password of a URL's userinfo
  *   (`postgres://app:[Redacted]@db`), and `key=value`, `key: value`, `"key": "value"` and
  *   `key: 'value'` pairs whose key is a redaction key (`password=hunter2`, `{"token": "abc"}`,
- *   `{ apiKey: 'abc' }` as util.inspect prints it).
+ *   `{ apiKey: 'abc' }` as util.inspect prints it, `user[password]=hunter2` as form parameters name it).
  *
  * Cost: a string without `=`, `:`, `eyJ`, `bearer` or `basic` is tested with one regular expression
  * and returned as is (logging's hot path: completion lines carry no such string); only the others are
@@ -61,6 +61,11 @@ function normaliseKey(key: string): string {
   return key.toLowerCase().replace(/[^a-z0-9]/g, '');
 }
 
+/** `user[password]` → `password`: the last bracketed name of a form parameter, or `key` itself. */
+function bracketName(key: string): string {
+  return /\[([^[\]]*)\]$/.exec(key)?.[1] ?? key;
+}
+
 /** Whether a value under `key` is a URL, a query string, or neither. */
 export function urlKind(key: string): 'url' | 'query' | undefined {
   const n = normaliseKey(key);
@@ -73,8 +78,11 @@ const MAY_HOLD_SECRET = /[=:]|eyJ|bearer|basic/i;
 const AUTH_SCHEME = /\b(Bearer|Basic)(\s+)([A-Za-z0-9._~+/-]+=*)/gi;
 /** A JSON Web Token: three base64url parts, the first two JSON objects (`eyJ` is `{"`). */
 const JWT = /\beyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g;
-/** `scheme://user:password@`: the password part of a URL's userinfo. */
-const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@:"'\\]*):([^\s/?#@"'\\]*)@/gi;
+/**
+ * `scheme://user:password@`: the password part of a URL's userinfo, up to the last `@` before the
+ * host (as URL parsers read it: `postgres://app:p@ss@db` has the password `p@ss`).
+ */
+const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@:"'\\]*):([^\s/?#"'\\]*)@/gi;
 const BACKSLASH = 0x5c;
 
 /** The next `=` or `:` at or after `from`, or -1. */
@@ -92,6 +100,21 @@ function isBlank(c: number): boolean {
 
 function isQuote(c: number): boolean {
   return c === 0x22 || c === 0x27;
+}
+
+/**
+ * The index of the `quote` that closes a value starting at `from`, or -1. A quote escaped with a
+ * backslash does not close it: `"a\"b"`, and `\\\"` inside an escaped JSON string (whose quote is `\"`).
+ */
+function closingQuote(text: string, quote: string, from: number): number {
+  let at = text.indexOf(quote, from);
+  while (at !== -1) {
+    let backslashes = 0;
+    while (at - backslashes > from && text.charCodeAt(at - backslashes - 1) === BACKSLASH) backslashes++;
+    if (backslashes % (2 * quote.length) === 0) return at;
+    at = text.indexOf(quote, at + 1);
+  }
+  return -1;
 }
 
 /** Letters, `_` (a key starts with one of these). */
@@ -156,7 +179,7 @@ export function createTextRedaction(
       const part = parts[i] ?? '';
       const eq = part.indexOf('=');
       const key = decode(eq === -1 ? part : part.slice(0, eq));
-      if (key !== '' && sensitive(key)) {
+      if (key !== '' && (sensitive(key) || sensitive(bracketName(key)))) {
         parts[i] = `${eq === -1 ? part : part.slice(0, eq)}=${REDACTED}`;
         changed = true;
       }
@@ -204,6 +227,8 @@ export function createTextRedaction(
           k--;
         }
       }
+      // `user[password]=x` (form parameters as Rails and PHP name them): the name inside the brackets
+      if (k >= last && text.charCodeAt(k) === 0x5d) k--;
       const keyEnd = k + 1;
       while (k >= last && isKeyChar(text.charCodeAt(k))) k--;
       let keyStart = k + 1;
@@ -221,7 +246,7 @@ export function createTextRedaction(
       let valueEnd: number;
       if (quote !== undefined) {
         valueStart += quote.length;
-        const close = text.indexOf(quote, valueStart);
+        const close = closingQuote(text, quote, valueStart);
         const newline = text.indexOf('\n', valueStart);
         // an unterminated quote: fail closed up to the end of the line
         valueEnd = close !== -1 ? close : newline !== -1 ? newline : n;
