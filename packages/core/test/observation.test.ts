@@ -10,7 +10,7 @@ import { type AddressInfo, Socket } from 'node:net';
 import { context, propagation, ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { getRPCMetadata, RPCType, setRPCMetadata, W3CTraceContextPropagator } from '@opentelemetry/core';
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RequestErrors, RequestOutcome } from '../src/errors/request.js';
@@ -43,6 +43,14 @@ afterAll(async () => {
   context.disable();
   propagation.disable();
 });
+
+class CollectingReader extends MetricReader {
+  constructor() {
+    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
+  }
+  protected async onForceFlush(): Promise<void> {}
+  protected async onShutdown(): Promise<void> {}
+}
 
 function telemetry(overrides: Partial<ServerTelemetry> = {}): ServerTelemetry {
   return {
@@ -179,16 +187,22 @@ describe('Observation with @obs making the SERVER span', () => {
     expect(span?.attributes['error.type']).toBe('503');
   });
 
-  it('records the scheme https for a request on a TLS socket', () => {
-    const mem = memoryLogger();
-    const obs = new RequestObserver(() => mem.logger);
-    obs.useTelemetry(telemetry(), undefined);
+  it('records the scheme https for a request on a TLS socket, on the span and the metric', async () => {
+    const reader = new CollectingReader();
+    const duration = new MeterProvider({ readers: [reader] }).getMeter('tls').createHistogram('duration');
+    const obs = new RequestObserver(() => memoryLogger().logger);
+    obs.useTelemetry(telemetry({ duration }), undefined);
     const { req, res } = inProcess('/secure');
     (req.socket as Socket & { encrypted?: boolean }).encrypted = true;
     obs.arrive(req, res);
     finish(res);
     const [span] = exporter.getFinishedSpans();
     expect(span?.attributes['url.scheme']).toBe('https');
+    const { resourceMetrics } = await reader.collect();
+    const schemes = resourceMetrics.scopeMetrics
+      .flatMap((s) => s.metrics)
+      .flatMap((m) => m.dataPoints.map((p) => p.attributes['url.scheme']));
+    expect(schemes).toEqual(['https']);
   });
 
   it("keeps an ignored path's work untraced when an adapter begins it too", async () => {
