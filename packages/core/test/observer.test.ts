@@ -420,8 +420,9 @@ describe('completion-line fields', () => {
     const restore = captureDiagnostics(diagnostics);
     try {
       beginOptions = {
-        fields: () => {
-          throw new Error('no user on this request');
+        // a different message each time: diagnostics drop a repeated one, the fields' own flag must
+        fields: (req) => {
+          throw new Error(`no user on this request (${req.url === '/a' ? 'first' : 'second'})`);
         },
       };
       const first = await roundTrip('/a');
@@ -435,7 +436,7 @@ describe('completion-line fields', () => {
         expect(line).toMatchObject({ msg: 'request completed', fields_failed: true, 'http.response.status_code': 200 });
       }
       expect(diagnostics.filter((d) => d.includes('fields() option threw'))).toHaveLength(1);
-      expect(diagnostics[0]).toContain('no user on this request');
+      expect(diagnostics[0]).toContain('no user on this request (first)');
     } finally {
       restore();
     }

@@ -13,6 +13,7 @@ import { AggregationTemporality, MeterProvider, MetricReader } from '@openteleme
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { activeRequestId } from '../src/context.js';
+import { captureDiagnostics } from '../src/diag.js';
 import { RequestObserver } from '../src/http/observer.js';
 import { MetricAttributeCache } from '../src/http/server-attributes.js';
 import { instrumentServers } from '../src/http/server-hook.js';
@@ -233,4 +234,51 @@ describe('server hook', () => {
     }
     expect(seen).toBe('hook-4');
   });
+
+  it('serves the requests when observing one throws, and warns once with the first error', async () => {
+    const diagnostics: string[] = [];
+    const restore = captureDiagnostics(diagnostics);
+    let n = 0;
+    const failing = {
+      arrive() {
+        n += 1;
+        // a different message each time: diagnostics drop a repeated one, the hook's own flag must
+        throw new Error(n === 1 ? 'observer broke first' : 'observer broke again');
+      },
+    } as unknown as RequestObserver;
+    const stopFailing = instrumentServers(failing);
+    handler = (_req, res) => res.end('ok');
+    try {
+      expect((await send('/a', { 'x-request-id': 'hook-5' })).status).toBe(200);
+      expect((await send('/b', { 'x-request-id': 'hook-6' })).status).toBe(200);
+    } finally {
+      stopFailing();
+      restore();
+    }
+    expect(n).toBe(2);
+    expect(diagnostics).toEqual([
+      '@obs warn: request observation failed; requests are served unobserved: Error: observer broke first',
+    ]);
+  });
+
+  it('stops observing when its stop function is called', async () => {
+    const mem = memoryLogger();
+    const second = new RequestObserver(() => mem.logger);
+    const stopSecond = instrumentServers(second);
+    handler = (_req, res) => res.end('ok');
+    try {
+      await send('/seen', { 'x-request-id': 'hook-7' });
+      await waitFor(() => mem.lines.length === 1);
+    } finally {
+      stopSecond();
+    }
+    await send('/unseen', { 'x-request-id': 'hook-8' });
+    await completion('hook-8'); // the first observer's line: the response has closed
+    expect(mem.lines.map((l) => l.request_id)).toEqual(['hook-7']);
+  });
 });
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(condition()).toBe(true);
+}
