@@ -210,7 +210,7 @@ describe('the standalone Prometheus server: paths, methods, lifetime', () => {
   }
 
   /** A pipeline whose standalone server listens on a free port; resolves once it answers. */
-  async function standalone(): Promise<{ pipeline: MetricsPipeline; url: string; server: Server }> {
+  async function standalone(listening = true): Promise<{ pipeline: MetricsPipeline; url: string; server: Server }> {
     const listen = vi.spyOn(http.Server.prototype, 'listen');
     const free = createServer();
     free.listen(0, '127.0.0.1');
@@ -226,7 +226,7 @@ describe('the standalone Prometheus server: paths, methods, lifetime', () => {
     cleanup.push(() => pipeline.shutdown());
     expect(listen).toHaveBeenCalledTimes(1);
     const server = listen.mock.contexts[0] as Server;
-    if (!server.listening) await once(server, 'listening');
+    if (listening && !server.listening) await once(server, 'listening');
     return { pipeline, url: `http://127.0.0.1:${port}`, server };
   }
 
@@ -252,11 +252,25 @@ describe('the standalone Prometheus server: paths, methods, lifetime', () => {
     expect(server.listening).toBe(false);
   });
 
-  it('in a node:cluster primary, closes when the first worker is forked, listening or not yet', async () => {
+  it('in a node:cluster primary, closes when the first worker is forked', async () => {
     const { server } = await standalone();
     const closed = once(server, 'close');
     cluster.emit('fork', {});
     await closed;
+    expect(server.listening).toBe(false);
+  });
+
+  it('in a node:cluster primary, closes once it listens when a worker is forked before', async () => {
+    const { server } = await standalone(false);
+    expect(server.listening).toBe(false);
+    let listened = false;
+    server.once('listening', () => {
+      listened = true;
+    });
+    const closed = once(server, 'close');
+    cluster.emit('fork', {});
+    await closed;
+    expect(listened).toBe(true);
     expect(server.listening).toBe(false);
   });
 
