@@ -399,8 +399,12 @@ describe('render', () => {
 
   it('in a node:cluster worker, answers for the service: gauges per worker by process_pid', async () => {
     const service = `pipeline-cluster-${process.pid}`;
-    // what isClusterWorker() reads in a worker: an IPC channel (vitest's own here) and cluster.isWorker
-    expect(typeof process.send).toBe('function');
+    // what isClusterWorker() reads in a worker: an IPC channel (vitest's own, if it runs in a child process) and cluster.isWorker
+    const send = process.send;
+    process.send ??= () => true;
+    cleanup.push(() => {
+      process.send = send;
+    });
     Object.defineProperty(cluster, 'isWorker', { value: true, configurable: true, writable: true });
     cleanup.push(() => {
       Object.defineProperty(cluster, 'isWorker', { value: false, configurable: true, writable: true });
