@@ -319,6 +319,20 @@ describe('cluster aggregation: the sum a scrape answers', () => {
     ]);
   });
 
+  it('answers when an instrument changed kind between workers (a reload), keeping the first of the two', async () => {
+    const { aggregation, dir } = worker(() => metricsOf([]));
+    const mine = hist([1], [1, 0], 0.5, 0.5, 0.5);
+    // a live peer of the old version: `jobs` a counter; a retired one: `done` a histogram
+    await peer(dir, PEER, await answerOf(PEER, metricsOf(scoped(counter('jobs', [[{}, 10]])))));
+    const retired = await answerOf(PEER + 1, metricsOf(scoped(histogramOf('done', [[{}, mine]]))));
+    writeFileSync(join(dir, `${PEER + 1}.last.json`), retired);
+    const view = await aggregation.gather(
+      metricsOf(scoped(histogramOf('jobs', [[{}, mine]]), counter('done', [[{}, 3]]))),
+    );
+    expect(pointsOf(view, 'jobs')).toEqual([[{}, mine]]);
+    expect(pointsOf(view, 'done')).toEqual([[{}, 3]]);
+  });
+
   it('keeps instruments of different scopes apart (name, version, schema URL)', async () => {
     const { aggregation, dir } = worker(() => metricsOf([]));
     const scopes = [
