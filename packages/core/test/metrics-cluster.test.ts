@@ -182,7 +182,10 @@ const scoped = (...metrics: MetricData[]): ScopeMetrics[] => [{ scope: SCOPE, me
 function pointsOf(view: ClusterView, name: string): [Attributes, unknown][] {
   const metrics = view.resourceMetrics.scopeMetrics.flatMap((s) => s.metrics.filter((m) => m.descriptor.name === name));
   return metrics.flatMap((m) =>
-    (m.dataPoints as { attributes: Attributes; value: unknown }[]).map((p) => [p.attributes, p.value]),
+    (m.dataPoints as { attributes: Attributes; value: unknown }[]).map((p): [Attributes, unknown] => [
+      p.attributes,
+      p.value,
+    ]),
   );
 }
 
