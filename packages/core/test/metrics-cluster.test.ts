@@ -440,6 +440,19 @@ describe('cluster aggregation: the sum a scrape answers', () => {
     expect(existsSync(join(dir, `${PEER}.sock`))).toBe(true);
   });
 
+  it('warns when it cannot write the retired totals, and still answers for itself', async () => {
+    const lines: string[] = [];
+    cleanup.push(captureDiagnostics(lines));
+    const { aggregation, dir } = worker(() => metricsOf([]));
+    mkdirSync(join(dir, 'retired.json')); // not a file: the totals cannot be written
+    writeFileSync(join(dir, `${PEER}.last.json`), await answerOf(PEER, metricsOf(scoped(counter('jobs', [[{}, 10]])))));
+    const view = await aggregation.gather(metricsOf(scoped(counter('jobs', [[{}, 1]]))));
+    expect(lines).toEqual([
+      expect.stringMatching(new RegExp(`^@obs warn: cluster metrics: could not retire worker ${PEER} \\(E[A-Z]+: `)),
+    ]);
+    expect(pointsOf(view, 'jobs')).toEqual([[{}, 1]]); // the gone worker's totals could not be kept
+  });
+
   it('adds a retired worker to the totals of earlier ones, and breaks a lock left behind', async () => {
     const { aggregation, dir } = worker(() => metricsOf([]));
     mkdirSync(join(dir, 'retired.lock')); // a worker died while it held the lock
