@@ -68,6 +68,10 @@ describe('toPrometheusName', () => {
     expect(toPrometheusName(name, monotonic)).toBe(expected);
   });
 
+  it('is not monotonic unless told (no _total)', () => {
+    expect(toPrometheusName('shop.orders.created')).toBe('shop_orders_created');
+  });
+
   it('matches what the Prometheus exporter renders for every instrument kind', async () => {
     const p = pipeline();
     const names = ['app.requests', 'app.queue-depth', 'app.latency', 'app.temperature', 'app.jobs_total', 'app/x.y'];
@@ -96,6 +100,16 @@ describe('METRICS definitions', () => {
     expect(METRICS.httpServerRequestDuration.prometheus).toBe('http_server_request_duration');
     expect(METRICS.processCpuTime.prometheus).toBe('process_cpu_time_total');
     expect(METRICS.processMemoryUsage.prometheus).toBe('process_memory_usage');
+  });
+
+  it('give each histogram the bucket advice of its semantic convention', () => {
+    const http = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+    expect(METRICS.httpServerRequestDuration.buckets).toEqual(http);
+    expect(METRICS.httpClientRequestDuration.buckets).toEqual(http);
+    expect(METRICS.rpcServerCallDuration.buckets).toEqual(http);
+    expect(METRICS.rpcClientCallDuration.buckets).toEqual(http);
+    expect(METRICS.dbClientOperationDuration.buckets).toEqual([0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10]);
+    expect(METRICS.messagingProcessDuration.buckets).toEqual(http);
   });
 
   it('are rendered under their Prometheus names by the exporter', async () => {

@@ -1,12 +1,18 @@
+import cluster from 'node:cluster';
 import { once } from 'node:events';
+import { rmSync } from 'node:fs';
+import http, { type Server } from 'node:http';
 import { createServer } from 'node:net';
+import { startOtlpReceiver } from '@obs/testkit';
 import { DiagLogLevel, diag, metrics } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { resolveConfig } from '../src/config/resolve.js';
 import { captureDiagnostics } from '../src/diag.js';
+import { resetDrops } from '../src/export-health.js';
+import { runtimeDirectory } from '../src/metrics/cluster.js';
 import { instruments } from '../src/metrics/instruments.js';
-import { createMetricsPipeline } from '../src/metrics/pipeline.js';
+import { createMetricsPipeline, type MetricsPipeline, PROMETHEUS_CONTENT_TYPE } from '../src/metrics/pipeline.js';
 
 describe('the standalone Prometheus server', () => {
   let cleanup: (() => Promise<void> | void)[] = [];
@@ -187,5 +193,226 @@ describe('obs.metrics: the application instruments', () => {
     } finally {
       restore();
     }
+  });
+});
+
+describe('the standalone Prometheus server: paths, methods, lifetime', () => {
+  let cleanup: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const fn of cleanup.reverse()) await fn();
+    cleanup = [];
+    vi.restoreAllMocks();
+  });
+
+  /** A closed server's handle is released in the loop's close phase, after 'close': two turns later it is gone. */
+  async function handlesReleased(): Promise<void> {
+    for (let turn = 0; turn < 2; turn++) await new Promise((r) => setImmediate(r));
+  }
+
+  /** A pipeline whose standalone server listens on a free port; resolves once it answers. */
+  async function standalone(listening = true): Promise<{ pipeline: MetricsPipeline; url: string; server: Server }> {
+    const listen = vi.spyOn(http.Server.prototype, 'listen');
+    const free = createServer();
+    free.listen(0, '127.0.0.1');
+    await once(free, 'listening');
+    const port = (free.address() as { port: number }).port;
+    await new Promise<void>((r) => free.close(() => r()));
+    await handlesReleased();
+    const config = resolveConfig(
+      {},
+      { OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: String(port) },
+    );
+    const pipeline = createMetricsPipeline(config, resourceFromAttributes({ 'service.name': 'standalone' }));
+    cleanup.push(() => pipeline.shutdown());
+    expect(listen).toHaveBeenCalledTimes(1);
+    const server = listen.mock.contexts[0] as Server;
+    if (listening && !server.listening) await once(server, 'listening');
+    return { pipeline, url: `http://127.0.0.1:${port}`, server };
+  }
+
+  it('answers /metrics with a query string, and HEAD, and 404 to other methods', async () => {
+    const { pipeline, url } = await standalone();
+    pipeline.meterProvider.getMeter('test').createCounter('jobs.done').add(3);
+    const query = await fetch(`${url}/metrics?name[]=jobs_done_total`);
+    expect(query.status).toBe(200);
+    expect(await query.text()).toContain('jobs_done_total{otel_scope_name="test"} 3');
+    const head = await fetch(`${url}/metrics`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toBe(PROMETHEUS_CONTENT_TYPE);
+    expect((await fetch(`${url}/metrics`, { method: 'POST' })).status).toBe(404);
+  });
+
+  it('does not keep the process alive, and stops listening at shutdown', async () => {
+    const servers = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap').length;
+    await handlesReleased(); // the servers of the tests before
+    const before = servers();
+    const { pipeline, server } = await standalone();
+    expect(servers()).toBe(before);
+    await pipeline.shutdown();
+    expect(server.listening).toBe(false);
+  });
+
+  it('in a node:cluster primary, closes when the first worker is forked', async () => {
+    const { server } = await standalone();
+    const closed = once(server, 'close');
+    cluster.emit('fork', {});
+    await closed;
+    expect(server.listening).toBe(false);
+  });
+
+  it('in a node:cluster primary, closes once it listens when a worker is forked before', async () => {
+    const { server } = await standalone(false);
+    expect(server.listening).toBe(false);
+    let listened = false;
+    server.once('listening', () => {
+      listened = true;
+    });
+    const closed = once(server, 'close');
+    cluster.emit('fork', {});
+    await closed;
+    expect(listened).toBe(true);
+    expect(server.listening).toBe(false);
+  });
+
+  it('without OTEL_EXPORTER_PROMETHEUS_PORT, no server listens (not even the exporter its own on 9464)', async () => {
+    const listen = vi.spyOn(http.Server.prototype, 'listen');
+    const pipeline = createMetricsPipeline(resolveConfig({}, {}), resourceFromAttributes({}));
+    cleanup.push(() => pipeline.shutdown());
+    await pipeline.render();
+    expect(listen).not.toHaveBeenCalled();
+  });
+});
+
+describe('push export (OTEL_METRICS_EXPORTER)', () => {
+  let cleanup: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const fn of cleanup.reverse()) await fn();
+    cleanup = [];
+    vi.restoreAllMocks();
+  });
+
+  /** A pipeline pushing with `exporter` every 10 minutes (a flush delivers), waiting up to 700 s. */
+  function pushing(exporter: string, env: Record<string, string> = {}): MetricsPipeline {
+    const config = resolveConfig(
+      {},
+      {
+        OTEL_METRICS_EXPORTER: exporter,
+        OTEL_METRIC_EXPORT_INTERVAL: '600000',
+        OTEL_METRIC_EXPORT_TIMEOUT: '700000', // longer than the interval: clamped, not refused
+        ...env,
+      },
+    );
+    const pipeline = createMetricsPipeline(config, resourceFromAttributes({ 'service.name': 'push' }));
+    cleanup.push(() => pipeline.shutdown());
+    return pipeline;
+  }
+
+  it('otlp: a flush delivers with the temporality asked for, and counts nothing as dropped', async () => {
+    const receiver = await startOtlpReceiver();
+    cleanup.push(() => receiver.close());
+    resetDrops();
+    const lines: string[] = [];
+    cleanup.push(captureDiagnostics(lines));
+    const p = pushing('otlp', {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta',
+    });
+    p.meterProvider.getMeter('push').createCounter('jobs.done').add(3);
+    await p.forceFlush();
+    const jobs = receiver.metrics.find((m) => m.name === 'jobs.done');
+    expect(jobs?.temporality).toBe('delta');
+    expect(jobs?.dataPoints.map((d) => d.value)).toEqual([3]);
+    expect(lines).toEqual([]);
+  });
+
+  it('otlp: the data points of a refused export are counted as dropped', async () => {
+    const receiver = await startOtlpReceiver({ respondWith: 400 });
+    cleanup.push(() => receiver.close());
+    resetDrops();
+    const lines: string[] = [];
+    cleanup.push(captureDiagnostics(lines));
+    const p = pushing('otlp', { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url });
+    const meter = p.meterProvider.getMeter('push');
+    const jobs = meter.createCounter('jobs.done');
+    jobs.add(1, { queue: 'a' });
+    jobs.add(1, { queue: 'b' });
+    meter.createHistogram('jobs.duration').record(0.2);
+    await p.forceFlush();
+    expect(receiver.requests).toHaveLength(1);
+    expect(lines).toEqual([
+      expect.stringContaining('telemetry dropped since start: 3 metric data points (rejected: 3)'),
+    ]);
+  });
+
+  it('console: a flush prints the metrics on the console', async () => {
+    const dir = vi.spyOn(console, 'dir').mockImplementation(() => {});
+    const p = pushing('console');
+    p.meterProvider.getMeter('push').createCounter('jobs.done').add(3);
+    await p.forceFlush();
+    expect(dir).toHaveBeenCalledWith(
+      expect.objectContaining({ descriptor: expect.objectContaining({ name: 'jobs.done' }) }),
+      expect.anything(),
+    );
+  });
+});
+
+describe('render', () => {
+  let cleanup: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const fn of cleanup.reverse()) await fn();
+    cleanup = [];
+  });
+  const pipelineFor = (service: string) => {
+    const p = createMetricsPipeline(resolveConfig({}, { OTEL_SERVICE_NAME: service }), resourceFromAttributes({}));
+    cleanup.push(() => p.shutdown());
+    return p;
+  };
+
+  it('warns when the collection reports errors, and only then', async () => {
+    const lines: string[] = [];
+    cleanup.push(captureDiagnostics(lines));
+    const p = pipelineFor('render-errors');
+    const meter = p.meterProvider.getMeter('test');
+    meter.createCounter('jobs.done').add(1);
+    await p.render();
+    expect(lines).toEqual([]);
+    meter.createObservableGauge('broken.gauge').addCallback(() => {
+      throw new Error('cannot read');
+    });
+    const { body } = await p.render();
+    expect(body).toContain('jobs_done_total{otel_scope_name="test"} 1');
+    expect(lines).toEqual(['@obs warn: metrics collection reported 1 error(s)']);
+  });
+
+  it('answers a comment in the negotiated format when it cannot collect', async () => {
+    const p = createMetricsPipeline(resolveConfig({}, {}), resourceFromAttributes({}));
+    await p.shutdown();
+    expect(await p.render()).toEqual({
+      contentType: PROMETHEUS_CONTENT_TYPE,
+      body: '# failed to collect metrics: MetricReader is shutdown\n',
+    });
+    expect(await p.render('application/openmetrics-text;version=1.0.0')).toEqual({
+      contentType: 'application/openmetrics-text; version=1.0.0; charset=utf-8',
+      body: '# failed to collect metrics: MetricReader is shutdown\n# EOF\n',
+    });
+  });
+
+  it('in a node:cluster worker, answers for the service: gauges per worker by process_pid', async () => {
+    const service = `pipeline-cluster-${process.pid}`;
+    // what isClusterWorker() reads in a worker: an IPC channel (vitest's own, if it runs in a child process) and cluster.isWorker
+    const send = process.send;
+    process.send ??= () => true;
+    cleanup.push(() => {
+      process.send = send;
+    });
+    Object.defineProperty(cluster, 'isWorker', { value: true, configurable: true, writable: true });
+    cleanup.push(() => {
+      Object.defineProperty(cluster, 'isWorker', { value: false, configurable: true, writable: true });
+    });
+    cleanup.push(() => rmSync(runtimeDirectory(service), { recursive: true, force: true }));
+    const p = pipelineFor(service);
+    p.meterProvider.getMeter('test').createGauge('queue.depth').record(4);
+    const { body } = await p.render();
+    expect(body).toContain(`queue_depth{process_pid="${process.pid}",otel_scope_name="test"} 4`);
   });
 });

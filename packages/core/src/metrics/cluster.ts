@@ -195,6 +195,7 @@ class Merger {
 
 function addValues(a: unknown, b: unknown): unknown {
   if (typeof a === 'number' && typeof b === 'number') return a + b;
+  if (typeof a === 'number' || typeof b === 'number') return a; // the instrument changed kind (a reload); keep the first
   const x = a as Histogram;
   const y = b as Histogram;
   const same =
