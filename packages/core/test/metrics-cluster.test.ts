@@ -13,11 +13,13 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { Attributes } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -455,7 +457,9 @@ describe('cluster aggregation: the sum a scrape answers', () => {
 
   it('adds a retired worker to the totals of earlier ones, and breaks a lock left behind', async () => {
     const { aggregation, dir } = worker(() => metricsOf([]));
-    mkdirSync(join(dir, 'retired.lock')); // a worker died while it held the lock
+    mkdirSync(join(dir, 'retired.lock')); // a worker died while it held the lock, a while ago
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(join(dir, 'retired.lock'), past, past);
     for (const [pid, jobs] of [
       [PEER, 10],
       [PEER + 1, 100],
@@ -468,6 +472,32 @@ describe('cluster aggregation: the sum a scrape answers', () => {
       expect(pointsOf(view, 'jobs'), `after ${pid}`).toEqual([[{}, pid === PEER ? 11 : 111]]);
     }
     expect(existsSync(join(dir, 'retired.lock'))).toBe(false);
+  });
+
+  it('waits for the lock another worker holds, then adds to the totals it wrote (none lost)', async () => {
+    const { aggregation, dir } = worker(() => metricsOf([]));
+    const lock = join(dir, 'retired.lock');
+    mkdirSync(lock); // another worker is retiring a worker of its own: it holds the lock
+    // ... and writes its totals (100 jobs) and releases the lock once this worker has claimed the
+    // gone worker's snapshot (the step before it takes the lock)
+    const theirs = await answerOf(0, metricsOf(scoped(counter('jobs', [[{}, 100]]))));
+    writeFileSync(join(dir, `${PEER}.last.json`), await answerOf(PEER, metricsOf(scoped(counter('jobs', [[{}, 10]])))));
+    const other = new Worker(
+      `const { readdirSync, writeFileSync, rmdirSync } = require('node:fs');
+       const { dir, lock, theirs, claimed } = require('node:worker_threads').workerData;
+       const poll = setInterval(() => {
+         if (!readdirSync(dir).some((f) => f.startsWith(claimed))) return;
+         clearInterval(poll);
+         writeFileSync(dir + '/retired.json', theirs);
+         rmdirSync(lock);
+       }, 2);`,
+      { eval: true, workerData: { dir, lock, theirs, claimed: `${PEER}.retiring-` } },
+    );
+    cleanup.push(() => other.terminate().then(() => undefined));
+    await once(other, 'online');
+    const view = await aggregation.gather(metricsOf(scoped(counter('jobs', [[{}, 1]]))));
+    expect(pointsOf(view, 'jobs')).toEqual([[{}, 111]]);
+    expect(existsSync(lock)).toBe(false);
   });
 
   it(`takes the counters of a peer that does not answer within ${PEER_TIMEOUT_MS} ms from its last snapshot, without its gauges`, async () => {

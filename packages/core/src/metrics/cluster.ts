@@ -18,7 +18,7 @@
  *   last snapshot and before it died are lost (an undercount, never a reset).
  * - Single-process apps never start the socket server or touch the disk (see {@link isClusterWorker}).
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,6 +87,38 @@ const exemplarKey = (instrument: string, attributes: Attributes) => `${instrumen
  * `process.cpu.utilization` is NaN when two collections fall in the same instant; an empty
  * histogram's min is Infinity). They are written as tagged strings and read back as numbers.
  */
+/**
+ * A lock on `retired.json` older than this belongs to a worker that died while holding it, and is
+ * broken. Holding it takes a read, a merge and a write of one snapshot: milliseconds.
+ */
+const RETIRED_LOCK_STALE_MS = 2000;
+const lockWait = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Take the lock directory `lock`, waiting (synchronously, a millisecond at a time: a scrape's
+ * retirement runs synchronously) while another worker holds it, so that two workers retiring at once
+ * both add to `retired.json` rather than one overwriting the other's totals (a counter reset).
+ * @throws when the lock cannot be made for another reason than being held (the directory is gone)
+ */
+function takeLock(lock: string): void {
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let heldMs: number;
+    try {
+      heldMs = Date.now() - statSync(lock).mtimeMs;
+    } catch {
+      continue; // released in between
+    }
+    if (heldMs > RETIRED_LOCK_STALE_MS) rmSync(lock, { recursive: true, force: true });
+    else Atomics.wait(lockWait, 0, 0, 1);
+  }
+}
+
 const NON_FINITE = '\u0000number:';
 
 function encodeSnapshot(snapshot: Snapshot): string {
@@ -257,15 +289,10 @@ export function startClusterAggregation(
       return;
     }
     const lock = join(dir, 'retired.lock');
+    let locked = false;
     try {
-      for (let i = 0; ; i++) {
-        try {
-          mkdirSync(lock);
-          break;
-        } catch {
-          if (i > 50 || Date.now() - statSync(lock).mtimeMs > 5000) rmdirSync(lock);
-        }
-      }
+      takeLock(lock);
+      locked = true;
       const merger = new Merger();
       const retired = readSnapshot(join(dir, 'retired.json'));
       if (retired) merger.add(retired.scopeMetrics, undefined, true);
@@ -278,7 +305,7 @@ export function startClusterAggregation(
     } catch (err) {
       diagnose('warn', `cluster metrics: could not retire worker ${pid} (${(err as Error).message})`);
     } finally {
-      rmSync(lock, { recursive: true, force: true });
+      if (locked) rmSync(lock, { recursive: true, force: true });
       rmSync(claimed, { force: true });
       rmSync(join(dir, `${pid}.sock`), { force: true });
     }
