@@ -16,8 +16,9 @@ export default defineConfig({
     },
     testTimeout: 60000,
     hookTimeout: 60000,
-    // The end-to-end test starts Prometheus, Alertmanager and the reference service; run files one
-    // after another on 2-core machines.
-    fileParallelism: false,
+    // The end-to-end tests start Prometheus, Alertmanager and reference services, and mostly wait for
+    // them (scrapes, rule evaluation): two files at a time, each on free ports and its own directories.
+    fileParallelism: true,
+    maxWorkers: 2,
   },
 });
