@@ -41,7 +41,7 @@ export function run(
     cwd: options.cwd,
     input: options.input,
     encoding: 'utf8',
-    timeout: 120_000,
+    timeout: 240_000,
     maxBuffer: 64 * 1024 * 1024,
   });
   if (res.error) throw res.error;
