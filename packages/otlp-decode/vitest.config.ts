@@ -14,6 +14,6 @@ export default defineConfig({
       thresholds: THRESHOLDS,
     },
     // sized for a busy 2-core machine: two tests move 64 MiB bodies
-    testTimeout: 30000,
+    testTimeout: 60000,
   },
 });

@@ -52,7 +52,7 @@ const pinoLine = (stdout: string, msg: string): Record<string, unknown> | undefi
 const failing = (specifier: string) => ({ FAIL_RESOLVE: specifier });
 const BREAKER = ['--import', './fail-resolve.mjs'];
 
-describe('the app stays the app', { timeout: 30_000 }, () => {
+describe('the app stays the app', { timeout: 60_000 }, () => {
   it('keeps its stdout and its exit code exactly, with @obs started', async () => {
     const app = await run(['--import', '@obs/register', 'app.mjs']);
     expect(app.code).toBe(3);
@@ -78,7 +78,7 @@ describe('the app stays the app', { timeout: 30_000 }, () => {
   });
 });
 
-describe('failures cost a warning, not the app', { timeout: 30_000 }, () => {
+describe('failures cost a warning, not the app', { timeout: 60_000 }, () => {
   it('when @obs cannot start, one warning says so and the app runs without it', async () => {
     const app = await run([...BREAKER, '--import', '@obs/register', 'app.mjs'], failing('@obs/core'));
     expect(app.code).toBe(3);
@@ -111,7 +111,7 @@ describe('failures cost a warning, not the app', { timeout: 30_000 }, () => {
   });
 });
 
-describe('ES modules are instrumented through the loader hooks', { timeout: 30_000 }, () => {
+describe('ES modules are instrumented through the loader hooks', { timeout: 60_000 }, () => {
   it("an ES-module app's pino line written inside a span carries that span's ids", async () => {
     const app = await run(['--import', '@obs/register', 'esm-pino.mjs']);
     expect(app.code).toBe(0);
