@@ -16,9 +16,9 @@ export default defineConfig({
     },
     testTimeout: 60000,
     hookTimeout: 60000,
-    // The end-to-end tests start Prometheus, Alertmanager and reference services, and mostly wait for
-    // them (scrapes, rule evaluation): two files at a time, each on free ports and its own directories.
-    fileParallelism: true,
-    maxWorkers: 2,
+    // The end-to-end tests start Prometheus, Alertmanager, PM2 and reference services: one file at a
+    // time (with two files at once, the PM2 test's Prometheus once refused connections mid-test on a
+    // loaded machine; the cause is not known yet).
+    fileParallelism: false,
   },
 });
