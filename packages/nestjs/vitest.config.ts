@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // Compiles the TypeScript fixture app and the example (examples/nestjs) before any test runs.
+    // Emits the TypeScript fixture app and the example (examples/nestjs) before any test runs.
     globalSetup: ['test/global-setup.ts'],
     // a test that starts its own Nest app: start-up alone can take 15-20 s on a busy 2-core machine
     testTimeout: 60000,
