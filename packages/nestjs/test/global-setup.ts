@@ -16,12 +16,16 @@ const PROJECTS = ['./fixtures/nest-app/tsconfig.json', '../../../examples/nestjs
 
 /** Writes `outDir`'s JavaScript for every `.ts` file under the project's `rootDir`. */
 function emit(tsconfig: string): void {
-  const parsed = ts.getParsedCommandLineOfConfigFile(tsconfig, {}, {
-    ...ts.sys,
-    onUnRecoverableConfigFileDiagnostic: (d) => {
-      throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+  const parsed = ts.getParsedCommandLineOfConfigFile(
+    tsconfig,
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (d) => {
+        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+      },
     },
-  });
+  );
   if (!parsed) throw new Error(`${tsconfig}: cannot read`);
   const { rootDir, outDir } = parsed.options;
   if (!rootDir || !outDir) throw new Error(`${tsconfig}: needs rootDir and outDir`);
@@ -44,4 +48,3 @@ function emit(tsconfig: string): void {
 export default function setup(): void {
   for (const project of PROJECTS) emit(fileURLToPath(new URL(project, import.meta.url)));
 }
-
