@@ -16,9 +16,10 @@ export default defineConfig({
     },
     testTimeout: 60000,
     hookTimeout: 60000,
-    // The end-to-end tests start Prometheus, Alertmanager, PM2 and reference services: one file at a
-    // time (with two files at once, the PM2 test's Prometheus once refused connections mid-test on a
-    // loaded machine; the cause is not known yet).
-    fileParallelism: false,
+    // Two files at once (vitest's default on 2 cores is one): the end-to-end files mostly wait on the
+    // Prometheus, Alertmanager, PM2 and services they start. Those servers get ports that can be taken
+    // between freePort() and their bind: startWebServer (test/processes.ts) gives each a route prefix
+    // of its own and starts it again on a collision.
+    maxWorkers: 2,
   },
 });

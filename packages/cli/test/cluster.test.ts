@@ -17,7 +17,7 @@ import { freePort, rawRequest, type Service, startService } from '@obs/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { requireTool, run, tempDir } from './helpers.js';
-import { type Proc, sleep, startProcess, waitForHttp } from './processes.js';
+import { type Proc, sleep, startWebServer } from './processes.js';
 
 const EXAMPLE_DIR = dirname(createRequire(import.meta.url).resolve('@obs/example-express/package.json'));
 const PRIMARY = fileURLToPath(new URL('./fixtures/cluster-primary.mjs', import.meta.url));
@@ -42,8 +42,6 @@ const countIn = (body: string): number =>
 
 /** A Prometheus scraping `port` every second as job `job`; returns its query function. */
 async function startPrometheus(job: string, port: number): Promise<(promql: string) => Promise<number | undefined>> {
-  const promPort = await freePort();
-  const promUrl = `http://127.0.0.1:${promPort}`;
   const promConfig = join(tmp.dir, `${job}.yml`);
   writeFileSync(
     promConfig,
@@ -56,14 +54,12 @@ async function startPrometheus(job: string, port: number): Promise<(promql: stri
   );
   const check = run('promtool', ['check', 'config', promConfig]);
   expect(check.code, check.stdout + check.stderr).toBe(0);
-  const proc = startProcess('prometheus', [
+  const { proc, url: promUrl } = await startWebServer('prometheus', [
     `--config.file=${promConfig}`,
     `--storage.tsdb.path=${join(tmp.dir, `${job}-data`)}`,
-    `--web.listen-address=127.0.0.1:${promPort}`,
     '--log.level=warn',
   ]);
   prometheusServers.push(proc);
-  await waitForHttp(`${promUrl}/-/ready`, proc);
   return async (promql) => {
     const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(promql)}`);
     const body = (await res.json()) as {

@@ -10,20 +10,12 @@
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { freePort, type Service, startService } from '@obs/testkit';
+import { type Service, startService } from '@obs/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { ALERT_NAMES } from '../src/commands/alerts.js';
 import { obs, requireTool, run, substitute, tempDir } from './helpers.js';
-import {
-  type Proc,
-  type Received,
-  type Receiver,
-  sleep,
-  startProcess,
-  startReceiver,
-  waitForHttp,
-} from './processes.js';
+import { type Proc, type Received, type Receiver, sleep, startReceiver, startWebServer } from './processes.js';
 
 const JOB = 'obs-e2e';
 const EXAMPLE_DIR = dirname(createRequire(import.meta.url).resolve('@obs/example-express/package.json'));
@@ -139,38 +131,36 @@ beforeAll(async () => {
   expect(am.code, am.stderr).toBe(0);
   const amCheck = run('amtool', ['check-config', amConfig]);
   expect(amCheck.code, amCheck.stdout + amCheck.stderr).toBe(0);
-  const amPort = await freePort();
-  alertmanager = startProcess('prometheus-alertmanager', [
+  const amServer = await startWebServer('prometheus-alertmanager', [
     `--config.file=${amConfig}`,
     `--storage.path=${join(tmp.dir, 'alertmanager-data')}`,
-    `--web.listen-address=127.0.0.1:${amPort}`,
     '--cluster.listen-address=',
     '--log.level=warn',
   ]);
+  alertmanager = amServer.proc;
 
-  const promPort = await freePort();
-  promUrl = `http://127.0.0.1:${promPort}`;
   const promConfig = join(tmp.dir, 'prometheus.yml');
   writeFileSync(
     promConfig,
     stringify({
       global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
       rule_files: [rules],
-      alerting: { alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${amPort}`] }] }] },
+      alerting: {
+        alertmanagers: [{ path_prefix: amServer.prefix, static_configs: [{ targets: [amServer.address] }] }],
+      },
       scrape_configs: [{ job_name: JOB, static_configs: [{ targets: [`127.0.0.1:${service.port}`] }] }],
     }),
   );
   const promCheck = run('promtool', ['check', 'config', promConfig]);
   expect(promCheck.code, promCheck.stdout + promCheck.stderr).toBe(0);
-  prometheus = startProcess('prometheus', [
+  const server = await startWebServer('prometheus', [
     `--config.file=${promConfig}`,
     `--storage.tsdb.path=${join(tmp.dir, 'prometheus-data')}`,
-    `--web.listen-address=127.0.0.1:${promPort}`,
     '--rules.alert.resend-delay=1s',
     '--log.level=warn',
   ]);
-  await waitForHttp(`http://127.0.0.1:${amPort}/-/ready`, alertmanager);
-  await waitForHttp(`${promUrl}/-/ready`, prometheus);
+  prometheus = server.proc;
+  promUrl = server.url;
 }, 60_000);
 
 afterAll(async () => {

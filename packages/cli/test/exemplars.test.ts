@@ -10,11 +10,11 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { METRICS } from '@obs/core';
-import { freePort, type OtlpReceiver, runNode, type Service, startOtlpReceiver, startService } from '@obs/testkit';
+import { type OtlpReceiver, runNode, type Service, startOtlpReceiver, startService } from '@obs/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { requireTool, run, tempDir } from './helpers.js';
-import { type Proc, sleep, startProcess, waitForHttp } from './processes.js';
+import { type Proc, sleep, startWebServer } from './processes.js';
 
 const EXAMPLE_DIR = dirname(createRequire(import.meta.url).resolve('@obs/example-express/package.json'));
 const ROUTE = '/api/v1/users/:id';
@@ -62,8 +62,6 @@ beforeAll(async () => {
       OTEL_BSP_SCHEDULE_DELAY: '100',
     },
   });
-  const promPort = await freePort();
-  promUrl = `http://127.0.0.1:${promPort}`;
   const promConfig = join(tmp.dir, 'prometheus.yml');
   writeFileSync(
     promConfig,
@@ -74,14 +72,14 @@ beforeAll(async () => {
   );
   const check = run('promtool', ['check', 'config', promConfig]);
   expect(check.code, check.stdout + check.stderr).toBe(0);
-  prometheus = startProcess('prometheus', [
+  const server = await startWebServer('prometheus', [
     `--config.file=${promConfig}`,
     `--storage.tsdb.path=${join(tmp.dir, 'prometheus-data')}`,
-    `--web.listen-address=127.0.0.1:${promPort}`,
     '--enable-feature=exemplar-storage',
     '--log.level=warn',
   ]);
-  await waitForHttp(`${promUrl}/-/ready`, prometheus);
+  prometheus = server.proc;
+  promUrl = server.url;
 }, 60_000);
 
 afterAll(async () => {

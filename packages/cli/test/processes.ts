@@ -3,8 +3,10 @@
  * 127.0.0.1 only, and every process started here is stopped by its own handle.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { freePort } from '@obs/testkit';
 
 /** A process started by the test. */
 export interface Proc {
@@ -60,6 +62,41 @@ export async function waitForHttp(url: string, proc: Proc, timeoutMs = 20000): P
     }
     if (Date.now() > deadline) throw new Error(`${url} not ready within ${timeoutMs} ms\n${proc.output()}`);
     await sleep(100);
+  }
+}
+
+/** A Prometheus or Alertmanager this test started. */
+export interface WebServer {
+  readonly proc: Proc;
+  /** `127.0.0.1:port`, as a scrape or alerting target. */
+  readonly address: string;
+  /** The path every route of this server is under (`--web.route-prefix`). */
+  readonly prefix: string;
+  /** `http://` + address + prefix: the base of its API URLs. */
+  readonly url: string;
+}
+
+/**
+ * Starts `prometheus` or `prometheus-alertmanager` with `args` on a free 127.0.0.1 port and waits
+ * until it is ready. freePort() finds a port that was free a moment ago: a test file running in
+ * parallel (or another test run on the machine) can take it first. Two things make that safe:
+ * - a route prefix of its own (`--web.route-prefix=/<uuid>`), so only this server answers its ready
+ *   URL, never another one on the same port;
+ * - a start that fails with `address already in use` is tried again on another port (3 tries).
+ */
+export async function startWebServer(program: string, args: readonly string[]): Promise<WebServer> {
+  for (let attempt = 1; ; attempt++) {
+    const address = `127.0.0.1:${await freePort()}`;
+    const prefix = `/${randomUUID()}`;
+    const proc = startProcess(program, [...args, `--web.listen-address=${address}`, `--web.route-prefix=${prefix}`]);
+    const url = `http://${address}${prefix}`;
+    try {
+      await waitForHttp(`${url}/-/ready`, proc);
+      return { proc, address, prefix, url };
+    } catch (err) {
+      await proc.stop();
+      if (attempt === 3 || !proc.output().includes('address already in use')) throw err;
+    }
   }
 }
 
