@@ -16,5 +16,8 @@ export default defineConfig({
     },
     // sized for a busy 2-core machine (real databases, child processes)
     testTimeout: 15000,
+    // Two files at once (vitest's default on 2 cores is one): many files wait on the child processes
+    // and databases they use. Every file names its tables, queues and keys for its own run.
+    maxWorkers: 2,
   },
 });
