@@ -19,5 +19,8 @@ export default defineConfig({
     // Two files at once (vitest's default on 2 cores is one): many files wait on the child processes
     // and databases they use. Every file names its tables, queues and keys for its own run.
     maxWorkers: 2,
+    // Worker threads, not forked processes: the same tests and coverage for about a fifth less CPU
+    // (no process per file). No test here needs a process of its own: those that do start one.
+    pool: 'threads',
   },
 });
