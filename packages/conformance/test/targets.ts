@@ -60,6 +60,14 @@ const only = process.env.OBS_CONFORMANCE?.split(',').map((s) => s.trim());
 /** The targets of this run. */
 export const TARGETS: Target[] = only ? ALL.filter((t) => only.includes(t.name)) : ALL;
 
+const isNest = (t: Target) => t.name.startsWith('nestjs');
+
+/**
+ * TARGETS in two shares, the NestJS targets and the others, for the longest suites: each share is a
+ * test file of its own, and vitest runs files in parallel (a file's tests run one after another).
+ */
+export const TARGET_SHARES = { nestjs: TARGETS.filter(isNest), others: TARGETS.filter((t) => !isNest(t)) };
+
 /**
  * Put the adapter's current dist/ into the injected copies the targets run. pnpm does this itself
  * after `pnpm run build` in the adapter (`syncInjectedDepsAfterScripts` in pnpm-workspace.yaml), but
