@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 
+export { freePort } from './free-port.js';
 export {
   type OtlpGrpcReceiver,
   type OtlpGrpcReceiverOptions,
@@ -45,7 +46,6 @@ export {
 } from './sentry-ingest.js';
 export {
   type ExitInfo,
-  freePort,
   type LogLine,
   type NodeRun,
   PROMPT_EXIT_MS,

@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { freePort } from './free-port.js';
 
 /** A parsed JSON log line (pino). */
 export type LogLine = Record<string, unknown> & { level?: string; msg?: string };
@@ -59,18 +59,6 @@ export interface Service {
   readonly exited: Promise<ExitInfo>;
   /** True until the process has ended. */
   running(): boolean;
-}
-
-/** A free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 function cleanEnv(): Record<string, string | undefined> {
