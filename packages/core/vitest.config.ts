@@ -16,6 +16,8 @@ export default defineConfig({
     },
     // sized for a busy 2-core machine (real databases, child processes)
     testTimeout: 15000,
+    // a file's beforeAll connects to the real services; 10 s (the default) ran out with two runs at once
+    hookTimeout: 30000,
     // Two files at once (vitest's default on 2 cores is one): many files wait on the child processes
     // and databases they use. Every file names its tables, queues and keys for its own run.
     maxWorkers: 2,
