@@ -17,9 +17,7 @@ export default defineConfig({
     testTimeout: 60000,
     hookTimeout: 60000,
     // Two files at once (vitest's default on 2 cores is one): the end-to-end files mostly wait on the
-    // Prometheus, Alertmanager, PM2 and services they start. Those servers get ports that can be taken
-    // between freePort() and their bind: startWebServer (test/processes.ts) gives each a route prefix
-    // of its own and starts it again on a collision.
+    // Prometheus, Alertmanager, PM2 and services they start, each on a port freePort() claimed for it.
     maxWorkers: 2,
   },
 });

@@ -77,27 +77,17 @@ export interface WebServer {
 }
 
 /**
- * Starts `prometheus` or `prometheus-alertmanager` with `args` on a free 127.0.0.1 port and waits
- * until it is ready. freePort() finds a port that was free a moment ago: a test file running in
- * parallel (or another test run on the machine) can take it first. Two things make that safe:
- * - a route prefix of its own (`--web.route-prefix=/<uuid>`), so only this server answers its ready
- *   URL, never another one on the same port;
- * - a start that fails with `address already in use` is tried again on another port (3 tries).
+ * Starts `prometheus` or `prometheus-alertmanager` with `args` on a port from freePort() (claimed
+ * for this test, see @obs/testkit) and waits until it is ready. It runs under a route prefix of its
+ * own (`--web.route-prefix=/<uuid>`), so its ready URL is answered by this server and no other.
  */
 export async function startWebServer(program: string, args: readonly string[]): Promise<WebServer> {
-  for (let attempt = 1; ; attempt++) {
-    const address = `127.0.0.1:${await freePort()}`;
-    const prefix = `/${randomUUID()}`;
-    const proc = startProcess(program, [...args, `--web.listen-address=${address}`, `--web.route-prefix=${prefix}`]);
-    const url = `http://${address}${prefix}`;
-    try {
-      await waitForHttp(`${url}/-/ready`, proc);
-      return { proc, address, prefix, url };
-    } catch (err) {
-      await proc.stop();
-      if (attempt === 3 || !proc.output().includes('address already in use')) throw err;
-    }
-  }
+  const address = `127.0.0.1:${await freePort()}`;
+  const prefix = `/${randomUUID()}`;
+  const proc = startProcess(program, [...args, `--web.listen-address=${address}`, `--web.route-prefix=${prefix}`]);
+  const url = `http://${address}${prefix}`;
+  await waitForHttp(`${url}/-/ready`, proc);
+  return { proc, address, prefix, url };
 }
 
 /** A request the receiver got. */
